@@ -1,0 +1,95 @@
+/**
+ * The error contract of Latchkey.
+ *
+ * Every failure a caller can see has a stable, machine-readable `code`. The HTTP
+ * status and default message of each code live in one table, {@link ERROR_CODES},
+ * which the HTTP edge uses to answer and `docs/errors.md` documents (a test fails
+ * when the two disagree). Messages never contain a token, password, secret or key.
+ */
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
+  WEAK_PASSWORD: { status: 422, message: 'The password does not meet the password policy.' },
+  SIGNUP_DISABLED: { status: 403, message: 'Sign-up is disabled on this server.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; try again later.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Invalid e-mail or password.' },
+  NO_REFRESH_TOKEN: { status: 401, message: 'No refresh token was presented.' },
+  INVALID_REFRESH_TOKEN: { status: 401, message: 'The refresh token is not valid.' },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    message: 'The refresh token was already used; the session has been revoked.',
+  },
+  SESSION_EXPIRED: { status: 401, message: 'The session has expired; sign in again.' },
+  CSRF_REJECTED: { status: 403, message: 'Cross-site request rejected.' },
+  MISSING_TOKEN: { status: 401, message: 'An access token is required.' },
+  INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },
+  TOKEN_EXPIRED: { status: 401, message: 'The access token has expired.' },
+  SESSION_REVOKED: { status: 401, message: 'The session of this access token has been revoked.' },
+  FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'The request body must be application/json (utf-8).',
+  },
+  UNAVAILABLE: { status: 503, message: 'A service this request needs is unavailable.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A code of the HTTP/API error contract (CONTRACT §3). */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class of every error Latchkey throws on purpose. */
+export class LatchkeyError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LatchkeyError';
+    this.code = code;
+  }
+}
+
+/** An error that maps to an HTTP answer of the contract. */
+export class ApiError extends LatchkeyError {
+  declare readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra, non-secret fields that may be shown to the client (e.g. validation details). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string = ERROR_CODES[code].message,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(code, message, options);
+    this.name = 'ApiError';
+    this.status = ERROR_CODES[code].status;
+    this.details = options?.details;
+  }
+}
+
+/** Raised at construction or start-up when configuration is unusable. Exit code 2 in the CLI. */
+export class ConfigError extends LatchkeyError {
+  /** The configuration variable or option at fault. */
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super('CONFIG_INVALID', `${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** The store could not be reached or failed in a way the caller cannot fix: HTTP 503. */
+export class StoreUnavailableError extends LatchkeyError {
+  constructor(message = 'The database is unavailable.', options?: { cause?: unknown }) {
+    super('UNAVAILABLE', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError;
+}

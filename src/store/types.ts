@@ -1,0 +1,164 @@
+/**
+ * The storage interface of Latchkey. SQLite and PostgreSQL implement it through one
+ * Kysely query layer; `test/store/conformance.ts` is the suite every implementation
+ * must pass, races included.
+ *
+ * All times are milliseconds since the Unix epoch (`number`), on both dialects.
+ * Race-sensitive operations (rotate, revoke, password change, key rotation) are single
+ * statements or single transactions: callers never compose them from reads and writes.
+ */
+
+export type Role = string;
+
+export interface UserRecord {
+  id: string;
+  /** Trimmed and lower-cased; unique. */
+  email: string;
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'admin';
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  /** Generation of the current refresh token. Starts at 0, +1 on every rotation. */
+  counter: number;
+  /** When `counter` last advanced; `null` before the first rotation. */
+  rotatedAt: number | null;
+  createdAt: number;
+  lastUsedAt: number;
+  /** lastUsedAt + refresh-token TTL (idle timeout). */
+  idleExpiresAt: number;
+  /** createdAt + session max age; never moves. */
+  absoluteExpiresAt: number;
+  revokedAt: number | null;
+  revokedReason: RevokeReason | null;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+  passwordHash: string;
+  role: Role;
+  now: number;
+}
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  now: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export type SigningKeyState = 'current' | 'retired';
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  /** Public JWK as JSON text (never any private member). */
+  publicJwk: string;
+  /** Sealed (AES-256-GCM) PKCS#8 private key; opaque to the store. */
+  privateKeySealed: string;
+  state: SigningKeyState;
+  createdAt: number;
+  /** When the key stopped signing; `null` while current. */
+  retiredAt: number | null;
+  /** After this instant no token it signed can still be valid; the key may be dropped. */
+  expiresAt: number | null;
+}
+
+export interface AuditEventInput {
+  type: string;
+  at: number;
+  userId?: string | null;
+  sessionId?: string | null;
+  ip?: string | null;
+  /** Small, non-secret JSON-serialisable detail. */
+  detail?: Record<string, unknown> | null;
+}
+
+export interface AuditEventRecord {
+  id: number;
+  type: string;
+  at: number;
+  userId: string | null;
+  sessionId: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** Outcome of the compare-and-swap rotation. */
+export type RotateResult =
+  | { ok: true; session: SessionRecord }
+  /** The row did not match (counter moved, revoked or gone); `session` is a fresh read, if any. */
+  | { ok: false; session: SessionRecord | undefined };
+
+export interface Store {
+  /** Dialect name, for logs and metrics. */
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Creates or upgrades the schema. Safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** Throws {@link StoreUnavailableError} when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // ── users ───────────────────────────────────────────────────────────────
+  /** Throws `ApiError('EMAIL_TAKEN')` when the e-mail exists (case-insensitively; callers pass it normalised). */
+  createUser(user: NewUser): Promise<UserRecord>;
+  findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  updateUserRole(userId: string, role: Role, now: number): Promise<boolean>;
+  /** Replaces the hash only (e.g. bcrypt → argon2id upgrade on login). */
+  updatePasswordHash(userId: string, passwordHash: string, now: number): Promise<boolean>;
+  /**
+   * One transaction: set the new hash and revoke every live session of the user except
+   * `keepSessionId` (reason `password_change`). Returns how many sessions were revoked.
+   */
+  changePassword(userId: string, passwordHash: string, keepSessionId: string | null, now: number): Promise<number>;
+
+  // ── sessions ────────────────────────────────────────────────────────────
+  createSession(session: NewSession): Promise<SessionRecord>;
+  findSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Compare-and-swap: only when the row has `counter = expectedCounter` and is not revoked,
+   * set `counter + 1`, `rotatedAt = lastUsedAt = now`, `idleExpiresAt`. One statement.
+   */
+  rotateSession(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Promise<RotateResult>;
+  /** Marks the session revoked unless it already is. Returns whether this call revoked it. */
+  revokeSession(id: string, reason: RevokeReason, now: number): Promise<boolean>;
+  /** Revokes every live session of the user, except `exceptSessionId` when given. Returns the count. */
+  revokeUserSessions(userId: string, reason: RevokeReason, now: number, exceptSessionId?: string): Promise<number>;
+  /** Sessions not revoked and not expired at `now`, newest first. */
+  listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Deletes sessions that expired or were revoked before `before`. Returns the count. */
+  purgeSessions(before: number): Promise<number>;
+
+  // ── signing keys ────────────────────────────────────────────────────────
+  /** Every stored key that may still verify a token (state current, or retired with expiresAt > now). */
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+  /**
+   * One transaction: retire every `current` key (retiredAt = now, expiresAt = retiredKeyExpiresAt)
+   * and insert `key` as the single `current` one.
+   */
+  rotateSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>, now: number, retiredKeyExpiresAt: number): Promise<void>;
+  /**
+   * Inserts `key` as current only when no current key exists (first start, possibly racing
+   * another instance). Returns the key that is current afterwards.
+   */
+  insertFirstSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>): Promise<SigningKeyRecord>;
+
+  // ── audit ───────────────────────────────────────────────────────────────
+  appendAudit(event: AuditEventInput): Promise<void>;
+  /** Newest last; `afterId` for tailing. */
+  listAudit(options?: { afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
+}
