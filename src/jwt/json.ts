@@ -1,0 +1,73 @@
+/**
+ * Strict JSON for JOSE headers and claims: UTF-8 must be valid, the top level must be an
+ * object, and no object may repeat a member name (RFC 7515 §5.2 / RFC 7519 §4: a parser
+ * that keeps only the last duplicate — as `JSON.parse` does — lets two parties read two
+ * different tokens from the same bytes).
+ * @internal
+ */
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Parses `bytes` as a strict JSON object; `undefined` for anything else (never throws). */
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let text: string;
+  let value: unknown;
+  try {
+    text = utf8.decode(bytes);
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (hasDuplicateKeys(text)) return undefined;
+  return value as Record<string, unknown>;
+}
+
+function isJsonWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * Does any object in `text` — which must already be valid JSON — repeat a member name?
+ * Names are compared after unescaping (`"a"` and `"\u0061"` are the same name).
+ * One linear pass; a `Set` per object.
+ */
+export function hasDuplicateKeys(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      let escaped = false;
+      for (;;) {
+        const d = text.charCodeAt(j);
+        if (d === 0x22) break;
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          j += 2;
+        } else {
+          j++;
+        }
+      }
+      let k = j + 1;
+      while (k < n && isJsonWhitespace(text.charCodeAt(k))) k++;
+      if (text.charCodeAt(k) === 0x3a /* : */) {
+        const keys = stack[stack.length - 1];
+        if (keys) {
+          const name = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+          if (keys.has(name)) return true;
+          keys.add(name);
+        }
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === 0x7b /* { */) stack.push(new Set());
+    else if (c === 0x5b /* [ */) stack.push(null);
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
+    i++;
+  }
+  return false;
+}
