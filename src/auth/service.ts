@@ -1,0 +1,408 @@
+/**
+ * The authentication flow — the only place that decides who may do what.
+ *
+ * Edges (the Fastify server, the Express/Fastify adapters, the CLI) translate requests
+ * into calls here and results into answers; they hold no policy. Failures the caller
+ * must report are thrown as {@link ApiError} with a contract code, except on the two hot
+ * paths, {@link AuthService.refresh} and {@link AuthService.authenticate}, which return
+ * results: an expired or spent token is an expected outcome, not an exception.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ApiError, type ErrorCode } from '../errors.js';
+import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
+import type { KeyRing } from '../keys/keyring.js';
+import { createSigner, createVerifier, toApiCode, type Verifier } from '../jwt/index.js';
+import {
+  assertPasswordPolicy,
+  dummyVerify,
+  hashPassword,
+  isPasswordLengthInvalid,
+  needsRehash,
+  normalizePassword,
+  verifyPassword,
+  type PasswordRule,
+} from './passwords.js';
+import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
+
+export interface AuthServiceOptions {
+  store: Store;
+  keys: KeyRing;
+  /** HMAC key of refresh tokens, derived from the master secret. */
+  refreshMacKey: Buffer;
+  issuer: string;
+  audience: readonly string[];
+  /** Seconds. */
+  accessTokenTtl: number;
+  /** Seconds a refresh token stays usable without use. */
+  refreshTokenTtl: number;
+  /** Absolute session lifetime in seconds. */
+  sessionMaxAge: number;
+  /** Seconds the previous refresh token is still accepted after a rotation; 0 disables. */
+  refreshGrace: number;
+  allowSignup: boolean;
+  /** Seconds of clock skew tolerated when verifying access tokens (≤ 60). */
+  clockTolerance?: number;
+  passwordRules?: readonly PasswordRule[];
+  now?: () => number;
+  /** Observes every audited event (metrics, logs). Must not throw. */
+  onEvent?: (event: AuditEventInput) => void;
+}
+
+/** Who is making the request, as far as the edge can tell. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  role: string;
+}
+
+/** What login and refresh hand back; the edge decides how the refresh token travels. */
+export interface IssuedTokens {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  refreshToken: string;
+  /** Epoch ms when the refresh token stops working (idle or absolute limit, whichever is first). */
+  refreshExpiresAt: number;
+  sessionId: string;
+  userId: string;
+}
+
+export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED'>;
+export type RefreshResult = { ok: true; tokens: IssuedTokens; rotated: boolean } | { ok: false; code: RefreshFailure };
+
+/** The authenticated caller of a bearer-protected request. */
+export interface Principal {
+  id: string;
+  role: string;
+  sessionId: string;
+  claims: Record<string, unknown>;
+}
+
+export type AuthenticateResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; code: 'INVALID_TOKEN' | 'TOKEN_EXPIRED'; reason: string };
+
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const MAX_EMAIL_LENGTH = 254;
+/** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
+const MAX_ROTATION_ATTEMPTS = 3;
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function toPublicUser(user: UserRecord): PublicUser {
+  return { id: user.id, email: user.email, role: user.role };
+}
+
+export class AuthService {
+  readonly verifier: Verifier;
+  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent'>> & Pick<AuthServiceOptions, 'onEvent'>;
+  #signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
+
+  constructor(options: AuthServiceOptions) {
+    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, ...options };
+    const { keys, issuer, audience, clockTolerance, now } = this.#o;
+    this.verifier = createVerifier({
+      // Asymmetric keys can only verify their own algorithm (the key ring pins alg per kid),
+      // so accepting all three lets tokens of a key retired after an algorithm switch verify.
+      // HS256 is never mixed with public-key algorithms.
+      algorithms: keys.signingKey.alg === 'HS256' ? ['HS256'] : ['ES256', 'EdDSA', 'RS256'],
+      keys: keys.resolve,
+      issuer,
+      audience: [...audience],
+      clockTolerance,
+      now,
+    });
+  }
+
+  // ── accounts ──────────────────────────────────────────────────────────────
+
+  async register(email: string, password: string, ctx: RequestContext): Promise<PublicUser> {
+    if (!this.#o.allowSignup) throw new ApiError('SIGNUP_DISABLED');
+    const normalizedEmail = this.#validEmail(email);
+    const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
+    const now = this.#o.now();
+    const user = await this.#o.store.createUser({
+      id: randomUUID(),
+      email: normalizedEmail,
+      passwordHash: await hashPassword(normalizedPassword),
+      role: 'user',
+      now,
+    });
+    await this.#audit({ type: 'register', at: now, userId: user.id, ip: ctx.ip });
+    return toPublicUser(user);
+  }
+
+  /** Creates a user without the sign-up switch (admin CLI). */
+  async createUser(email: string, password: string, role = 'user'): Promise<PublicUser> {
+    const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
+    const user = await this.#o.store.createUser({
+      id: randomUUID(),
+      email: this.#validEmail(email),
+      passwordHash: await hashPassword(normalizedPassword),
+      role,
+      now: this.#o.now(),
+    });
+    return toPublicUser(user);
+  }
+
+  async login(email: string, password: string, ctx: RequestContext): Promise<IssuedTokens> {
+    const normalizedEmail = normalizeEmail(email);
+    const normalizedPassword = normalizePassword(password);
+    // Out-of-policy lengths can never match: answer without hashing (CONTRACT §7.6).
+    if (isPasswordLengthInvalid(normalizedPassword)) return this.#loginFailed(normalizedEmail, undefined, ctx);
+    const user = await this.#o.store.findUserByEmail(normalizedEmail);
+    if (!user) {
+      await dummyVerify(normalizedPassword);
+      return this.#loginFailed(normalizedEmail, undefined, ctx);
+    }
+    if (!(await verifyPassword(user.passwordHash, normalizedPassword))) return this.#loginFailed(normalizedEmail, user, ctx);
+    const now = this.#o.now();
+    if (needsRehash(user.passwordHash)) {
+      await this.#o.store.updatePasswordHash(user.id, await hashPassword(normalizedPassword), now);
+    }
+    const session = await this.#o.store.createSession({
+      id: randomUUID(),
+      userId: user.id,
+      now,
+      idleExpiresAt: now + this.#o.refreshTokenTtl * 1000,
+      absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
+      userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+      ip: ctx.ip,
+    });
+    await this.#audit({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
+    return this.#issue(user, session);
+  }
+
+  async #loginFailed(email: string, user: UserRecord | undefined, ctx: RequestContext): Promise<never> {
+    await this.#audit({
+      type: 'login_failure',
+      at: this.#o.now(),
+      userId: user?.id ?? null,
+      ip: ctx.ip,
+      detail: { reason: user ? 'wrong_password' : 'unknown_user', emailDomain: email.split('@')[1] ?? null },
+    });
+    throw new ApiError('INVALID_CREDENTIALS');
+  }
+
+  // ── refresh: the rotation decision table (docs/architecture.md) ──────────
+
+  async refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
+    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
+    if (!claims) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    const { store, refreshGrace, refreshTokenTtl } = this.#o;
+    let session = await store.findSession(claims.sessionId);
+    for (let attempt = 0; session && attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const now = this.#o.now();
+      if (session.revokedAt !== null) {
+        return { ok: false, code: session.revokedReason === 'reuse' ? 'REFRESH_TOKEN_REUSED' : 'INVALID_REFRESH_TOKEN' };
+      }
+      if (now >= session.idleExpiresAt || now >= session.absoluteExpiresAt) return { ok: false, code: 'SESSION_EXPIRED' };
+
+      if (claims.counter === session.counter) {
+        const idleExpiresAt = now + refreshTokenTtl * 1000;
+        const swapped = await store.rotateSession(session.id, session.counter, now, idleExpiresAt);
+        if (swapped.ok) {
+          const user = await store.findUserById(swapped.session.userId);
+          if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+          await this.#audit({ type: 'refresh', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
+          return { ok: true, rotated: true, tokens: this.#issue(user, swapped.session) };
+        }
+        // Lost the race to a concurrent refresh (or a revoke): decide again on the fresh row.
+        session = swapped.session;
+        continue;
+      }
+
+      const inGrace =
+        claims.counter === session.counter - 1 &&
+        session.rotatedAt !== null &&
+        now - session.rotatedAt < refreshGrace * 1000;
+      if (inGrace) {
+        // Idempotent: hand out the session's current token, no second rotation.
+        const user = await store.findUserById(session.userId);
+        if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+        return { ok: true, rotated: false, tokens: this.#issue(user, session) };
+      }
+
+      // A spent token outside the grace window: someone holds a copy. Kill the lineage.
+      const revoked = await store.revokeSession(session.id, 'reuse', now);
+      if (revoked) {
+        await this.#audit({
+          type: 'refresh_reuse_detected',
+          at: now,
+          userId: session.userId,
+          sessionId: session.id,
+          ip: ctx.ip,
+          detail: { presented: claims.counter, current: session.counter },
+        });
+        return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
+      }
+      session = await store.findSession(session.id);
+    }
+    return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+  }
+
+  /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */
+  async logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
+    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
+    if (!claims) return;
+    const now = this.#o.now();
+    if (await this.#o.store.revokeSession(claims.sessionId, 'logout', now)) {
+      await this.#audit({ type: 'logout', at: now, sessionId: claims.sessionId, ip: ctx.ip });
+    }
+  }
+
+  // ── bearer-authenticated operations ──────────────────────────────────────
+
+  /** Verifies an access token. Hot path: no I/O, no exceptions for bad tokens. */
+  authenticate(token: string): AuthenticateResult {
+    const result = this.verifier.check(token);
+    if (!result.ok) return { ok: false, code: toApiCode(result.error), reason: result.error.code };
+    const claims = result.claims as Record<string, unknown>;
+    const { sub, sid, role } = claims;
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof role !== 'string') {
+      return { ok: false, code: 'INVALID_TOKEN', reason: 'JWT_CLAIM_INVALID' };
+    }
+    return { ok: true, principal: { id: sub, role, sessionId: sid, claims } };
+  }
+
+  /** Whether the session behind an access token is still live (for instant revocation). */
+  async isSessionLive(sessionId: string): Promise<boolean> {
+    const session = await this.#o.store.findSession(sessionId);
+    const now = this.#o.now();
+    return !!session && session.revokedAt === null && now < session.idleExpiresAt && now < session.absoluteExpiresAt;
+  }
+
+  async me(principal: Principal): Promise<PublicUser> {
+    const user = await this.#o.store.findUserById(principal.id);
+    if (!user) throw new ApiError('INVALID_TOKEN');
+    return toPublicUser(user);
+  }
+
+  async logoutAll(principal: Principal, ctx: RequestContext): Promise<number> {
+    await this.#requireLiveSession(principal);
+    const now = this.#o.now();
+    const count = await this.#o.store.revokeUserSessions(principal.id, 'logout_all', now);
+    await this.#audit({ type: 'logout_all', at: now, userId: principal.id, sessionId: principal.sessionId, ip: ctx.ip, detail: { count } });
+    return count;
+  }
+
+  async listSessions(principal: Principal): Promise<SessionView[]> {
+    await this.#requireLiveSession(principal);
+    const sessions = await this.#o.store.listActiveSessions(principal.id, this.#o.now());
+    return sessions.map((s) => ({
+      id: s.id,
+      createdAt: new Date(s.createdAt).toISOString(),
+      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      expiresAt: new Date(this.#sessionExpiresAt(s)).toISOString(),
+      userAgent: s.userAgent,
+      ip: s.ip,
+      current: s.id === principal.sessionId,
+    }));
+  }
+
+  async revokeSession(principal: Principal, sessionId: string, ctx: RequestContext): Promise<void> {
+    await this.#requireLiveSession(principal);
+    const session = await this.#o.store.findSession(sessionId);
+    // Another user's session is indistinguishable from a missing one.
+    if (!session || session.userId !== principal.id || session.revokedAt !== null) throw new ApiError('NOT_FOUND', 'No such session.');
+    const now = this.#o.now();
+    if (!(await this.#o.store.revokeSession(sessionId, 'revoked', now))) throw new ApiError('NOT_FOUND', 'No such session.');
+    await this.#audit({ type: 'session_revoked', at: now, userId: principal.id, sessionId, ip: ctx.ip });
+  }
+
+  async changePassword(principal: Principal, currentPassword: string, newPassword: string, ctx: RequestContext): Promise<void> {
+    await this.#requireLiveSession(principal);
+    const user = await this.#o.store.findUserById(principal.id);
+    if (!user) throw new ApiError('INVALID_TOKEN');
+    const current = normalizePassword(currentPassword);
+    if (isPasswordLengthInvalid(current) || !(await verifyPassword(user.passwordHash, current))) {
+      throw new ApiError('INVALID_CREDENTIALS', 'The current password is not correct.');
+    }
+    const next = assertPasswordPolicy(newPassword, this.#o.passwordRules);
+    const now = this.#o.now();
+    const revoked = await this.#o.store.changePassword(user.id, await hashPassword(next), principal.sessionId, now);
+    await this.#audit({ type: 'password_change', at: now, userId: user.id, sessionId: principal.sessionId, ip: ctx.ip, detail: { revokedSessions: revoked } });
+  }
+
+  /** Revokes every session of a user (admin CLI). */
+  async revokeAllSessionsOf(email: string): Promise<number> {
+    const user = await this.#o.store.findUserByEmail(normalizeEmail(email));
+    if (!user) throw new ApiError('NOT_FOUND', 'No such user.');
+    const now = this.#o.now();
+    const count = await this.#o.store.revokeUserSessions(user.id, 'admin', now);
+    await this.#audit({ type: 'sessions_revoked_by_admin', at: now, userId: user.id, detail: { count } });
+    return count;
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+
+  #issue(user: UserRecord, session: SessionRecord): IssuedTokens {
+    const now = this.#o.now();
+    const iat = Math.floor(now / 1000);
+    const { audience } = this.#o;
+    const accessToken = this.#currentSigner().sign({
+      iss: this.#o.issuer,
+      aud: audience.length === 1 ? audience[0] : [...audience],
+      sub: user.id,
+      sid: session.id,
+      role: user.role,
+      jti: randomBytes(12).toString('base64url'),
+      iat,
+      exp: iat + this.#o.accessTokenTtl,
+    });
+    return {
+      accessToken,
+      tokenType: 'Bearer',
+      expiresIn: this.#o.accessTokenTtl,
+      refreshToken: encodeRefreshToken(this.#o.refreshMacKey, { sessionId: session.id, counter: session.counter }),
+      refreshExpiresAt: this.#sessionExpiresAt(session),
+      sessionId: session.id,
+      userId: user.id,
+    };
+  }
+
+  #currentSigner(): { kid: string; sign: (claims: Record<string, unknown>) => string } {
+    const key = this.#o.keys.signingKey;
+    if (this.#signer?.kid !== key.kid) this.#signer = { kid: key.kid, sign: createSigner({ key }) };
+    return this.#signer;
+  }
+
+  #sessionExpiresAt(session: SessionRecord): number {
+    return Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
+  }
+
+  async #requireLiveSession(principal: Principal): Promise<void> {
+    if (!(await this.isSessionLive(principal.sessionId))) throw new ApiError('SESSION_REVOKED');
+  }
+
+  #validEmail(email: string): string {
+    const normalized = normalizeEmail(email);
+    if (normalized.length > MAX_EMAIL_LENGTH || !EMAIL.test(normalized)) {
+      throw new ApiError('VALIDATION_FAILED', 'A valid e-mail address is required.');
+    }
+    return normalized;
+  }
+
+  async #audit(event: AuditEventInput): Promise<void> {
+    await this.#o.store.appendAudit(event);
+    this.#o.onEvent?.(event);
+  }
+}

@@ -1,0 +1,64 @@
+/** `latchkey serve [--port N] [--host H]`: run the auth server until SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../config/config.js';
+import { createLatchkey } from '../../latchkey.js';
+import { buildServer } from '../../http/server.js';
+import { ConfigError } from '../../errors.js';
+import { EXIT, type Command } from '../io.js';
+
+/** How long in-flight requests may take to finish after a stop signal (CONTRACT §1). */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export const serve: Command = async (args, io) => {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+  } catch (error) {
+    io.stderr(`latchkey serve: ${(error as Error).message}\n`);
+    return EXIT.USAGE;
+  }
+  const env = { ...io.env };
+  if (parsed.values.port !== undefined) env.PORT = parsed.values.port;
+  if (parsed.values.host !== undefined) env.HOST = parsed.values.host;
+
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`latchkey: invalid configuration: ${error.message}\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+
+  const latchkey = await createLatchkey(config);
+  const app = await buildServer({ latchkey, processMetrics: true });
+  if (!config.rateLimits.enabled) app.log.warn('LATCHKEY_RATE_LIMITS=off: every rate limit is disabled');
+  if (!config.cookieSecure) app.log.warn('LATCHKEY_COOKIE_SECURE=false: refresh cookies are sent over plain http');
+  await app.listen({ port: config.port, host: config.host });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      app.log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => {
+        app.log.warn('in-flight requests did not finish in time');
+        resolve(EXIT.FAILURE);
+      }, SHUTDOWN_GRACE_MS);
+      force.unref();
+      try {
+        await app.close();
+        await latchkey.close();
+        clearTimeout(force);
+        resolve(EXIT.OK);
+      } catch {
+        resolve(EXIT.FAILURE);
+      }
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+};

@@ -1,0 +1,191 @@
+/**
+ * Server configuration: read from the environment (CONTRACT §2), validated once, frozen.
+ * Anything wrong throws a {@link ConfigError} naming the variable; the CLI turns that into
+ * exit code 2 and one line on stderr. Values are never echoed back (they may be secrets).
+ */
+import { ConfigError } from '../errors.js';
+
+/** Algorithms the server can sign access tokens with. */
+export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export interface RateLimitConfig {
+  /** Master switch (`LATCHKEY_RATE_LIMITS`). */
+  enabled: boolean;
+  /** Login attempts per IP per window. */
+  loginPerIp: number;
+  /** Failed login attempts per account per window before the account is slowed down. */
+  loginPerAccount: number;
+  /** Registrations per IP per window. */
+  registerPerIp: number;
+  /** Refreshes per session per window (never below 60 per minute). */
+  refreshPerSession: number;
+  /** Window length in seconds. */
+  windowSeconds: number;
+}
+
+export interface LatchkeyConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  /** Master secret as given (`LATCHKEY_SECRET`); `undefined` → generated next to the SQLite file. */
+  secret: Uint8Array | undefined;
+  issuer: string;
+  audience: string[];
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  sessionMaxAge: number;
+  refreshGrace: number;
+  signingAlg: SigningAlgorithm;
+  hs256Secret: Uint8Array | undefined;
+  allowSignup: boolean;
+  cookieSecure: boolean;
+  allowedOrigins: string[];
+  rateLimits: RateLimitConfig;
+  trustProxy: boolean | number | string[];
+  logLevel: string;
+  dbPoolSize: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, 'must be a whole number');
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, 'must be true or false');
+}
+
+function origin(value: string, name: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    return url.origin;
+  } catch {
+    throw new ConfigError(name, 'must be an http(s) URL or origin');
+  }
+}
+
+/** Decodes the master secret: hex (64+ chars) or base64url, at least 32 bytes. */
+export function decodeSecret(raw: string, name = 'LATCHKEY_SECRET'): Uint8Array {
+  let bytes: Buffer;
+  if (/^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0) bytes = Buffer.from(raw, 'hex');
+  else if (/^[A-Za-z0-9_-]+={0,2}$/.test(raw)) bytes = Buffer.from(raw.replace(/=+$/, ''), 'base64url');
+  else throw new ConfigError(name, 'must be hex or base64url');
+  if (bytes.length < 32) throw new ConfigError(name, 'must encode at least 32 bytes');
+  return new Uint8Array(bytes);
+}
+
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = read(env, 'LATCHKEY_TRUST_PROXY');
+  if (raw === undefined || raw.toLowerCase() === 'false') return false;
+  if (raw.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new ConfigError('LATCHKEY_TRUST_PROXY', 'must be true, false, a hop count or a list of addresses');
+  return list;
+}
+
+/** Reads and validates the whole configuration. Throws {@link ConfigError}. */
+export function loadConfig(env: Env = process.env): LatchkeyConfig {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  const databaseUrl = read(env, 'LATCHKEY_DATABASE_URL') ?? 'sqlite:./data/latchkey.db';
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError('LATCHKEY_DATABASE_URL', 'must start with sqlite: or postgres://');
+  }
+  const isPostgres = databaseUrl.startsWith('postgres');
+  const rawSecret = read(env, 'LATCHKEY_SECRET');
+  const secret = rawSecret === undefined ? undefined : decodeSecret(rawSecret);
+  if (isPostgres && !secret) {
+    throw new ConfigError('LATCHKEY_SECRET', 'is required with PostgreSQL so that every instance shares it');
+  }
+  const redisUrl = read(env, 'LATCHKEY_REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('LATCHKEY_REDIS_URL', 'must start with redis:// or rediss://');
+  }
+
+  const issuer = read(env, 'LATCHKEY_ISSUER') ?? 'http://localhost:3000';
+  const issuerOrigin = origin(issuer, 'LATCHKEY_ISSUER');
+  const audience = (read(env, 'LATCHKEY_AUDIENCE') ?? 'latchkey').split(',').map((a) => a.trim()).filter(Boolean);
+  if (audience.length === 0) throw new ConfigError('LATCHKEY_AUDIENCE', 'must name at least one audience');
+
+  const signingAlg = (read(env, 'LATCHKEY_SIGNING_ALG') ?? 'ES256') as SigningAlgorithm;
+  if (!SIGNING_ALGORITHMS.includes(signingAlg)) {
+    throw new ConfigError('LATCHKEY_SIGNING_ALG', `must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
+  }
+  const rawHs = env.LATCHKEY_HS256_SECRET;
+  let hs256Secret: Uint8Array | undefined;
+  if (rawHs !== undefined && rawHs !== '') {
+    hs256Secret = new TextEncoder().encode(rawHs);
+    if (hs256Secret.length < 32) throw new ConfigError('LATCHKEY_HS256_SECRET', 'must be at least 32 bytes');
+  }
+  if (signingAlg === 'HS256' && !hs256Secret) {
+    throw new ConfigError('LATCHKEY_HS256_SECRET', 'is required when LATCHKEY_SIGNING_ALG is HS256');
+  }
+
+  const accessTokenTtl = integer(env, 'LATCHKEY_ACCESS_TOKEN_TTL', 900, 1, 86_400);
+  const refreshTokenTtl = integer(env, 'LATCHKEY_REFRESH_TOKEN_TTL', 604_800, 1);
+  const sessionMaxAge = integer(env, 'LATCHKEY_SESSION_MAX_AGE', 2_592_000, 1);
+  const refreshGrace = integer(env, 'LATCHKEY_REFRESH_GRACE', 10, 0, 300);
+
+  const rawOrigins = read(env, 'LATCHKEY_ALLOWED_ORIGINS');
+  const allowedOrigins = rawOrigins
+    ? rawOrigins.split(',').map((o) => o.trim()).filter(Boolean).map((o) => origin(o, 'LATCHKEY_ALLOWED_ORIGINS'))
+    : [issuerOrigin];
+
+  const windowSeconds = integer(env, 'LATCHKEY_RATE_LIMIT_WINDOW', 60, 1, 86_400);
+  const rateLimits: RateLimitConfig = {
+    enabled: boolean(env, 'LATCHKEY_RATE_LIMITS', true),
+    loginPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_IP', 20, 1),
+    loginPerAccount: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT', 5, 1),
+    registerPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_REGISTER_IP', 10, 1),
+    // CONTRACT §7.5: never below 60 per session per minute.
+    refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, Math.ceil((60 * windowSeconds) / 60)),
+    windowSeconds,
+  };
+
+  const logLevel = read(env, 'LATCHKEY_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LATCHKEY_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  return Object.freeze({
+    port,
+    host,
+    databaseUrl,
+    redisUrl,
+    secret,
+    issuer,
+    audience,
+    accessTokenTtl,
+    refreshTokenTtl,
+    sessionMaxAge,
+    refreshGrace,
+    signingAlg,
+    hs256Secret,
+    allowSignup: boolean(env, 'LATCHKEY_ALLOW_SIGNUP', true),
+    cookieSecure: boolean(env, 'LATCHKEY_COOKIE_SECURE', true),
+    allowedOrigins,
+    rateLimits,
+    trustProxy: trustProxy(env),
+    logLevel,
+    dbPoolSize: integer(env, 'LATCHKEY_DB_POOL_SIZE', 10, 1, 1000),
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per server, so that several servers in
+ * one process (tests, embedding) never collide.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Latchkey } from '../latchkey.js';
+
+const EVENT_COUNTERS: Record<string, { name: string; result?: string }> = {
+  login_success: { name: 'logins', result: 'success' },
+  login_failure: { name: 'logins', result: 'failure' },
+  refresh: { name: 'refreshes', result: 'success' },
+  refresh_reuse_detected: { name: 'reuse' },
+};
+
+export interface MetricsOptions {
+  /** Also collect process metrics (CPU, memory, event-loop lag). Default false. */
+  processMetrics?: boolean;
+}
+
+export function installMetrics(app: FastifyInstance, latchkey: Latchkey, options: MetricsOptions = {}): Registry {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
+  const logins = new Counter({ name: 'latchkey_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers: [registry] });
+  const refreshes = new Counter({ name: 'latchkey_refreshes_total', help: 'Successful refresh-token rotations', labelNames: ['result'], registers: [registry] });
+  const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh-token reuse detections (session revoked)', registers: [registry] });
+  const duration = new Histogram({
+    name: 'latchkey_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const counters = { logins, refreshes, reuse };
+
+  const unsubscribe = latchkey.onEvent((event) => {
+    const mapping = EVENT_COUNTERS[event.type];
+    if (!mapping) return;
+    const counter = counters[mapping.name as keyof typeof counters];
+    if (mapping.result) (counter as Counter<'result'>).inc({ result: mapping.result });
+    else (counter as Counter).inc();
+  });
+  app.addHook('onClose', async () => unsubscribe());
+  app.addHook('onResponse', async (request, reply) => {
+    duration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  return registry;
+}

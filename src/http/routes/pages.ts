@@ -1,0 +1,32 @@
+/**
+ * The two browser pages, built by `scripts/build-web.mjs` into `dist/web/`: the demo at `/`
+ * and the decoder at `/decoder`. Missing builds answer 404 rather than crash.
+ */
+import type { FastifyInstance } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
+
+/** `dist/web/` from both `src/http/routes` (tests via tsx) and `dist/http/routes`. */
+export function webDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', '..', 'dist', 'web');
+}
+
+async function readPage(name: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(webDir(), name), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export async function pageRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/', async (_request, reply) => {
+    const html = await readPage('demo.html');
+    if (html === undefined) return reply.callNotFound();
+    const csp = (await readPage('demo.csp'))?.trim();
+    if (csp) reply.header('content-security-policy', csp);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * The standalone HTTP server: the auth API under `/auth`, JWKS, health, metrics, the demo
+ * page and the decoder. `buildServer` returns a Fastify instance that is not listening yet
+ * (tests use `inject()`); `latchkey serve` listens and handles signals.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Latchkey } from '../latchkey.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { pageRoutes } from './routes/pages.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { useJsonBodies, BODY_LIMIT } from './body.js';
+import { installMetrics } from './metrics.js';
+import { installRequestLog, loggerOptions } from './logger.js';
+
+export interface ServerOptions {
+  latchkey: Latchkey;
+  /** pino level; `silent` for tests. Default: the configured `LATCHKEY_LOG_LEVEL`. */
+  logLevel?: string;
+  /** A pino destination stream (tests capture logs through it). */
+  logStream?: NodeJS.WritableStream;
+  processMetrics?: boolean;
+}
+
+export async function buildServer({ latchkey, logLevel, logStream, processMetrics }: ServerOptions): Promise<FastifyInstance> {
+  const { config } = latchkey;
+  const logger = { ...loggerOptions(logLevel ?? config.logLevel), ...(logStream ? { stream: logStream } : {}) };
+  const app = Fastify({
+    logger,
+    disableRequestLogging: true,
+    // Fastify accepts a hop count at runtime; its types omit it.
+    trustProxy: config.trustProxy as boolean | string | string[],
+    bodyLimit: BODY_LIMIT,
+    // Refuse oversized header sections early (Node answers 431 itself).
+    maxParamLength: 200,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  useJsonBodies(app);
+  installRequestLog(app);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  installMetrics(app, latchkey, { processMetrics: processMetrics ?? false });
+  await app.register(healthRoutes, { latchkey });
+  await app.register(authRoutes, { latchkey, prefix: '/auth' });
+  await app.register(pageRoutes);
+  return app;
+}

@@ -1,0 +1,62 @@
+/**
+ * The master secret (`LATCHKEY_SECRET`) and the purpose-bound keys derived from it.
+ *
+ * The master secret never touches the database. Two keys are derived with HKDF-SHA256,
+ * one per purpose, so that a leak of one use cannot be replayed in the other:
+ * - `refreshMac`: HMAC key of refresh tokens (a database dump cannot mint one);
+ * - `keyEncryption`: AES-256-GCM key sealing signing private keys at rest.
+ */
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { decodeSecret } from '../config/config.js';
+
+export interface DerivedKeys {
+  refreshMac: Buffer;
+  keyEncryption: Buffer;
+}
+
+const SALT = Buffer.from('latchkey/v1');
+
+export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', masterSecret, SALT, info, 32));
+  return {
+    refreshMac: derive('refresh-token-mac'),
+    keyEncryption: derive('signing-key-encryption'),
+  };
+}
+
+/**
+ * Reads the generated master secret at `path`, or creates it (32 random bytes, base64url,
+ * file mode 0600) when absent. Used only when `LATCHKEY_SECRET` is not set (SQLite).
+ */
+export async function loadOrCreateSecretFile(path: string): Promise<Uint8Array> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return decodeSecret(text.trim(), `secret file ${path}`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError('LATCHKEY_SECRET', `cannot read the secret file ${path}`);
+    }
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const secret = randomBytes(32);
+  try {
+    // `wx`: never overwrite a secret another process created a moment ago.
+    await writeFile(path, `${secret.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(path, 0o600);
+    return new Uint8Array(secret);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateSecretFile(path);
+    throw new ConfigError('LATCHKEY_SECRET', `cannot write the secret file ${path}`);
+  }
+}
+
+/** Where the generated secret lives for a `sqlite:<path>` database: next to the database file. */
+export function secretFileFor(databaseUrl: string): string {
+  const file = databaseUrl.slice('sqlite:'.length);
+  const dir = file === ':memory:' || file === '' ? './data' : dirname(file);
+  return `${dir}/secret`;
+}

@@ -1,0 +1,62 @@
+/**
+ * Starts a real Latchkey server on a free port for a test: SQLite in a temp directory by
+ * default (or `LATCHKEY_TEST_DATABASE_URL` / an explicit `databaseUrl`), a fresh master
+ * secret, a controllable clock, rate limits off unless asked for.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createLatchkey, type Latchkey, type LatchkeyOptions } from '../../src/latchkey.js';
+import { buildServer } from '../../src/http/server.js';
+import { loadConfig } from '../../src/config/config.js';
+import { testClock, type TestClock } from './clock.js';
+import { TestClient } from './http-client.js';
+
+export interface TestServer {
+  app: FastifyInstance;
+  latchkey: Latchkey;
+  clock: TestClock;
+  client: TestClient;
+  baseUrl: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions extends LatchkeyOptions {
+  logStream?: NodeJS.WritableStream;
+  /** Build the HTTP app for the service; the standalone server by default. */
+  buildApp?: (latchkey: Latchkey) => Promise<{ listen(): Promise<string>; close(): Promise<void>; app?: FastifyInstance }>;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-test-'));
+  const clock = testClock();
+  const { logStream, buildApp, ...overrides } = options;
+  const latchkey = await createLatchkey({
+    ...loadConfig({}),
+    databaseUrl: `sqlite:${join(dir, 'latchkey.db')}`,
+    secret: new Uint8Array(randomBytes(32)),
+    issuer: 'http://localhost:3000',
+    rateLimits: { ...loadConfig({}).rateLimits, enabled: false },
+    keyReloadIntervalMs: 0,
+    now: clock.now,
+    ...overrides,
+  });
+  const app = await buildServer({ latchkey, logLevel: logStream ? 'info' : 'silent', ...(logStream ? { logStream } : {}) });
+  const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    app,
+    latchkey,
+    clock,
+    baseUrl,
+    dir,
+    client: new TestClient(baseUrl),
+    async close() {
+      await app.close();
+      await latchkey.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
