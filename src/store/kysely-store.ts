@@ -1,0 +1,428 @@
+/**
+ * The one implementation of {@link Store}: Kysely queries shared by SQLite and PostgreSQL.
+ * Dialect differences live in the {@link Backend} it is given.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { ApiError } from '../errors.js';
+import type { Backend, StoreLogger } from './backend.js';
+import { isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
+import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
+import type {
+  AuditEventInput,
+  AuditEventRecord,
+  NewSession,
+  NewUser,
+  RevokeReason,
+  Role,
+  RotateResult,
+  SessionRecord,
+  SigningKeyRecord,
+  SigningKeyState,
+  Store,
+  UserRecord,
+} from './types.js';
+
+/** Default and maximum page size of {@link Store.listAudit}. */
+export const AUDIT_DEFAULT_LIMIT = 100;
+export const AUDIT_MAX_LIMIT = 1_000;
+
+type NewSigningKey = Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>;
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    passwordHash: row.password_hash,
+    role: row.role,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    counter: Number(row.counter),
+    rotatedAt: row.rotated_at === null ? null : Number(row.rotated_at),
+    createdAt: Number(row.created_at),
+    lastUsedAt: Number(row.last_used_at),
+    idleExpiresAt: Number(row.idle_expires_at),
+    absoluteExpiresAt: Number(row.absolute_expires_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    revokedReason: row.revoked_reason as RevokeReason | null,
+    userAgent: row.user_agent,
+    ip: row.ip,
+  };
+}
+
+function toSigningKey(row: Selectable<SigningKeysTable>): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    privateKeySealed: row.private_key_sealed,
+    state: row.state as SigningKeyState,
+    createdAt: Number(row.created_at),
+    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+
+function toAudit(row: Selectable<AuditEventsTable>): AuditEventRecord {
+  return {
+    id: Number(row.id),
+    type: row.type,
+    at: Number(row.at),
+    userId: row.user_id,
+    sessionId: row.session_id,
+    ip: row.ip,
+    detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+  };
+}
+
+function newKeyRow(key: NewSigningKey): Selectable<SigningKeysTable> {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    public_jwk: key.publicJwk,
+    private_key_sealed: key.privateKeySealed,
+    state: 'current',
+    created_at: key.createdAt,
+    retired_at: null,
+    expires_at: null,
+  };
+}
+
+/** Revokes the live sessions of a user (optionally all but one). Shared by two methods. */
+async function revokeSessionsOf(
+  db: Kysely<Database>,
+  userId: string,
+  reason: RevokeReason,
+  now: number,
+  exceptSessionId: string | null | undefined,
+): Promise<number> {
+  let query = db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null);
+  if (exceptSessionId != null) query = query.where('id', '<>', exceptSessionId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export class KyselyStore implements Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly #backend: Backend;
+  readonly #db: Kysely<Database>;
+
+  readonly #logger: StoreLogger | undefined;
+
+  constructor(backend: Backend, logger?: StoreLogger) {
+    this.#backend = backend;
+    this.#logger = logger;
+    this.#db = backend.db;
+    this.dialect = backend.dialect;
+  }
+
+  /** Every public method runs through here: one place for serialisation and error mapping. */
+  async #op<T>(operation: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.#backend.exclusive(() => fn(this.#db));
+    } catch (error) {
+      throw toStoreError(operation, error);
+    }
+  }
+
+  migrate(): Promise<void> {
+    return this.#op('migrate', async () => {
+      const { results = [] } = await this.#backend.migrate();
+      const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      if (applied.length > 0) this.#logger?.info({ dialect: this.dialect, applied }, 'store schema migrated');
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#op('ping', async (db) => {
+      await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#backend.close().catch((error: unknown) => {
+      throw toStoreError('close', error);
+    });
+  }
+
+  // ── users ───────────────────────────────────────────────────────────────
+
+  createUser(user: NewUser): Promise<UserRecord> {
+    return this.#op('createUser', async (db) => {
+      try {
+        const row = await db
+          .insertInto('users')
+          .values({
+            id: user.id,
+            email: user.email,
+            password_hash: user.passwordHash,
+            role: user.role,
+            created_at: user.now,
+            updated_at: user.now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toUser(row);
+      } catch (error) {
+        if (isEmailUniqueViolation(error)) throw new ApiError('EMAIL_TAKEN');
+        throw error;
+      }
+    });
+  }
+
+  findUserByEmail(email: string): Promise<UserRecord | undefined> {
+    return this.#op('findUserByEmail', async (db) => {
+      const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+      return row && toUser(row);
+    });
+  }
+
+  findUserById(id: string): Promise<UserRecord | undefined> {
+    return this.#op('findUserById', async (db) => {
+      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toUser(row);
+    });
+  }
+
+  updateUserRole(userId: string, role: Role, now: number): Promise<boolean> {
+    return this.#op('updateUserRole', async (db) => {
+      const result = await db
+        .updateTable('users')
+        .set({ role, updated_at: now })
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  updatePasswordHash(userId: string, passwordHash: string, now: number): Promise<boolean> {
+    return this.#op('updatePasswordHash', async (db) => {
+      const result = await db
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: now })
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  changePassword(userId: string, passwordHash: string, keepSessionId: string | null, now: number): Promise<number> {
+    return this.#op('changePassword', () =>
+      this.#backend.transaction(async (trx) => {
+        const revoked = await revokeSessionsOf(trx, userId, 'password_change', now, keepSessionId);
+        await trx
+          .updateTable('users')
+          .set({ password_hash: passwordHash, updated_at: now })
+          .where('id', '=', userId)
+          .execute();
+        return revoked;
+      }),
+    );
+  }
+
+  // ── sessions ────────────────────────────────────────────────────────────
+
+  createSession(session: NewSession): Promise<SessionRecord> {
+    return this.#op('createSession', async (db) => {
+      const row = await db
+        .insertInto('sessions')
+        .values({
+          id: session.id,
+          user_id: session.userId,
+          counter: 0,
+          rotated_at: null,
+          created_at: session.now,
+          last_used_at: session.now,
+          idle_expires_at: session.idleExpiresAt,
+          absolute_expires_at: session.absoluteExpiresAt,
+          revoked_at: null,
+          revoked_reason: null,
+          user_agent: session.userAgent,
+          ip: session.ip,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toSession(row);
+    });
+  }
+
+  findSession(id: string): Promise<SessionRecord | undefined> {
+    return this.#op('findSession', async (db) => {
+      const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toSession(row);
+    });
+  }
+
+  rotateSession(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Promise<RotateResult> {
+    return this.#op('rotateSession', async (db): Promise<RotateResult> => {
+      // The compare-and-swap: one statement, so the database serialises concurrent callers on
+      // the row and exactly one of them sees `counter = expectedCounter`.
+      const row = await db
+        .updateTable('sessions')
+        .set((eb) => ({
+          counter: eb('counter', '+', 1),
+          rotated_at: now,
+          last_used_at: now,
+          idle_expires_at: idleExpiresAt,
+        }))
+        .where('id', '=', id)
+        .where('counter', '=', expectedCounter)
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) return { ok: true, session: toSession(row) };
+      const current = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      return { ok: false, session: current && toSession(current) };
+    });
+  }
+
+  revokeSession(id: string, reason: RevokeReason, now: number): Promise<boolean> {
+    return this.#op('revokeSession', async (db) => {
+      const result = await db
+        .updateTable('sessions')
+        .set({ revoked_at: now, revoked_reason: reason })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  revokeUserSessions(userId: string, reason: RevokeReason, now: number, exceptSessionId?: string): Promise<number> {
+    return this.#op('revokeUserSessions', (db) => revokeSessionsOf(db, userId, reason, now, exceptSessionId));
+  }
+
+  listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.#op('listActiveSessions', async (db) => {
+      const rows = await db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .where('idle_expires_at', '>', now)
+        .where('absolute_expires_at', '>', now)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute();
+      return rows.map(toSession);
+    });
+  }
+
+  purgeSessions(before: number): Promise<number> {
+    return this.#op('purgeSessions', async (db) => {
+      const result = await db
+        .deleteFrom('sessions')
+        .where((eb) =>
+          eb.or([
+            eb('revoked_at', '<', before),
+            eb('idle_expires_at', '<', before),
+            eb('absolute_expires_at', '<', before),
+          ]),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
+
+  // ── signing keys ────────────────────────────────────────────────────────
+
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+    return this.#op('listSigningKeys', async (db) => {
+      const rows = await db
+        .selectFrom('signing_keys')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb('state', '=', 'current'),
+            eb.and([eb('state', '=', 'retired'), eb('expires_at', '>', now)]),
+          ]),
+        )
+        .orderBy('created_at', 'desc')
+        .orderBy('kid')
+        .execute();
+      return rows.map(toSigningKey);
+    });
+  }
+
+  rotateSigningKey(key: NewSigningKey, now: number, retiredKeyExpiresAt: number): Promise<void> {
+    return this.#op('rotateSigningKey', () =>
+      this.#backend.transaction(async (trx) => {
+        // Two concurrent rotations on PostgreSQL would each retire only the keys their own
+        // snapshot saw and then collide on the one-current index; serialise them instead.
+        await this.#backend.lockInTransaction(trx, 'signing_keys');
+        await trx
+          .updateTable('signing_keys')
+          .set({ state: 'retired', retired_at: now, expires_at: retiredKeyExpiresAt })
+          .where('state', '=', 'current')
+          .execute();
+        await trx.insertInto('signing_keys').values(newKeyRow(key)).execute();
+      }),
+    );
+  }
+
+  insertFirstSigningKey(key: NewSigningKey): Promise<SigningKeyRecord> {
+    return this.#op('insertFirstSigningKey', async (db) => {
+      // The partial unique index `signing_keys_one_current` admits one current key: a racing
+      // second insert becomes a no-op (ON CONFLICT covers every unique index), never a second
+      // signer. The read afterwards returns whichever insert won.
+      try {
+        await db.insertInto('signing_keys').values(newKeyRow(key)).onConflict((oc) => oc.doNothing()).execute();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
+      const current = await db.selectFrom('signing_keys').selectAll().where('state', '=', 'current').execute();
+      if (current.length !== 1 || !current[0]) {
+        throw new Error(`Expected exactly one current signing key, found ${current.length}.`);
+      }
+      return toSigningKey(current[0]);
+    });
+  }
+
+  // ── audit ───────────────────────────────────────────────────────────────
+
+  appendAudit(event: AuditEventInput): Promise<void> {
+    return this.#op('appendAudit', async (db) => {
+      await db
+        .insertInto('audit_events')
+        .values({
+          type: event.type,
+          at: event.at,
+          user_id: event.userId ?? null,
+          session_id: event.sessionId ?? null,
+          ip: event.ip ?? null,
+          detail: event.detail == null ? null : JSON.stringify(event.detail),
+        })
+        .execute();
+    });
+  }
+
+  listAudit(options: { afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
+    return this.#op('listAudit', async (db) => {
+      const limit = Math.min(Math.max(Math.trunc(options.limit ?? AUDIT_DEFAULT_LIMIT), 1), AUDIT_MAX_LIMIT);
+      if (options.afterId !== undefined) {
+        // Tailing: the next `limit` events after `afterId`, oldest first.
+        const rows = await db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('id', '>', options.afterId)
+          .orderBy('id', 'asc')
+          .limit(limit)
+          .execute();
+        return rows.map(toAudit);
+      }
+      // No cursor: the latest `limit` events, still returned oldest first (newest last).
+      const rows = await db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit).execute();
+      return rows.reverse().map(toAudit);
+    });
+  }
+}

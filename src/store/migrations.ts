@@ -1,0 +1,90 @@
+/**
+ * The schema, as Kysely migrations defined in code (so they work from `dist/` with no
+ * files to find). Append new migrations; never edit one that has shipped.
+ */
+import { sql, type Kysely, type SqlBool, type Migration, type MigrationProvider } from 'kysely';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+function initial(dialect: DialectName): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      // Times are integer milliseconds since the epoch: `bigint` in PostgreSQL; in SQLite
+      // the declared type gives the column INTEGER affinity (64-bit).
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('users_email_key', ['email'])
+        .execute();
+
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('counter', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('rotated_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint', (c) => c.notNull())
+        .addColumn('idle_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('absolute_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('revoked_reason', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('ip', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_user_id_idx').on('sessions').column('user_id').execute();
+
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('private_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint')
+        .addColumn('expires_at', 'bigint')
+        .addCheckConstraint('signing_keys_state_check', sql`state in ('current', 'retired')`)
+        .execute();
+      // At most one current key, enforced by the database: concurrent first starts and
+      // concurrent rotations cannot leave two signers behind.
+      await db.schema
+        .createIndex('signing_keys_one_current')
+        .on('signing_keys')
+        .column('state')
+        .unique()
+        .where(sql<SqlBool>`state = 'current'`)
+        .execute();
+
+      let audit = db.schema.createTable('audit_events');
+      audit =
+        dialect === 'postgres'
+          ? audit.addColumn('id', 'bigserial', (c) => c.primaryKey())
+          : audit.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await audit
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('detail', 'text')
+        .execute();
+    },
+  };
+}
+
+/** The migrations of `dialect`, by name (applied in name order). */
+export function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  return {
+    '0001_initial': initial(dialect),
+  };
+}
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return { getMigrations: async () => migrationsFor(dialect) };
+}

@@ -1,0 +1,91 @@
+/**
+ * SQLite backend: better-sqlite3 (synchronous, one connection per store) in WAL mode.
+ *
+ * Why `exclusive` serialises per file inside one process: better-sqlite3 waits for a busy
+ * database (`busy_timeout`) *synchronously*, blocking the event loop. If two stores of one
+ * process opened the same file and one held a write transaction open across an `await`,
+ * the other would block the loop waiting for a lock that can only be released by the loop:
+ * a stall for the whole `busy_timeout`, then `SQLITE_BUSY`. A process-wide mutex per file
+ * removes that case; between processes, `busy_timeout` and `BEGIN IMMEDIATE` do the work.
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import type { Backend, StoreLogger } from './backend.js';
+import { migrationProvider } from './migrations.js';
+import { Mutex } from './mutex.js';
+import type { Database } from './schema.js';
+
+/** How long a statement waits for another process's write lock before `SQLITE_BUSY`. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+const fileMutexes = new Map<string, Mutex>();
+
+function mutexFor(file: string): Mutex {
+  let mutex = fileMutexes.get(file);
+  if (!mutex) {
+    mutex = new Mutex();
+    fileMutexes.set(file, mutex);
+  }
+  return mutex;
+}
+
+export function openSqlite(path: string, logger: StoreLogger | undefined): Backend {
+  const memory = path === ':memory:';
+  if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
+  const raw = new BetterSqlite3(memory ? ':memory:' : path);
+  try {
+    if (!memory) raw.pragma('journal_mode = WAL');
+    raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    raw.pragma('foreign_keys = ON');
+    raw.pragma('synchronous = NORMAL');
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
+  const mutex = memory ? new Mutex() : mutexFor(realpathSync(path));
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  let closed: Promise<void> | undefined;
+
+  async function transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (error) {
+        try {
+          await sql`rollback`.execute(conn);
+        } catch {
+          // already rolled back by SQLite, or the connection is gone; the first error matters
+        }
+        throw error;
+      }
+    });
+  }
+
+  return {
+    dialect: 'sqlite',
+    db,
+    exclusive: (fn) => mutex.run(fn),
+    transaction,
+    lockInTransaction: async () => {},
+    migrate: () =>
+      // One IMMEDIATE transaction around the whole run, so two processes migrating the
+      // same file cannot interleave (Kysely's SQLite migration lock is a no-op).
+      transaction((conn) =>
+        new Migrator({ db: conn, provider: migrationProvider('sqlite'), disableTransactions: true })
+          .migrateToLatest()
+          .then((result) => {
+            if (result.error) throw result.error;
+            return result;
+          }),
+      ),
+    close: () => {
+      closed ??= db.destroy().then(() => logger?.debug?.({ dialect: 'sqlite' }, 'store closed'));
+      return closed;
+    },
+  };
+}

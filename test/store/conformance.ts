@@ -1,0 +1,684 @@
+/**
+ * The conformance suite every {@link Store} must pass, races included.
+ *
+ *   runStoreConformance('sqlite', makeStore, { openSibling })
+ *
+ * `makeStore()` must return a store on a fresh, empty database each call (the suite calls
+ * `migrate()` and `close()` itself). `openSibling(store)`, when given, opens another store
+ * with its own connections on the same database as `store`; the race tests then spread their
+ * calls over several instances, as several server processes would.
+ */
+import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ApiError, LatchkeyError, StoreUnavailableError } from '../../src/errors.js';
+import type { SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
+
+export interface ConformanceOptions {
+  /** Opens an independent store (own connection or pool) on the same database as `store`. */
+  openSibling?: (store: Store) => Promise<Store>;
+}
+
+/** A realistic epoch-ms clock value, well above 2^31, to catch int4/bigint mistakes. */
+const T0 = 1_700_000_000_000;
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+type NewKey = Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>;
+
+function newKey(createdAt = T0, kid = `kid-${randomUUID()}`): NewKey {
+  return {
+    kid,
+    alg: 'ES256',
+    publicJwk: JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid }),
+    privateKeySealed: `sealed.${randomUUID()}`,
+    createdAt,
+  };
+}
+
+export function runStoreConformance(
+  name: string,
+  makeStore: () => Promise<Store>,
+  options: ConformanceOptions = {},
+): void {
+  /** A fresh, migrated store, closed when the test ends. */
+  async function open(): Promise<Store> {
+    const store = await makeStore();
+    onTestFinished(() => store.close());
+    await store.migrate();
+    return store;
+  }
+
+  /** `count` stores on one database: the first plus siblings when the dialect allows. */
+  async function openMany(count: number): Promise<Store[]> {
+    const first = await open();
+    const stores = [first];
+    for (let i = 1; i < count; i++) {
+      if (!options.openSibling) {
+        stores.push(first);
+        continue;
+      }
+      const sibling = await options.openSibling(first);
+      onTestFinished(() => sibling.close());
+      stores.push(sibling);
+    }
+    return stores;
+  }
+
+  async function addUser(store: Store, overrides: Partial<{ email: string; role: string; now: number }> = {}) {
+    const id = `user-${randomUUID()}`;
+    return store.createUser({
+      id,
+      email: overrides.email ?? `${id}@example.test`,
+      passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${randomUUID()}`,
+      role: overrides.role ?? 'user',
+      now: overrides.now ?? T0,
+    });
+  }
+
+  async function addSession(
+    store: Store,
+    user: UserRecord,
+    overrides: Partial<{ now: number; idleExpiresAt: number; absoluteExpiresAt: number }> = {},
+  ): Promise<SessionRecord> {
+    const now = overrides.now ?? T0;
+    return store.createSession({
+      id: `sess-${randomUUID()}`,
+      userId: user.id,
+      now,
+      idleExpiresAt: overrides.idleExpiresAt ?? now + 7 * DAY,
+      absoluteExpiresAt: overrides.absoluteExpiresAt ?? now + 30 * DAY,
+      userAgent: 'vitest',
+      ip: '203.0.113.7',
+    });
+  }
+
+  describe(`${name}: lifecycle`, () => {
+    it('reports its dialect, migrates idempotently and answers ping', async () => {
+      const store = await open();
+      expect(['sqlite', 'postgres']).toContain(store.dialect);
+      await store.migrate();
+      await store.migrate();
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('close() is idempotent, and a closed store throws StoreUnavailableError', async () => {
+      const store = await makeStore();
+      await store.migrate();
+      await store.close();
+      await store.close();
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.findUserById('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+  });
+
+  describe(`${name}: users`, () => {
+    it('creates a user and finds it by id and by e-mail, times as numbers', async () => {
+      const store = await open();
+      const created = await store.createUser({
+        id: 'u1',
+        email: 'alice@example.test',
+        passwordHash: 'hash-1',
+        role: 'admin',
+        now: T0,
+      });
+      const expected: UserRecord = {
+        id: 'u1',
+        email: 'alice@example.test',
+        passwordHash: 'hash-1',
+        role: 'admin',
+        createdAt: T0,
+        updatedAt: T0,
+      };
+      expect(created).toEqual(expected);
+      expect(await store.findUserById('u1')).toEqual(expected);
+      expect(await store.findUserByEmail('alice@example.test')).toEqual(expected);
+      expect(typeof (await store.findUserById('u1'))?.createdAt).toBe('number');
+    });
+
+    it('returns undefined for unknown users', async () => {
+      const store = await open();
+      expect(await store.findUserById('nobody')).toBeUndefined();
+      expect(await store.findUserByEmail('nobody@example.test')).toBeUndefined();
+    });
+
+    it('rejects a duplicate e-mail with ApiError EMAIL_TAKEN and keeps the first user', async () => {
+      const store = await open();
+      const first = await addUser(store, { email: 'dup@example.test' });
+      const attempt = store.createUser({
+        id: 'other-id',
+        email: 'dup@example.test',
+        passwordHash: 'h2',
+        role: 'user',
+        now: T0 + 1,
+      });
+      await expect(attempt).rejects.toBeInstanceOf(ApiError);
+      await expect(attempt).rejects.toMatchObject({ code: 'EMAIL_TAKEN', status: 409 });
+      expect(await store.findUserByEmail('dup@example.test')).toEqual(first);
+      expect(await store.findUserById('other-id')).toBeUndefined();
+    });
+
+    it('a duplicate id is not reported as EMAIL_TAKEN', async () => {
+      const store = await open();
+      const first = await addUser(store);
+      const attempt = store.createUser({ ...first, email: 'fresh@example.test', now: T0 });
+      await expect(attempt).rejects.toBeInstanceOf(LatchkeyError);
+      await expect(attempt).rejects.not.toBeInstanceOf(ApiError);
+    });
+
+    it('updates the role and updatedAt; false for an unknown user', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      expect(await store.updateUserRole(user.id, 'admin', T0 + 5)).toBe(true);
+      expect(await store.findUserById(user.id)).toMatchObject({ role: 'admin', createdAt: T0, updatedAt: T0 + 5 });
+      expect(await store.updateUserRole('nobody', 'admin', T0 + 5)).toBe(false);
+    });
+
+    it('updates the password hash only; false for an unknown user', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const session = await addSession(store, user);
+      expect(await store.updatePasswordHash(user.id, 'new-hash', T0 + 7)).toBe(true);
+      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'new-hash', role: user.role, updatedAt: T0 + 7 });
+      expect((await store.findSession(session.id))?.revokedAt).toBeNull();
+      expect(await store.updatePasswordHash('nobody', 'x', T0)).toBe(false);
+    });
+
+    it('errors never carry SQL parameters (password hashes)', async () => {
+      const store = await open();
+      const marker = 'SECRET-HASH-MARKER-d41d8cd9';
+      let caught: unknown;
+      try {
+        // NOT NULL violation: PostgreSQL's `detail` would echo the whole row, hash included.
+        await store.createUser({ id: 'u-x', email: null as unknown as string, passwordHash: marker, role: 'user', now: T0 });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(LatchkeyError);
+      const text = `${inspect(caught, { depth: 10 })} ${JSON.stringify(caught)} ${String((caught as Error).stack)}`;
+      expect(text).not.toContain(marker);
+    });
+  });
+
+  describe(`${name}: sessions`, () => {
+    it('creates a session at counter 0 and finds it', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const created = await store.createSession({
+        id: 's1',
+        userId: user.id,
+        now: T0,
+        idleExpiresAt: T0 + 7 * DAY,
+        absoluteExpiresAt: T0 + 30 * DAY,
+        userAgent: 'Firefox',
+        ip: '2001:db8::1',
+      });
+      const expected: SessionRecord = {
+        id: 's1',
+        userId: user.id,
+        counter: 0,
+        rotatedAt: null,
+        createdAt: T0,
+        lastUsedAt: T0,
+        idleExpiresAt: T0 + 7 * DAY,
+        absoluteExpiresAt: T0 + 30 * DAY,
+        revokedAt: null,
+        revokedReason: null,
+        userAgent: 'Firefox',
+        ip: '2001:db8::1',
+      };
+      expect(created).toEqual(expected);
+      expect(await store.findSession('s1')).toEqual(expected);
+      expect(await store.findSession('nope')).toBeUndefined();
+    });
+
+    it('keeps null user agent and ip', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const s = await store.createSession({
+        id: 's-null',
+        userId: user.id,
+        now: T0,
+        idleExpiresAt: T0 + DAY,
+        absoluteExpiresAt: T0 + 2 * DAY,
+        userAgent: null,
+        ip: null,
+      });
+      expect(s).toMatchObject({ userAgent: null, ip: null });
+      expect(await store.findSession('s-null')).toMatchObject({ userAgent: null, ip: null });
+    });
+
+    it('refuses a session for an unknown user (foreign key enforced)', async () => {
+      const store = await open();
+      await expect(
+        store.createSession({
+          id: 's-orphan',
+          userId: 'no-such-user',
+          now: T0,
+          idleExpiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + DAY,
+          userAgent: null,
+          ip: null,
+        }),
+      ).rejects.toBeInstanceOf(LatchkeyError);
+      expect(await store.findSession('s-orphan')).toBeUndefined();
+    });
+
+    it('rotateSession is a compare-and-swap on the counter', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const session = await addSession(store, user);
+
+      const first = await store.rotateSession(session.id, 0, T0 + MINUTE, T0 + MINUTE + 7 * DAY);
+      expect(first.ok).toBe(true);
+      expect(first.session).toEqual({
+        ...session,
+        counter: 1,
+        rotatedAt: T0 + MINUTE,
+        lastUsedAt: T0 + MINUTE,
+        idleExpiresAt: T0 + MINUTE + 7 * DAY,
+      });
+
+      // A stale counter: no change, and the caller gets a fresh read.
+      const stale = await store.rotateSession(session.id, 0, T0 + 2 * MINUTE, T0 + 9 * DAY);
+      expect(stale).toEqual({ ok: false, session: first.session });
+      expect(await store.findSession(session.id)).toEqual(first.session);
+
+      // A counter from the future does not match either.
+      expect((await store.rotateSession(session.id, 5, T0 + 2 * MINUTE, T0 + 9 * DAY)).ok).toBe(false);
+
+      const second = await store.rotateSession(session.id, 1, T0 + 3 * MINUTE, T0 + 3 * MINUTE + 7 * DAY);
+      expect(second.ok).toBe(true);
+      expect(second.session).toMatchObject({ counter: 2, rotatedAt: T0 + 3 * MINUTE, createdAt: T0 });
+      expect(second.session?.absoluteExpiresAt).toBe(session.absoluteExpiresAt);
+    });
+
+    it('rotateSession fails on unknown and revoked sessions', async () => {
+      const store = await open();
+      expect(await store.rotateSession('missing', 0, T0, T0 + DAY)).toEqual({ ok: false, session: undefined });
+      const user = await addUser(store);
+      const session = await addSession(store, user);
+      await store.revokeSession(session.id, 'logout', T0 + 1);
+      const result = await store.rotateSession(session.id, 0, T0 + 2, T0 + DAY);
+      expect(result.ok).toBe(false);
+      expect(result.session).toMatchObject({ counter: 0, revokedAt: T0 + 1, revokedReason: 'logout' });
+    });
+
+    it('revokeSession is idempotent and keeps the first reason and time', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const session = await addSession(store, user);
+      expect(await store.revokeSession(session.id, 'logout', T0 + 10)).toBe(true);
+      expect(await store.revokeSession(session.id, 'reuse', T0 + 20)).toBe(false);
+      expect(await store.findSession(session.id)).toMatchObject({ revokedAt: T0 + 10, revokedReason: 'logout' });
+      expect(await store.revokeSession('missing', 'logout', T0)).toBe(false);
+    });
+
+    it('revokeUserSessions revokes the live sessions of one user, except one when asked', async () => {
+      const store = await open();
+      const alice = await addUser(store);
+      const bob = await addUser(store);
+      const [a1, a2, a3, a4] = [
+        await addSession(store, alice),
+        await addSession(store, alice),
+        await addSession(store, alice),
+        await addSession(store, alice),
+      ];
+      const b1 = await addSession(store, bob);
+      await store.revokeSession(a4!.id, 'logout', T0 + 1);
+
+      expect(await store.revokeUserSessions(alice.id, 'logout_all', T0 + 5, a1!.id)).toBe(2);
+      expect(await store.findSession(a1!.id)).toMatchObject({ revokedAt: null });
+      expect(await store.findSession(a2!.id)).toMatchObject({ revokedAt: T0 + 5, revokedReason: 'logout_all' });
+      expect(await store.findSession(a3!.id)).toMatchObject({ revokedAt: T0 + 5, revokedReason: 'logout_all' });
+      expect(await store.findSession(a4!.id)).toMatchObject({ revokedAt: T0 + 1, revokedReason: 'logout' });
+      expect(await store.findSession(b1.id)).toMatchObject({ revokedAt: null });
+
+      expect(await store.revokeUserSessions(alice.id, 'admin', T0 + 9)).toBe(1);
+      expect(await store.findSession(a1!.id)).toMatchObject({ revokedAt: T0 + 9, revokedReason: 'admin' });
+      expect(await store.revokeUserSessions(alice.id, 'admin', T0 + 10)).toBe(0);
+      expect(await store.revokeUserSessions('nobody', 'admin', T0 + 10)).toBe(0);
+    });
+
+    it('listActiveSessions excludes revoked, expired and foreign sessions, newest first', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const other = await addUser(store);
+      const now = T0 + 10 * DAY;
+      const live = { idleExpiresAt: now + DAY, absoluteExpiresAt: now + 2 * DAY };
+      const oldest = await addSession(store, user, { now: T0 + 1 * DAY, ...live });
+      const middle = await addSession(store, user, { now: T0 + 2 * DAY, ...live });
+      const newest = await addSession(store, user, { now: T0 + 3 * DAY, ...live });
+      const revoked = await addSession(store, user, { now: T0 + 4 * DAY, ...live });
+      await store.revokeSession(revoked.id, 'logout', T0 + 5 * DAY);
+      await addSession(store, user, { now: T0, idleExpiresAt: now - 1 }); // idle-expired
+      await addSession(store, user, { now: T0, absoluteExpiresAt: now - 1, idleExpiresAt: now + DAY }); // absolute
+      await addSession(store, user, { now: T0, idleExpiresAt: now }); // expires exactly now
+      await addSession(store, other, { now: T0 + 6 * DAY, ...live });
+
+      const active = await store.listActiveSessions(user.id, now);
+      expect(active.map((s) => s.id)).toEqual([newest.id, middle.id, oldest.id]);
+      expect(active[0]).toEqual(newest);
+      expect(await store.listActiveSessions('nobody', now)).toEqual([]);
+    });
+
+    it('purgeSessions deletes sessions revoked or expired before the cutoff', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const cutoff = T0 + 10 * DAY;
+      const fresh = { now: T0, idleExpiresAt: cutoff + DAY, absoluteExpiresAt: cutoff + 2 * DAY };
+      const live = await addSession(store, user, fresh);
+      const revokedEarly = await addSession(store, user, fresh);
+      await store.revokeSession(revokedEarly.id, 'logout', cutoff - 1);
+      const revokedLate = await addSession(store, user, fresh);
+      await store.revokeSession(revokedLate.id, 'logout', cutoff + 1);
+      const idleExpired = await addSession(store, user, { ...fresh, idleExpiresAt: cutoff - 1 });
+      const absExpired = await addSession(store, user, { now: T0, idleExpiresAt: cutoff + DAY, absoluteExpiresAt: cutoff - 1 });
+      const expiresLater = await addSession(store, user, { ...fresh, idleExpiresAt: cutoff + 1 });
+
+      expect(await store.purgeSessions(cutoff)).toBe(3);
+      expect(await store.findSession(revokedEarly.id)).toBeUndefined();
+      expect(await store.findSession(idleExpired.id)).toBeUndefined();
+      expect(await store.findSession(absExpired.id)).toBeUndefined();
+      expect(await store.findSession(live.id)).toBeDefined();
+      expect(await store.findSession(revokedLate.id)).toBeDefined();
+      expect(await store.findSession(expiresLater.id)).toBeDefined();
+      expect(await store.purgeSessions(cutoff)).toBe(0);
+    });
+  });
+
+  describe(`${name}: changePassword`, () => {
+    it('sets the hash and revokes every other live session in one step', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const other = await addUser(store);
+      const keep = await addSession(store, user);
+      const s2 = await addSession(store, user);
+      const s3 = await addSession(store, user);
+      const loggedOut = await addSession(store, user);
+      await store.revokeSession(loggedOut.id, 'logout', T0 + 1);
+      const foreign = await addSession(store, other);
+
+      expect(await store.changePassword(user.id, 'new-hash', keep.id, T0 + 100)).toBe(2);
+      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'new-hash', updatedAt: T0 + 100 });
+      expect(await store.findSession(keep.id)).toMatchObject({ revokedAt: null });
+      expect(await store.findSession(s2.id)).toMatchObject({ revokedAt: T0 + 100, revokedReason: 'password_change' });
+      expect(await store.findSession(s3.id)).toMatchObject({ revokedAt: T0 + 100, revokedReason: 'password_change' });
+      expect(await store.findSession(loggedOut.id)).toMatchObject({ revokedAt: T0 + 1, revokedReason: 'logout' });
+      expect(await store.findSession(foreign.id)).toMatchObject({ revokedAt: null });
+    });
+
+    it('revokes every session when keepSessionId is null', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const s1 = await addSession(store, user);
+      const s2 = await addSession(store, user);
+      expect(await store.changePassword(user.id, 'h', null, T0 + 5)).toBe(2);
+      expect(await store.listActiveSessions(user.id, T0 + 6)).toEqual([]);
+      expect((await store.findSession(s1.id))?.revokedReason).toBe('password_change');
+      expect((await store.findSession(s2.id))?.revokedReason).toBe('password_change');
+    });
+
+    it('is atomic: when the hash cannot be written, no session is revoked', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const s1 = await addSession(store, user);
+      const s2 = await addSession(store, user);
+      // A NULL hash violates NOT NULL inside the transaction, after the revocations.
+      await expect(store.changePassword(user.id, null as unknown as string, s1.id, T0 + 5)).rejects.toBeInstanceOf(
+        LatchkeyError,
+      );
+      expect(await store.findSession(s2.id)).toMatchObject({ revokedAt: null });
+      expect(await store.findUserById(user.id)).toEqual(user);
+      // …and the store is still usable afterwards (no transaction left open).
+      expect(await store.changePassword(user.id, 'ok', s1.id, T0 + 6)).toBe(1);
+    });
+
+    it('returns 0 for an unknown user', async () => {
+      const store = await open();
+      expect(await store.changePassword('nobody', 'h', null, T0)).toBe(0);
+    });
+  });
+
+  describe(`${name}: signing keys`, () => {
+    it('insertFirstSigningKey inserts only when no key is current', async () => {
+      const store = await open();
+      expect(await store.listSigningKeys(T0)).toEqual([]);
+      const k1 = newKey(T0, 'k1');
+      const first = await store.insertFirstSigningKey(k1);
+      expect(first).toEqual({ ...k1, state: 'current', retiredAt: null, expiresAt: null });
+      const again = await store.insertFirstSigningKey(newKey(T0 + 1, 'k2'));
+      expect(again).toEqual(first);
+      expect(await store.listSigningKeys(T0 + 2)).toEqual([first]);
+    });
+
+    it('rotateSigningKey retires the current key with expiresAt and inserts the new one', async () => {
+      const store = await open();
+      const k1 = await store.insertFirstSigningKey(newKey(T0, 'k1'));
+      const k2 = newKey(T0 + DAY, 'k2');
+      await store.rotateSigningKey(k2, T0 + DAY, T0 + DAY + 15 * MINUTE);
+
+      const keys = await store.listSigningKeys(T0 + DAY);
+      expect(keys).toHaveLength(2);
+      expect(keys.find((k) => k.kid === 'k2')).toEqual({ ...k2, state: 'current', retiredAt: null, expiresAt: null });
+      expect(keys.find((k) => k.kid === 'k1')).toEqual({
+        ...k1,
+        state: 'retired',
+        retiredAt: T0 + DAY,
+        expiresAt: T0 + DAY + 15 * MINUTE,
+      });
+      expect(keys.filter((k) => k.state === 'current')).toHaveLength(1);
+
+      // A further rotation keeps the earlier retirement untouched.
+      await store.rotateSigningKey(newKey(T0 + 2 * DAY, 'k3'), T0 + DAY + MINUTE, T0 + DAY + 20 * MINUTE);
+      const later = await store.listSigningKeys(T0 + DAY + MINUTE);
+      expect(later.map((k) => [k.kid, k.state]).sort()).toEqual([
+        ['k1', 'retired'],
+        ['k2', 'retired'],
+        ['k3', 'current'],
+      ]);
+      expect(later.find((k) => k.kid === 'k1')?.expiresAt).toBe(T0 + DAY + 15 * MINUTE);
+    });
+
+    it('rotateSigningKey with no current key just inserts it', async () => {
+      const store = await open();
+      const k = newKey(T0, 'only');
+      await store.rotateSigningKey(k, T0, T0 + MINUTE);
+      expect(await store.listSigningKeys(T0)).toEqual([{ ...k, state: 'current', retiredAt: null, expiresAt: null }]);
+    });
+
+    it('listSigningKeys drops retired keys once expired (expiresAt <= now)', async () => {
+      const store = await open();
+      await store.insertFirstSigningKey(newKey(T0, 'old'));
+      await store.rotateSigningKey(newKey(T0 + 10, 'new'), T0 + 10, T0 + 1_000);
+      expect((await store.listSigningKeys(T0 + 999)).map((k) => k.kid).sort()).toEqual(['new', 'old']);
+      expect((await store.listSigningKeys(T0 + 1_000)).map((k) => k.kid)).toEqual(['new']);
+      expect((await store.listSigningKeys(T0 + 5_000)).map((k) => k.kid)).toEqual(['new']);
+    });
+  });
+
+  describe(`${name}: audit`, () => {
+    it('appends events and lists them oldest first with parsed detail', async () => {
+      const store = await open();
+      await store.appendAudit({ type: 'login', at: T0, userId: 'u1', sessionId: 's1', ip: '198.51.100.1', detail: { ua: 'x', n: 2 } });
+      await store.appendAudit({ type: 'logout', at: T0 + 1 });
+      const events = await store.listAudit();
+      expect(events).toHaveLength(2);
+      expect(events[0]).toEqual({
+        id: expect.any(Number),
+        type: 'login',
+        at: T0,
+        userId: 'u1',
+        sessionId: 's1',
+        ip: '198.51.100.1',
+        detail: { ua: 'x', n: 2 },
+      });
+      expect(events[1]).toMatchObject({ type: 'logout', at: T0 + 1, userId: null, sessionId: null, ip: null, detail: null });
+      expect(events[1]!.id).toBeGreaterThan(events[0]!.id);
+    });
+
+    it('tails with afterId and pages with limit', async () => {
+      const store = await open();
+      for (let i = 0; i < 10; i++) await store.appendAudit({ type: `e${i}`, at: T0 + i });
+      const all = await store.listAudit();
+      expect(all.map((e) => e.type)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9']);
+
+      const after = await store.listAudit({ afterId: all[6]!.id });
+      expect(after.map((e) => e.type)).toEqual(['e7', 'e8', 'e9']);
+      expect(await store.listAudit({ afterId: all[9]!.id })).toEqual([]);
+
+      const page = await store.listAudit({ afterId: all[1]!.id, limit: 3 });
+      expect(page.map((e) => e.type)).toEqual(['e2', 'e3', 'e4']);
+      expect((await store.listAudit({ afterId: 0, limit: 2 })).map((e) => e.type)).toEqual(['e0', 'e1']);
+
+      // Without a cursor, `limit` gives the latest events, still newest last.
+      expect((await store.listAudit({ limit: 3 })).map((e) => e.type)).toEqual(['e7', 'e8', 'e9']);
+    });
+  });
+
+  describe(`${name}: races`, () => {
+    it('25 concurrent rotateSession(id, 0) → exactly one succeeds', async () => {
+      const stores = await openMany(3);
+      const user = await addUser(stores[0]!);
+      const session = await addSession(stores[0]!, user);
+      const results = await Promise.all(
+        Array.from({ length: 25 }, (_, i) => stores[i % stores.length]!.rotateSession(session.id, 0, T0 + i, T0 + DAY + i)),
+      );
+      const winners = results.filter((r) => r.ok);
+      expect(winners).toHaveLength(1);
+      for (const loser of results.filter((r) => !r.ok)) {
+        expect(loser.session?.counter).toBe(1);
+      }
+      expect(await stores[1]!.findSession(session.id)).toEqual(winners[0]!.session);
+    });
+
+    it('concurrent chains of rotations never lose an update', async () => {
+      const stores = await openMany(2);
+      const user = await addUser(stores[0]!);
+      const session = await addSession(stores[0]!, user);
+      let successes = 0;
+      // Each worker reads the counter, then tries the CAS; the sum of wins is the final counter.
+      await Promise.all(
+        stores.flatMap((store) =>
+          Array.from({ length: 4 }, async () => {
+            for (let i = 0; i < 10; i++) {
+              const current = await store.findSession(session.id);
+              const result = await store.rotateSession(session.id, current!.counter, T0 + i, T0 + DAY);
+              if (result.ok) successes++;
+            }
+          }),
+        ),
+      );
+      expect((await stores[0]!.findSession(session.id))?.counter).toBe(successes);
+      expect(successes).toBeGreaterThan(0);
+    });
+
+    it('revoke racing rotations: the session ends revoked and no rotation succeeds after the revoke', async () => {
+      const [a, b] = await openMany(2);
+      const user = await addUser(a!);
+      const session = await addSession(a!, user);
+      let revokeDone = false;
+      let rotatedAfterRevoke = 0;
+      let rotations = 0;
+
+      const rotator = (async () => {
+        let counter = 0;
+        for (let i = 0; i < 200; i++) {
+          const startedAfterRevoke = revokeDone;
+          const result = await a!.rotateSession(session.id, counter, T0 + i, T0 + DAY);
+          if (!result.ok) {
+            expect(result.session?.revokedAt).not.toBeNull();
+            return;
+          }
+          rotations++;
+          counter = result.session.counter;
+          if (startedAfterRevoke) rotatedAfterRevoke++;
+        }
+      })();
+      const revoker = (async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(await b!.revokeSession(session.id, 'logout', T0 + 50)).toBe(true);
+        revokeDone = true;
+      })();
+      await Promise.all([rotator, revoker]);
+
+      expect(rotatedAfterRevoke).toBe(0);
+      const final = await b!.findSession(session.id);
+      expect(final).toMatchObject({ revokedAt: T0 + 50, revokedReason: 'logout', counter: rotations });
+      // Any attempt now, from either instance and with any counter, fails.
+      const late = await Promise.all([a!, b!].flatMap((s) => [s.rotateSession(session.id, rotations, T0 + 99, T0 + DAY)]));
+      expect(late.every((r) => !r.ok)).toBe(true);
+    });
+
+    it('revoke and rotate fired together: every session ends revoked', async () => {
+      const [a, b] = await openMany(2);
+      const user = await addUser(a!);
+      const sessions = await Promise.all(Array.from({ length: 15 }, () => addSession(a!, user)));
+      const outcomes = await Promise.all(
+        sessions.map(async (s, i) => {
+          const [rotated, revoked] = await Promise.all([
+            (i % 2 ? a! : b!).rotateSession(s.id, 0, T0 + 1, T0 + DAY),
+            (i % 2 ? b! : a!).revokeSession(s.id, 'revoked', T0 + 2),
+          ]);
+          return { rotated, revoked };
+        }),
+      );
+      for (const [i, { rotated, revoked }] of outcomes.entries()) {
+        expect(revoked).toBe(true);
+        const final = await a!.findSession(sessions[i]!.id);
+        expect(final?.revokedAt).toBe(T0 + 2);
+        // A successful rotation saw a live row; a failed one saw the revocation.
+        if (rotated.ok) expect(rotated.session.revokedAt).toBeNull();
+        else expect(rotated.session?.revokedAt).toBe(T0 + 2);
+        expect(final?.counter).toBe(rotated.ok ? 1 : 0);
+      }
+    });
+
+    it('10 concurrent insertFirstSigningKey → exactly one current key, returned to every caller', async () => {
+      const stores = await openMany(3);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => stores[i % stores.length]!.insertFirstSigningKey(newKey(T0 + i))),
+      );
+      const kids = new Set(results.map((k) => k.kid));
+      expect(kids.size).toBe(1);
+      const keys = await stores[0]!.listSigningKeys(T0 + 100);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatchObject({ kid: [...kids][0], state: 'current' });
+    });
+
+    it('concurrent rotateSigningKey calls all succeed and leave exactly one current key', async () => {
+      const stores = await openMany(3);
+      await stores[0]!.insertFirstSigningKey(newKey(T0, 'k0'));
+      await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY),
+        ),
+      );
+      const keys = await stores[1]!.listSigningKeys(T0 + 20);
+      expect(keys).toHaveLength(7);
+      expect(keys.filter((k) => k.state === 'current')).toHaveLength(1);
+      for (const retired of keys.filter((k) => k.state === 'retired')) {
+        expect(retired).toMatchObject({ retiredAt: T0 + 10, expiresAt: T0 + DAY });
+      }
+    });
+
+    it('concurrent e-mail registrations: one user, the rest EMAIL_TAKEN', async () => {
+      const stores = await openMany(2);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          stores[i % stores.length]!.createUser({
+            id: `racer-${i}`,
+            email: 'race@example.test',
+            passwordHash: 'h',
+            role: 'user',
+            now: T0,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'EMAIL_TAKEN' });
+      }
+    });
+  });
+}

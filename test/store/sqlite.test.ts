@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
+import { createStore, parseStoreUrl } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
+import { runStoreConformance } from './conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+const pathOf = new WeakMap<Store, string>();
+
+async function fileStore(): Promise<Store> {
+  const path = join(dir, `db-${++n}`, 'latchkey.db');
+  const store = await createStore({ url: `sqlite:${path}` });
+  pathOf.set(store, path);
+  return store;
+}
+
+runStoreConformance('sqlite file (WAL)', fileStore, {
+  // A second better-sqlite3 handle on the same file, as a second process would have.
+  openSibling: async (store) => {
+    const path = pathOf.get(store);
+    if (!path) throw new Error('not a file store of this suite');
+    const sibling = await createStore({ url: `sqlite:${path}` });
+    pathOf.set(sibling, path);
+    return sibling;
+  },
+});
+
+runStoreConformance('sqlite :memory:', () => createStore({ url: 'sqlite::memory:' }));
+
+describe('sqlite specifics', () => {
+  it('creates the parent directory and puts the file in WAL mode', async () => {
+    const path = join(dir, 'nested', 'deeper', 'x.db');
+    const store = await createStore({ url: `sqlite:${path}` });
+    onTestFinished(() => store.close());
+    await store.migrate();
+    expect(statSync(path).isFile()).toBe(true);
+    const raw = new BetterSqlite3(path, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      const tables = raw
+        .prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`)
+        .pluck()
+        .all();
+      expect(tables).toEqual(['audit_events', 'kysely_migration', 'kysely_migration_lock', 'sessions', 'signing_keys', 'users']);
+      const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
+      expect(indexes).toEqual(['sessions_user_id_idx', 'signing_keys_one_current']);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('accepts sqlite:///absolute/path', async () => {
+    const path = join(dir, 'triple-slash.db');
+    const store = await createStore({ url: `sqlite://${path}` });
+    onTestFinished(() => store.close());
+    await store.migrate();
+    expect(statSync(path).isFile()).toBe(true);
+  });
+
+  it('two handles migrating one fresh file at once both succeed', async () => {
+    const path = join(dir, 'migrate-race.db');
+    const stores = await Promise.all(Array.from({ length: 4 }, () => createStore({ url: `sqlite:${path}` })));
+    onTestFinished(() => Promise.all(stores.map((s) => s.close())).then(() => undefined));
+    await Promise.all(stores.map((s) => s.migrate()));
+    await stores[0]!.ping();
+    const raw = new BetterSqlite3(path, { readonly: true });
+    try {
+      expect(raw.prepare('select count(*) from kysely_migration').pluck().get()).toBe(1);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('a file that cannot be opened → StoreUnavailableError', async () => {
+    // The temp directory itself is not a database file.
+    await expect(createStore({ url: `sqlite:${dir}` })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('a file that is not a database → StoreUnavailableError from every call', async () => {
+    const path = join(dir, 'garbage.db');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, 'this is not a sqlite database, just some text padding '.repeat(100));
+    const attempt = createStore({ url: `sqlite:${path}` }).then(async (store) => {
+      onTestFinished(() => store.close());
+      await store.ping();
+    });
+    await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('parseStoreUrl', () => {
+  it('parses the supported forms', () => {
+    expect(parseStoreUrl('sqlite:./data/latchkey.db')).toEqual({ dialect: 'sqlite', path: './data/latchkey.db' });
+    expect(parseStoreUrl('sqlite::memory:')).toEqual({ dialect: 'sqlite', path: ':memory:' });
+    expect(parseStoreUrl('sqlite:///var/lib/x.db')).toEqual({ dialect: 'sqlite', path: '/var/lib/x.db' });
+    expect(parseStoreUrl('postgres://u:p@h/db')).toEqual({ dialect: 'postgres', connectionString: 'postgres://u:p@h/db' });
+    expect(parseStoreUrl('postgresql://h/db')).toEqual({ dialect: 'postgres', connectionString: 'postgresql://h/db' });
+  });
+
+  it('rejects other URLs with a ConfigError that does not echo the URL', () => {
+    for (const url of ['mysql://user:hunter2@h/db', 'sqlite:', 'file:x.db', '']) {
+      let caught: unknown;
+      try {
+        parseStoreUrl(url);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).variable).toBe('LATCHKEY_DATABASE_URL');
+      expect((caught as Error).message).not.toContain('hunter2');
+    }
+  });
+
+  it('createStore rejects a bad pool size', async () => {
+    await expect(createStore({ url: 'sqlite::memory:', poolSize: 0 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(createStore({ url: 'sqlite::memory:', poolSize: 1.5 })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
