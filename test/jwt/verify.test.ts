@@ -140,7 +140,9 @@ describe('one negative test per check', () => {
     ['four segments', 'a.b.c.d'],
     ['five segments (JWE)', 'a.b.c.d.e'],
     ['empty header', '.eyJ9.c2ln'],
-  ])('%s → JWT_MALFORMED', (_name, token) => expectCode(token, 'JWT_MALFORMED'));
+  ])('%s → JWT_MALFORMED', (_name, token) => {
+    expectCode(token, 'JWT_MALFORMED');
+  });
 
   it('non-string token → JWT_MALFORMED from check(), never a throw', () => {
     for (const value of [undefined, null, 42, {}, ['a.b.c']]) {
