@@ -6,10 +6,13 @@
  * - A pool or client 'error' event (a backend killed while idle, the server restarting) is
  *   logged and never crashes the process; the query that needed the connection fails with
  *   StoreUnavailableError instead.
- * - `migrate()` holds `pg_advisory_lock` on a dedicated connection for the whole run. Kysely's
- *   own lock covers only the migration step: it first creates its bookkeeping tables and lock
- *   row outside any lock, and concurrent `CREATE TABLE IF NOT EXISTS` can fail in PostgreSQL
- *   (unique violation on `pg_type`). The lock is scoped to the current schema.
+ * - `migrate()` holds `pg_advisory_lock` (keyed by the current schema) on a dedicated connection
+ *   for the whole run, so concurrent callers apply migrations strictly one after the other.
+ *   Kysely's own lock covers only the migration step; its bookkeeping tables and lock row
+ *   are created before it, outside any lock (0.28 tolerates that race by re-checking after
+ *   a failed `CREATE`, but we do not rely on it). The migrator is also pinned to the current
+ *   schema (`migrationTableSchema`): unpinned, its existence check matches a
+ *   `kysely_migration` table of *any* schema and then fails in ours.
  */
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';

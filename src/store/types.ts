@@ -123,6 +123,8 @@ export interface Store {
   /**
    * One transaction: set the new hash and revoke every live session of the user except
    * `keepSessionId` (reason `password_change`). Returns how many sessions were revoked.
+   * "Live" here and in `revokeUserSessions` means not yet revoked: sessions that already
+   * expired are revoked too (and counted), so a skewed clock elsewhere cannot revive them.
    */
   changePassword(userId: string, passwordHash: string, keepSessionId: string | null, now: number): Promise<number>;
 
@@ -159,6 +161,9 @@ export interface Store {
 
   // ── audit ───────────────────────────────────────────────────────────────
   appendAudit(event: AuditEventInput): Promise<void>;
-  /** Newest last; `afterId` for tailing. */
+  /**
+   * Newest last; `afterId` for tailing. With `afterId`: the first `limit` events after it.
+   * Without: the latest `limit` events. `limit` defaults to 100 and is capped at 1000.
+   */
   listAudit(options?: { afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
 }

@@ -334,8 +334,11 @@ export function runStoreConformance(
       expect(await store.findSession(a4!.id)).toMatchObject({ revokedAt: T0 + 1, revokedReason: 'logout' });
       expect(await store.findSession(b1.id)).toMatchObject({ revokedAt: null });
 
-      expect(await store.revokeUserSessions(alice.id, 'admin', T0 + 9)).toBe(1);
+      // Not-yet-revoked sessions count as live even once expired: they are revoked too.
+      const expired = await addSession(store, alice, { now: T0, idleExpiresAt: T0 + 1, absoluteExpiresAt: T0 + 2 });
+      expect(await store.revokeUserSessions(alice.id, 'admin', T0 + 9)).toBe(2);
       expect(await store.findSession(a1!.id)).toMatchObject({ revokedAt: T0 + 9, revokedReason: 'admin' });
+      expect(await store.findSession(expired.id)).toMatchObject({ revokedAt: T0 + 9, revokedReason: 'admin' });
       expect(await store.revokeUserSessions(alice.id, 'admin', T0 + 10)).toBe(0);
       expect(await store.revokeUserSessions('nobody', 'admin', T0 + 10)).toBe(0);
     });

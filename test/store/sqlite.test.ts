@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
@@ -92,6 +95,45 @@ describe('sqlite specifics', () => {
       await store.ping();
     });
     await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('sqlite across processes', () => {
+  const worker = fileURLToPath(new URL('./fixtures/sqlite-worker.ts', import.meta.url));
+  const run = promisify(execFile);
+
+  /** Starts `count` processes that act together at one instant; returns their JSON outputs. */
+  async function race(count: number, args: string[]): Promise<unknown[]> {
+    const env = { ...process.env, START_AT: String(Date.now() + 2_500) };
+    const outputs = await Promise.all(
+      Array.from({ length: count }, () => run(process.execPath, ['--import', 'tsx', worker, ...args], { env })),
+    );
+    return outputs.map((o) => JSON.parse(o.stdout) as unknown);
+  }
+
+  it('processes migrating, inserting the first key and rotating one session at once', { timeout: 60_000 }, async () => {
+    const path = join(dir, 'processes.db');
+    expect(await race(4, [path, 'migrate'])).toEqual(['migrated', 'migrated', 'migrated', 'migrated']);
+
+    const kids = await race(4, [path, 'insertFirst']);
+    expect(new Set(kids).size).toBe(1);
+
+    const store = await createStore({ url: `sqlite:${path}` });
+    onTestFinished(() => store.close());
+    const user = await store.createUser({ id: 'u', email: 'u@example.test', passwordHash: 'h', role: 'user', now: 1 });
+    const session = await store.createSession({
+      id: 's',
+      userId: user.id,
+      now: 1,
+      idleExpiresAt: 2 ** 50,
+      absoluteExpiresAt: 2 ** 50,
+      userAgent: null,
+      ip: null,
+    });
+    const wins = (await race(4, [path, 'rotate', session.id])) as number[];
+    expect(wins.reduce((a, b) => a + b, 0)).toBe(1);
+    expect((await store.findSession(session.id))?.counter).toBe(1);
+    expect((await store.listSigningKeys(2)).map((k) => k.kid)).toEqual(kids.slice(0, 1));
   });
 });
 
