@@ -8,6 +8,7 @@ import type { Latchkey } from '../latchkey.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
+import { decoderRoutes } from './routes/decoder.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { useJsonBodies, BODY_LIMIT } from './body.js';
 import { installMetrics } from './metrics.js';
@@ -49,5 +50,6 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
   await app.register(healthRoutes, { latchkey });
   await app.register(authRoutes, { latchkey, prefix: '/auth' });
   await app.register(pageRoutes);
+  await app.register(decoderRoutes);
   return app;
 }
