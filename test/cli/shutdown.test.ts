@@ -1,0 +1,46 @@
+/**
+ * CONTRACT §1: on SIGTERM the server stops accepting, finishes in-flight requests, closes the
+ * database and exits 0. The in-flight request here is a registration whose body is still
+ * being uploaded when the signal arrives.
+ */
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { spawnCli, waitForHttp } from '../helpers/cli.js';
+
+describe('graceful shutdown', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finishes a request that is in flight when SIGTERM arrives, refuses new connections, exits 0', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'latchkey-stop-'));
+    dirs.push(cwd);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_LOG_LEVEL: 'silent' } });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+
+    const body = JSON.stringify({ email: 'late@example.com', password: 'a long enough password' });
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let response = '';
+    socket.on('data', (d) => (response += d));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`POST /auth/register HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`);
+    socket.write(body.slice(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // New connections are refused while the in-flight one is finishing.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    socket.write(body.slice(10));
+    await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 201/);
+    expect(await exited).toBe(0);
+  });
+});
