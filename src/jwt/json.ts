@@ -6,17 +6,33 @@
  * @internal
  */
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+import { isUtf8 } from 'node:buffer';
 
-/** Parses `bytes` as a strict JSON object; `undefined` for anything else (never throws). */
-export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
-  let text: string;
+/**
+ * Parses `bytes` as a strict JSON object; `undefined` for anything else (never throws).
+ * Junk is the common case on this path (it is reachable without a valid signature), so the
+ * checks avoid exceptions where they can and suppress stack capture where they cannot
+ * (`JSON.parse` throwing a `SyntaxError` with a stack costs several microseconds).
+ */
+export function parseJsonObject(bytes: Buffer): Record<string, unknown> | undefined {
+  // A JSON object starts with '{' (0x7b) and ends with '}' (0x7d), surrounding whitespace aside;
+  // a leading BOM is refused.
+  let first = 0;
+  let last = bytes.length - 1;
+  while (first <= last && isJsonWhitespace(bytes[first] as number)) first++;
+  while (last >= first && isJsonWhitespace(bytes[last] as number)) last--;
+  if (first > last || bytes[first] !== 0x7b || bytes[last] !== 0x7d) return undefined;
+  if (!isUtf8(bytes)) return undefined;
+  const text = bytes.toString('utf8');
   let value: unknown;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
-    text = utf8.decode(bytes);
     value = JSON.parse(text);
   } catch {
     return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   if (hasDuplicateKeys(text)) return undefined;

@@ -42,3 +42,12 @@ describe('duplicate member detection', () => {
     for (const t of ['[]', '1', '"x"', 'null', '{"a":1,"a":1}', '{']) expect(parseJsonObject(Buffer.from(t))).toBeUndefined();
   });
 });
+
+describe('parseJsonObject fast pre-checks keep valid JSON valid', () => {
+  it('accepts surrounding JSON whitespace', () => {
+    expect(parseJsonObject(Buffer.from(' \r\n\t{"a":1} \n'))).toEqual({ a: 1 });
+  });
+  it('refuses junk that starts and ends like an object', () => {
+    for (const t of ['{junk}', '{"a":1}{"b":2}', '{"a":1,}', '{}x}']) expect(parseJsonObject(Buffer.from(t))).toBeUndefined();
+  });
+});
