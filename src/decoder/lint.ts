@@ -6,7 +6,7 @@
 import { isJwsAlgorithm, JWE_ALGORITHMS } from './algorithms.js';
 import type { DecodeResult } from './decode.js';
 import type { JsonNode } from './json.js';
-import { describeTimes, type TimeInfo } from './times.js';
+import { describeTimes, humanDuration, type TimeInfo } from './times.js';
 import { warning, type Warning } from './warnings.js';
 
 export interface LintOptions {
@@ -145,7 +145,7 @@ function lintTimes(times: TimeInfo[], payload: Record<string, unknown>, options:
     const from = iat ?? nbf ?? nowS;
     const max = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
     if (exp - from > max) {
-      out.push(warning('LIFETIME_LONG', `About ${Math.round((exp - from) / 3600)} h (threshold ${Math.round(max / 3600)} h).`, '/payload/exp'));
+      out.push(warning('LIFETIME_LONG', `About ${humanDuration((exp - from) * 1000)} (threshold ${humanDuration(max * 1000)}).`, '/payload/exp'));
     }
   }
 }
