@@ -1,7 +1,8 @@
 /**
  * Starts a real Latchkey server on a free port for a test: SQLite in a temp directory by
- * default (or `LATCHKEY_TEST_DATABASE_URL` / an explicit `databaseUrl`), a fresh master
- * secret, a controllable clock, rate limits off unless asked for.
+ * default (or an explicit `databaseUrl`, or `postgres: true` for a fresh PostgreSQL schema
+ * dropped on close), a fresh master secret, a controllable clock, rate limits off unless
+ * asked for.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { buildServer } from '../../src/http/server.js';
 import { loadConfig } from '../../src/config/config.js';
 import { testClock, type TestClock } from './clock.js';
 import { TestClient } from './http-client.js';
+import { createTestSchema, type TestSchema } from './postgres.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -28,15 +30,18 @@ export interface TestServerOptions extends LatchkeyOptions {
   logStream?: NodeJS.WritableStream;
   /** Build the HTTP app for the service; the standalone server by default. */
   buildApp?: (latchkey: Latchkey) => Promise<{ listen(): Promise<string>; close(): Promise<void>; app?: FastifyInstance }>;
+  /** Run on a fresh PostgreSQL schema (`test/helpers/postgres.ts`), dropped on close. */
+  postgres?: boolean;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-test-'));
   const clock = testClock();
-  const { logStream, buildApp, ...overrides } = options;
+  const { logStream, buildApp, postgres, ...overrides } = options;
+  const schema: TestSchema | undefined = postgres ? await createTestSchema() : undefined;
   const latchkey = await createLatchkey({
     ...loadConfig({}),
-    databaseUrl: `sqlite:${join(dir, 'latchkey.db')}`,
+    databaseUrl: schema?.url ?? `sqlite:${join(dir, 'latchkey.db')}`,
     secret: new Uint8Array(randomBytes(32)),
     issuer: 'http://localhost:3000',
     rateLimits: { ...loadConfig({}).rateLimits, enabled: false },
@@ -56,6 +61,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async close() {
       await app.close();
       await latchkey.close();
+      await schema?.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };
