@@ -75,19 +75,26 @@ function relativePhrase(claim: TimeClaim, deltaMs: number): string {
   }
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function formatLocal(date: Date, opts: TimeOptions): string {
+  const cacheKey = `${opts.locale ?? ''}|${opts.timeZone ?? ''}`;
   try {
-    const fmt = new Intl.DateTimeFormat(opts.locale ?? 'en-CA', {
-      timeZone: opts.timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
+    let fmt = formatters.get(cacheKey);
+    if (!fmt) {
+      fmt = new Intl.DateTimeFormat(opts.locale ?? 'en-CA', {
+        timeZone: opts.timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+        timeZoneName: 'short',
+      });
+      if (formatters.size < 32) formatters.set(cacheKey, fmt);
+    }
     return fmt.format(date);
   } catch {
     return date.toString();

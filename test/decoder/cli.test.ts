@@ -76,6 +76,7 @@ describe('latchkey decode (in-process)', () => {
     expect(await decode(['-', '--pretty'], io)).toBe(0);
     expect(io.out).toContain('\n  "header": {');
     expect(io.out).toContain('HMAC_SECRET_GUESSED');
+    expect(io.err).toMatch(/^exp +expires in \d+ sec · /m);
     expect(io.out).not.toMatch(/"secret"/);
     const io2 = fakeIo();
     expect(await decode([weak, '--no-guess'], io2)).toBe(0);
@@ -161,6 +162,12 @@ describe('latchkey verify (in-process)', () => {
     const io = fakeIo();
     expect(await verify([good, '--jwks', `${jwksUrl}/missing`], io)).toBe(1);
     expect(io.err).toContain('HTTP 404');
+  });
+  it('exit 1 when the --jwks URL does not answer in time', async () => {
+    const io = fakeIo();
+    io.env = { LATCHKEY_JWKS_TIMEOUT_MS: '300' };
+    expect(await verify([good, '--jwks', `${jwksUrl}/slow`], io)).toBe(1);
+    expect(io.err).toContain('timed out');
   });
   it('never fetches the jku a token names', async () => {
     const before = requests;

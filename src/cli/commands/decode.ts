@@ -4,12 +4,12 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT, type CliIo, type Command } from '../io.js';
-import { buildReport, decodeToken, guessCommonSecret, lintToken, renderReport, warning, type LintOptions } from '../../decoder/index.js';
+import { buildReport, decodeToken, guessCommonSecret, lintToken, renderReport, warning, type LintOptions, type TimeInfo } from '../../decoder/index.js';
 
 export const DECODE_USAGE = `usage: latchkey decode <token|-> [--pretty] [--typ T] [--max-lifetime SECONDS] [--no-guess]
 
 Decodes and lints a JWT without sending it anywhere. "-" reads the token from stdin.
-  --pretty              indented JSON
+  --pretty              indented JSON, and the time claims in words on stderr
   --typ T               warn unless the header typ is T (e.g. at+jwt)
   --max-lifetime S      warn when exp − iat exceeds S seconds (default 86400)
   --no-guess            skip the offline check of HS* tokens against the common-secrets list
@@ -39,6 +39,12 @@ export function parseSeconds(value: string | undefined, name: string): number | 
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) return `${name} must be a number of seconds`;
   return n;
+}
+
+function describeTimeLine(t: TimeInfo): string {
+  if (t.seconds === undefined) return `${t.claim.padEnd(9)} ${t.problem === 'NOT_NUMERIC' ? 'not a number' : 'out of range'}`;
+  const ms = t.problem === 'MILLISECONDS' ? ` — looks like milliseconds (${t.asMillisecondsIso ?? '?'})` : '';
+  return `${t.claim.padEnd(9)} ${t.relative} · ${t.utc} · local ${t.local} · ${t.iso}${ms}`;
 }
 
 export const decode: Command = async (args, io) => {
@@ -76,11 +82,12 @@ export const decode: Command = async (args, io) => {
   const options: LintOptions = { now: Date.now() };
   if (maxLifetime !== undefined) options.maxLifetimeSeconds = maxLifetime;
   if (typeof parsed.values.typ === 'string') options.expectedTyp = parsed.values.typ;
-  const { warnings } = lintToken(decoded, options);
+  const { warnings, times } = lintToken(decoded, options);
   if (decoded.kind === 'JWS' && !parsed.values['no-guess']) {
     const guess = await guessCommonSecret(decoded);
     if (guess.found) warnings.unshift(warning('HMAC_SECRET_GUESSED', `It is entry ${guess.index + 1} of data-files/common-jwt-secrets.txt.`, '/signature'));
   }
   io.stdout(renderReport(buildReport(decoded, warnings), parsed.values.pretty === true) + '\n');
+  if (parsed.values.pretty) for (const t of times) io.stderr(describeTimeLine(t) + '\n');
   return EXIT.OK;
 };

@@ -47,12 +47,12 @@ function parseJsonFile(text: string, name: string): unknown {
   }
 }
 
-async function fetchJwks(url: URL): Promise<unknown> {
+async function fetchJwks(url: URL, timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error', headers: { accept: 'application/json' } });
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
   } catch (error) {
-    const reason = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${FETCH_TIMEOUT_MS / 1000} s` : 'request failed';
+    const reason = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${timeoutMs / 1000} s` : 'request failed';
     throw new FetchError(`could not fetch the JWKS from ${url.origin}: ${reason}`);
   }
   if (!response.ok) throw new FetchError(`could not fetch the JWKS from ${url.origin}: HTTP ${response.status}`);
@@ -129,7 +129,8 @@ export const verify: Command = async (args, io) => {
     } else {
       let url: URL | undefined;
       if (/^https?:\/\//i.test(sourceValue)) url = new URL(sourceValue);
-      keyInput = { type: 'jwks', jwks: url ? await fetchJwks(url) : parseJsonFile(await readKeyFile(sourceValue, io), sourceValue) };
+      const timeoutMs = Number(io.env.LATCHKEY_JWKS_TIMEOUT_MS) > 0 ? Number(io.env.LATCHKEY_JWKS_TIMEOUT_MS) : FETCH_TIMEOUT_MS;
+      keyInput = { type: 'jwks', jwks: url ? await fetchJwks(url, timeoutMs) : parseJsonFile(await readKeyFile(sourceValue, io), sourceValue) };
     }
   } catch (error) {
     if (error instanceof FetchError) {
