@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import build from '../../web/decoder/build.mjs';
 import { decoderRoutes } from '../../src/http/routes/decoder.js';
 import { hs256, SECRET } from './helpers.js';
@@ -157,6 +157,24 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
     expect(blocked).toBe('blocked');
     // …and the recorder sees such a violation, so the zero-violation assertions above can fail.
     await expect.poll(() => rec.violations.some((v) => /Content Security Policy|connect-src/i.test(v))).toBe(true);
+    await page.context().close();
+  });
+
+  it('EdDSA with a PEM and RS256 with a pasted JWKS (matched by kid) verify in the browser', async () => {
+    const ed = await generateKeyPair('EdDSA', { extractable: true });
+    const rs = await generateKeyPair('RS256', { extractable: true });
+    const { page, rec } = await open(`${base}/decoder`);
+    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'e', exp: now() + 60 }).setProtectedHeader({ alg: 'EdDSA' }).sign(ed.privateKey));
+    await page.fill('[data-testid="key-input"]', await exportSPKI(ed.publicKey));
+    await expect.poll(() => statusOf(page)).toBe('valid');
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(ed.publicKey)), kid: 'ed' }, { ...(await exportJWK(rs.publicKey)), kid: 'rs' }] });
+    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'rs' }).sign(rs.privateKey));
+    await page.fill('[data-testid="key-input"]', jwks);
+    await expect.poll(() => statusOf(page)).toBe('valid');
+    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'nope' }).sign(rs.privateKey));
+    await expect.poll(() => statusOf(page)).toBe('invalid');
+    expect(rec.requests).toEqual([]);
+    expect(rec.violations).toEqual([]);
     await page.context().close();
   });
 

@@ -156,6 +156,23 @@ describe('keys', () => {
   });
 });
 
+describe('never throws', () => {
+  it('on arbitrary key text (as the page detects it) and arbitrary tokens', async () => {
+    const { default: fc } = await import('fast-check');
+    const { detectKeyInput } = await import('../../src/decoder/index.js');
+    const t = await hs256(claims);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.json(), fc.constantFrom('-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----', '{"keys":[{"kty":"EC"}]}', '{"kty":"RSA","n":"!","e":"AQAB"}')), fc.oneof(fc.constant(t), fc.string()), async (keyText, token) => {
+        const input = detectKeyInput(keyText);
+        if (!input) return true;
+        const r = await verifyToken(decodeToken(token), input, { now: NOW });
+        return typeof r.valid === 'boolean' && (token !== t || r.valid === (keyText === SECRET));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('time status beside the signature', () => {
   it('expired and not-yet-valid tokens have a valid signature but a time problem', async () => {
     const exp = await hs256({ sub: 'x', exp: nowS - 10 });
