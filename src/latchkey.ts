@@ -3,12 +3,16 @@
  * auth service — for the standalone server, the CLI and apps that embed Latchkey.
  */
 import { loadConfig, type LatchkeyConfig } from './config/config.js';
-import { createStore } from './store/index.js';
+import { createStore, type StoreLogger } from './store/index.js';
+import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
 import { KeyRing } from './keys/keyring.js';
 import { AuthService } from './auth/service.js';
 import type { PasswordRule } from './auth/passwords.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { expressRouter, type ExpressAuthRouter, type ExpressRouterOptions } from './adapters/express.js';
+import { fastifyAuthPlugin } from './adapters/fastify.js';
 
 export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
   /** Use this store instead of opening `databaseUrl` (it is not closed by `close()`). */
@@ -16,8 +20,10 @@ export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
   /** Injectable clock (ms); tests freeze it. */
   now?: () => number;
   passwordRules?: readonly PasswordRule[];
-  /** How often each instance re-reads signing keys from the store (ms). Default 10 s. */
+  /** How often each instance re-reads signing keys from the store (ms). Default `keyReloadInterval` s (10). */
   keyReloadIntervalMs?: number;
+  /** pino-compatible: database connection problems, start-up retries, failed key reloads. */
+  logger?: StoreLogger;
   /** Observes audited events (metrics). */
   onEvent?: (event: AuditEventInput) => void;
 }
@@ -30,6 +36,10 @@ export interface Latchkey {
   readonly now: () => number;
   /** Subscribes to audited events; returns the unsubscribe function. */
   onEvent(listener: (event: AuditEventInput) => void): () => void;
+  /** The auth routes (CONTRACT §3) for Express: `app.use('/auth', latchkey.expressRouter())`. See docs/embedding.md. */
+  expressRouter(options?: ExpressRouterOptions): ExpressAuthRouter;
+  /** The auth routes as an encapsulated Fastify plugin: `app.register(latchkey.fastifyPlugin, { prefix: '/auth' })`. */
+  readonly fastifyPlugin: FastifyPluginAsync;
   close(): Promise<void>;
 }
 
@@ -39,7 +49,7 @@ export interface Latchkey {
  * call `loadConfig()` yourself and spread it in to honour it).
  */
 export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Latchkey> {
-  const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, ...overrides } = options;
+  const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, logger, ...overrides } = options;
   const merged: LatchkeyConfig = { ...loadConfig({}), ...stripUndefined(overrides) };
   // The default allowed origin follows the issuer, as with the environment (CONTRACT §2).
   if (!overrides.allowedOrigins) merged.allowedOrigins = [new URL(merged.issuer).origin];
@@ -47,11 +57,17 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
   const listeners = new Set<(event: AuditEventInput) => void>();
   if (onEvent) listeners.add(onEvent);
 
+  if (!config.secret && !config.databaseUrl.startsWith('sqlite:')) {
+    // Instances sharing a database must share the MAC and key-encryption keys: no generated file.
+    throw new ConfigError('LATCHKEY_SECRET', 'is required with PostgreSQL so that every instance shares it');
+  }
   const masterSecret = config.secret ?? (await loadOrCreateSecretFile(secretFileFor(config.databaseUrl)));
   const derived = deriveKeys(masterSecret);
-  const store = givenStore ?? (await createStore({ url: config.databaseUrl, poolSize: config.dbPoolSize }));
+  const store =
+    givenStore ??
+    (await createStore({ url: config.databaseUrl, poolSize: config.dbPoolSize, ...(logger ? { logger } : {}) }));
   try {
-    await store.migrate();
+    await migrateWithRetry(store, config.dbStartupTimeout * 1000, logger);
     const keys = await KeyRing.open({
       store,
       keyEncryptionKey: derived.keyEncryption,
@@ -59,7 +75,8 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       hs256Secret: config.hs256Secret,
       accessTokenTtl: config.accessTokenTtl,
       now,
-      ...(keyReloadIntervalMs !== undefined ? { reloadIntervalMs: keyReloadIntervalMs } : {}),
+      reloadIntervalMs: keyReloadIntervalMs ?? config.keyReloadInterval * 1000,
+      logger,
     });
     const auth = new AuthService({
       store,
@@ -78,7 +95,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         for (const listener of listeners) listener(event);
       },
     });
-    return {
+    const latchkey: Latchkey = {
       config,
       store,
       keys,
@@ -88,14 +105,47 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         listeners.add(listener);
         return () => listeners.delete(listener);
       },
+      expressRouter: (routerOptions) => expressRouter(latchkey, routerOptions),
+      get fastifyPlugin() {
+        return fastifyAuthPlugin(latchkey);
+      },
       async close() {
         keys.close();
         if (!givenStore) await store.close();
       },
     };
+    return latchkey;
   } catch (error) {
     if (!givenStore) await store.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * `store.migrate()`, retried with exponential backoff (0.25 s doubling to 5 s) while the
+ * database is unavailable — PostgreSQL still starting, a failover — for up to `timeoutMs`;
+ * then the last StoreUnavailableError, with a message that says how long it tried.
+ * Any other error is thrown at once.
+ */
+async function migrateWithRetry(store: Store, timeoutMs: number, logger: StoreLogger | undefined): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
+    try {
+      await store.migrate();
+      return;
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      const elapsed = Date.now() - started;
+      if (elapsed + delay > timeoutMs) {
+        if (attempt === 1) throw error;
+        throw new StoreUnavailableError(
+          `${error.message} Gave up after ${attempt} attempts in ${Math.round(elapsed / 1000)} s (LATCHKEY_DB_STARTUP_TIMEOUT).`,
+          { cause: error },
+        );
+      }
+      logger?.warn({ attempt, retryInMs: delay }, 'database unavailable at start-up; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
 

@@ -103,6 +103,19 @@ const MAX_EMAIL_LENGTH = 254;
 /** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
 const MAX_ROTATION_ATTEMPTS = 3;
 
+/** The `kid` of a compact JWS header, without trusting anything else in it. */
+function kidOf(token: string): string | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 2048) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    const kid = (header as { kid?: unknown } | null)?.kid;
+    return typeof kid === 'string' && kid.length > 0 && kid.length <= 256 ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -217,12 +230,17 @@ export class AuthService {
       if (now >= session.idleExpiresAt || now >= session.absoluteExpiresAt) return { ok: false, code: 'SESSION_EXPIRED' };
 
       if (claims.counter === session.counter) {
+        // Every read happens before the compare-and-swap: once it has committed, nothing but
+        // answering may fail, or a database outage right then would strand the caller with a
+        // spent token (recoverable only within the grace window).
+        const user = await store.findUserById(session.userId);
+        if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
         const idleExpiresAt = now + refreshTokenTtl * 1000;
         const swapped = await store.rotateSession(session.id, session.counter, now, idleExpiresAt);
         if (swapped.ok) {
-          const user = await store.findUserById(swapped.session.userId);
-          if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
-          await this.#audit({ type: 'refresh', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
+          await this.#audit({ type: 'refresh', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip }).catch(() => {
+            // The rotation is committed; its audit row is best-effort (see docs/deployment.md).
+          });
           return { ok: true, rotated: true, tokens: this.#issue(user, swapped.session) };
         }
         // Lost the race to a concurrent refresh (or a revoke): decide again on the fresh row.
@@ -281,6 +299,19 @@ export class AuthService {
       return { ok: false, code: 'INVALID_TOKEN', reason: 'JWT_CLAIM_INVALID' };
     }
     return { ok: true, principal: { id: sub, role, sessionId: sid, claims } };
+  }
+
+  /**
+   * {@link authenticate}, plus: a token whose `kid` is not loaded yet (a key another instance
+   * just started signing with) makes the key ring re-read the store once, then is checked
+   * again. What the HTTP edges call. Throws StoreUnavailableError if that re-read fails.
+   */
+  async authenticateFresh(token: string): Promise<AuthenticateResult> {
+    const result = this.authenticate(token);
+    if (result.ok || result.reason !== 'JWT_KID_UNKNOWN') return result;
+    const kid = kidOf(token);
+    if (kid === undefined || !(await this.#o.keys.ensureKid(kid))) return result;
+    return this.authenticate(token);
   }
 
   /** Whether the session behind an access token is still live (for instant revocation). */

@@ -46,6 +46,18 @@ export interface LatchkeyConfig {
   trustProxy: boolean | number | string[];
   logLevel: string;
   dbPoolSize: number;
+  /**
+   * Seconds between re-reads of the signing keys from the store (`LATCHKEY_KEY_RELOAD_INTERVAL`,
+   * 1–30, default 10): the bound on how long a key rotated elsewhere takes to sign here.
+   * At most 30 so that a retired key, published for access-token TTL + 60 s, comfortably
+   * outlives every token an instance that has not reloaded yet can still sign with it.
+   */
+  keyReloadInterval: number;
+  /**
+   * Seconds `serve` keeps retrying an unreachable database at start-up before it gives up
+   * (`LATCHKEY_DB_STARTUP_TIMEOUT`, 0–600, default 30).
+   */
+  dbStartupTimeout: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -187,5 +199,7 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     trustProxy: trustProxy(env),
     logLevel,
     dbPoolSize: integer(env, 'LATCHKEY_DB_POOL_SIZE', 10, 1, 1000),
+    keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 10, 1, 30),
+    dbStartupTimeout: integer(env, 'LATCHKEY_DB_STARTUP_TIMEOUT', 30, 0, 600),
   });
 }

@@ -3,7 +3,10 @@
  * public JWKS. Keys live in the store (private part sealed under the master secret),
  * so every instance sharing a database shares them; each instance reloads the ring
  * every `reloadIntervalMs` (default 10 s), which bounds how long a rotation done
- * elsewhere takes to be used here.
+ * elsewhere takes to be used here. A token whose `kid` is not (yet) known triggers one
+ * extra reload ({@link KeyRing.ensureKid}, at most one per {@link UNKNOWN_KID_COOLDOWN_MS}),
+ * so a token signed by another instance right after a rotation verifies here at once.
+ * A failed reload (database down) keeps the keys already loaded.
  *
  * Lifecycle of a stored key: `current` (signs, published) → `retired` (published and
  * verifying until `expiresAt` = retirement + access-token TTL + clock tolerance) → dropped.
@@ -30,7 +33,12 @@ export interface KeyRingOptions {
   now?: () => number;
   /** How often to re-read keys from the store (ms); 0 disables. */
   reloadIntervalMs?: number;
+  /** Told about failed background reloads (pino-compatible). */
+  logger?: { warn(obj: object, msg?: string): void } | undefined;
 }
+
+/** Minimum time between two reloads triggered by unknown `kid`s (bounds junk-token load on the store). */
+export const UNKNOWN_KID_COOLDOWN_MS = 500;
 
 /** The key that signs new tokens. */
 export interface ActiveSigningKey {
@@ -40,11 +48,20 @@ export interface ActiveSigningKey {
 }
 
 export class KeyRing {
-  #options: Required<Omit<KeyRingOptions, 'hs256Secret'>> & { hs256Secret?: Uint8Array | undefined };
+  #options: Required<Omit<KeyRingOptions, 'hs256Secret' | 'logger'>> &
+    Pick<KeyRingOptions, 'hs256Secret' | 'logger'>;
   #signing!: ActiveSigningKey;
   #verification = new Map<string, VerificationKey>();
   #jwks: { keys: JsonWebKey[] } = { keys: [] };
   #timer: NodeJS.Timeout | undefined;
+  /** The reload in flight, shared by every caller that asks meanwhile. */
+  #reloading: Promise<void> | undefined;
+  /** When the last reload for an unknown `kid` started (ms, monotonic). */
+  #lastKidReloadAt = -Infinity;
+  #kidReload: Promise<void> | undefined;
+  /** Loads started / the newest load applied: a slow, older read never overwrites a newer one. */
+  #loadsStarted = 0;
+  #loadApplied = 0;
 
   private constructor(options: KeyRingOptions) {
     this.#options = {
@@ -73,8 +90,12 @@ export class KeyRing {
     }
     if (ring.#options.reloadIntervalMs > 0) {
       ring.#timer = setInterval(() => {
-        ring.reload().catch(() => {
-          /* keep serving with the keys we have; the next tick retries */
+        ring.reload().catch((error: unknown) => {
+          // Keep serving with the keys we have; the next tick retries.
+          ring.#options.logger?.warn(
+            { err: { type: (error as Error)?.name, code: (error as { code?: string })?.code } },
+            'signing-key reload failed; keeping the keys loaded before',
+          );
         });
       }, ring.#options.reloadIntervalMs);
       ring.#timer.unref();
@@ -95,10 +116,47 @@ export class KeyRing {
     return this.#jwks;
   }
 
-  /** Re-reads keys from the store. */
-  async reload(): Promise<void> {
-    if (this.#options.alg === 'HS256') return;
+  /**
+   * Makes sure `kid` is known if the store has it: when it is not loaded, reloads the ring
+   * (one reload shared by concurrent callers, at most one per {@link UNKNOWN_KID_COOLDOWN_MS};
+   * a caller inside the cooldown waits for the next one). Returns whether `kid` is known.
+   * Throws StoreUnavailableError when the store cannot be read.
+   */
+  async ensureKid(kid: string): Promise<boolean> {
+    if (this.#verification.has(kid)) return true;
+    if (this.#options.alg === 'HS256') return false;
+    const askedAt = performance.now();
+    // A shared reload that read the store before this call may predate the key: then one more.
+    for (let round = 0; round < 2 && !this.#verification.has(kid); round++) {
+      this.#kidReload ??= (async () => {
+        try {
+          const wait = this.#lastKidReloadAt + UNKNOWN_KID_COOLDOWN_MS - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          this.#lastKidReloadAt = performance.now();
+          await this.#load();
+        } finally {
+          this.#kidReload = undefined;
+        }
+      })();
+      await this.#kidReload;
+      if (this.#lastKidReloadAt >= askedAt) break;
+    }
+    return this.#verification.has(kid);
+  }
+
+  /** Re-reads keys from the store (concurrent calls share one read). */
+  reload(): Promise<void> {
+    if (this.#options.alg === 'HS256') return Promise.resolve();
+    this.#reloading ??= this.#load().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #load(): Promise<void> {
+    const generation = ++this.#loadsStarted;
     const records = await this.#options.store.listSigningKeys(this.#options.now());
+    if (generation < this.#loadApplied) return;
     const verification = new Map<string, VerificationKey>();
     const published: JsonWebKey[] = [];
     let signing: ActiveSigningKey | undefined;
@@ -120,6 +178,7 @@ export class KeyRing {
         };
       }
     }
+    this.#loadApplied = generation;
     this.#verification = verification;
     this.#jwks = { keys: published };
     if (signing) this.#signing = signing;
@@ -140,7 +199,8 @@ export class KeyRing {
     const record = this.#newKeyRecord();
     const retiredKeyExpiresAt = now + (this.#options.accessTokenTtl + this.#options.clockTolerance) * 1000;
     await this.#options.store.rotateSigningKey(record, now, retiredKeyExpiresAt);
-    await this.reload();
+    // Not the shared reload: one already in flight may have read the keys before the rotation.
+    await this.#load();
     return record.kid;
   }
 

@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/config.js';
 import { createLatchkey } from '../../latchkey.js';
 import { buildServer } from '../../http/server.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, StoreUnavailableError } from '../../errors.js';
+import { pino } from 'pino';
+import { loggerOptions } from '../../http/logger.js';
 import { EXIT, type Command } from '../io.js';
 
 /** How long in-flight requests may take to finish after a stop signal (CONTRACT §1). */
@@ -32,7 +34,23 @@ export const serve: Command = async (args, io) => {
     throw error;
   }
 
-  const latchkey = await createLatchkey(config);
+  // Start-up and background messages (database retries, key reloads); requests log through Fastify.
+  const logger = pino(loggerOptions(config.logLevel));
+  let latchkey;
+  try {
+    latchkey = await createLatchkey({ ...config, logger });
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) {
+      // One clear line instead of a stack: the usual cause is a database that is down or misnamed.
+      io.stderr(`latchkey: cannot start: the database (LATCHKEY_DATABASE_URL) is unavailable: ${error.message}\n`);
+      return EXIT.FAILURE;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`latchkey: invalid configuration: ${error.message}\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
   const app = await buildServer({ latchkey, processMetrics: true });
   if (!config.rateLimits.enabled) app.log.warn('LATCHKEY_RATE_LIMITS=off: every rate limit is disabled');
   if (!config.cookieSecure) app.log.warn('LATCHKEY_COOKIE_SECURE=false: refresh cookies are sent over plain http');

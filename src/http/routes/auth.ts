@@ -55,10 +55,10 @@ export async function authRoutes(app: FastifyInstance, { latchkey }: AuthRoutesO
   }
 
   /** Resolves the bearer principal or answers the RFC 6750 401. */
-  function principalOf(request: FastifyRequest): Principal {
+  async function principalOf(request: FastifyRequest): Promise<Principal> {
     const token = extractBearerToken(request.headers);
     if (token === undefined) throw new ApiError('MISSING_TOKEN');
-    const result = auth.authenticate(token);
+    const result = await auth.authenticateFresh(token);
     if (!result.ok) throw new ApiError(result.code);
     return result.principal;
   }
@@ -98,23 +98,23 @@ export async function authRoutes(app: FastifyInstance, { latchkey }: AuthRoutesO
   });
 
   app.post('/logout-all', { ...routeOptions, schema: schemas.logoutAll }, async (request, reply) => {
-    const principal = principalOf(request);
+    const principal = await principalOf(request);
     const revoked = await auth.logoutAll(principal, context(request));
     if (!usesBodyTransport(request)) clearRefreshCookie(reply, cookie);
     return reply.send({ message: 'Signed out everywhere.', revokedSessions: revoked });
   });
 
-  app.get('/me', { schema: schemas.me }, async (request) => auth.me(principalOf(request)));
+  app.get('/me', { schema: schemas.me }, async (request) => auth.me(await principalOf(request)));
 
-  app.get('/sessions', { schema: schemas.sessions }, async (request) => ({ sessions: await auth.listSessions(principalOf(request)) }));
+  app.get('/sessions', { schema: schemas.sessions }, async (request) => ({ sessions: await auth.listSessions(await principalOf(request)) }));
 
   app.delete<{ Params: { id: string } }>('/sessions/:id', { schema: schemas.revokeSession }, async (request, reply) => {
-    await auth.revokeSession(principalOf(request), request.params.id, context(request));
+    await auth.revokeSession(await principalOf(request), request.params.id, context(request));
     return reply.code(204).send();
   });
 
   app.post('/password', { ...routeOptions, schema: schemas.password }, async (request, reply) => {
-    const principal = principalOf(request);
+    const principal = await principalOf(request);
     await auth.changePassword(
       principal,
       requireString(request.body, 'currentPassword'),
