@@ -95,6 +95,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         for (const listener of listeners) listener(event);
       },
     });
+    let plugin: FastifyPluginAsync | undefined;
     const latchkey: Latchkey = {
       config,
       store,
@@ -107,7 +108,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       },
       expressRouter: (routerOptions) => expressRouter(latchkey, routerOptions),
       get fastifyPlugin() {
-        return fastifyAuthPlugin(latchkey);
+        return (plugin ??= fastifyAuthPlugin(latchkey));
       },
       async close() {
         keys.close();

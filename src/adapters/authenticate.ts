@@ -1,0 +1,185 @@
+/**
+ * What `requireAuth` does, independent of the framework: bearer extraction, verification
+ * (the local service, or a remote JWKS), the optional live-session check, and the translation
+ * of failures into contract answers (CONTRACT §3, §5, §7.3). The Express and Fastify adapters
+ * only move these results in and out of their request objects.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
+import type { Latchkey } from '../latchkey.js';
+import { createVerifier, toApiCode, type JwsAlgorithm, type Verifier } from '../jwt/index.js';
+import { extractBearerToken } from '../http/bearer.js';
+import { bearerChallenge, toApiError } from '../http/errors.js';
+import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
+import { cachedSessionCheck, DEFAULT_SESSION_CACHE_MS, MAX_SESSION_CACHE_MS, type SessionCheck } from './session-check.js';
+
+/** The authenticated caller, as set on `req.user` / `request.user`. */
+export interface AuthUser {
+  /** User id (`sub`). */
+  id: string;
+  role: string;
+  /** Session id (`sid`). */
+  sessionId: string;
+  /** Every claim of the verified access token. */
+  claims: Record<string, unknown>;
+}
+
+interface CommonOptions {
+  /**
+   * Also reject tokens whose session was revoked (401 `SESSION_REVOKED`), for routes that need
+   * instant logout. Costs a store lookup per session every `sessionCacheMs`. Default `false`.
+   */
+  checkSession?: boolean;
+  /** How long a "session is live" answer is reused (ms, 0..5000). Default 2000. */
+  sessionCacheMs?: number;
+}
+
+/** Verify with the service of this process (the app that also mounts the auth routes). */
+export interface LocalAuthOptions extends CommonOptions {
+  latchkey: Latchkey;
+}
+
+/** Verify with the public keys of a remote Latchkey (a separate resource server). */
+export interface RemoteAuthOptions extends CommonOptions {
+  /** The auth server's JWKS, e.g. `https://auth.example.com/.well-known/jwks.json`. */
+  jwksUrl?: string | URL;
+  /** A JWKS client to share between middlewares (instead of `jwksUrl`). */
+  jwks?: RemoteJwks;
+  /** Settings of the JWKS client created for `jwksUrl` (timeout, cooldown, fetch, ...). */
+  jwksOptions?: Omit<RemoteJwksOptions, 'url'>;
+  /** Accepted `iss` (the auth server's `LATCHKEY_ISSUER`). */
+  issuer: string | string[];
+  /** Accepted `aud` (the auth server's `LATCHKEY_AUDIENCE`). */
+  audience: string | string[];
+  /** Accepted algorithms. Default `['ES256', 'EdDSA', 'RS256']` (HS256 never travels in a JWKS). */
+  algorithms?: JwsAlgorithm[];
+  /** Seconds of clock skew tolerated, 0..60. Default 5. */
+  clockTolerance?: number;
+  /** Current time in ms. Default `Date.now`. */
+  now?: () => number;
+  /** Required with `checkSession` (a resource server has no session store): is this session live? */
+  isSessionLive?: SessionCheck;
+}
+
+export type RequireAuthOptions = LocalAuthOptions | RemoteAuthOptions;
+
+export type AuthOutcome = { ok: true; user: AuthUser } | { ok: false; error: ApiError };
+
+/** Authenticates the request with these headers. Synchronous unless the network or store is needed. */
+export type Authenticator = (headers: IncomingHttpHeaders) => AuthOutcome | Promise<AuthOutcome>;
+
+/** A contract error as status, headers and JSON body, for any framework. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: ErrorCode; message: string };
+}
+
+const BEARER_CODES = new Set<ErrorCode>(['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
+
+export function errorAnswer(error: ApiError): ErrorAnswer {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
+  // Fixed messages only: never the token, never a verifier detail.
+  return { status: error.status, headers, body: { error: error.code, message: ERROR_CODES[error.code].message } };
+}
+
+function configError(message: string): LatchkeyError {
+  return new LatchkeyError('CONFIG_INVALID', `requireAuth: ${message}`);
+}
+
+const fail = (code: ErrorCode): AuthOutcome => ({ ok: false, error: new ApiError(code) });
+
+/** The principal of verified claims, or `undefined` when a Latchkey claim is missing. */
+function userOf(claims: Record<string, unknown>): AuthUser | undefined {
+  const { sub, sid, role } = claims;
+  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof role !== 'string') return undefined;
+  return { id: sub, role, sessionId: sid, claims };
+}
+
+/** Validates the options once and returns the per-request function. */
+export function createAuthenticator(options: RequireAuthOptions): Authenticator {
+  if (typeof options !== 'object' || options === null) throw configError('options are required');
+  const ttl = options.sessionCacheMs ?? DEFAULT_SESSION_CACHE_MS;
+  if (!Number.isFinite(ttl) || ttl < 0 || ttl > MAX_SESSION_CACHE_MS) {
+    throw configError(`sessionCacheMs must be between 0 and ${MAX_SESSION_CACHE_MS}`);
+  }
+  const verify = 'latchkey' in options && options.latchkey ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
+  const live = sessionCheckOf(options, ttl);
+
+  return (headers) => {
+    const token = extractBearerToken(headers);
+    if (token === undefined) return fail('MISSING_TOKEN');
+    if (token === '') return fail('INVALID_TOKEN');
+    const verified = verify(token);
+    if (!live) return verified;
+    const withSession = (outcome: AuthOutcome): AuthOutcome | Promise<AuthOutcome> =>
+      outcome.ok
+        ? live(outcome.user.sessionId).then(
+            (isLive) => (isLive ? outcome : fail('SESSION_REVOKED')),
+            (error: unknown) => ({ ok: false as const, error: toApiError(error) }),
+          )
+        : outcome;
+    return verified instanceof Promise ? verified.then(withSession) : withSession(verified);
+  };
+}
+
+function sessionCheckOf(options: RequireAuthOptions, ttl: number): SessionCheck | undefined {
+  if (!options.checkSession) return undefined;
+  if ('latchkey' in options && options.latchkey) {
+    const { auth, now } = options.latchkey;
+    return cachedSessionCheck((sid) => auth.isSessionLive(sid), ttl, now);
+  }
+  const remote = options as RemoteAuthOptions;
+  if (typeof remote.isSessionLive !== 'function') {
+    throw configError('checkSession needs `latchkey` or an `isSessionLive` function (a JWKS alone cannot tell revoked sessions)');
+  }
+  return cachedSessionCheck(remote.isSessionLive, ttl, remote.now ?? Date.now);
+}
+
+function localVerification({ latchkey }: LocalAuthOptions): (token: string) => AuthOutcome {
+  if (typeof latchkey.auth?.authenticate !== 'function') throw configError('latchkey must be the result of createLatchkey()');
+  return (token) => {
+    const result = latchkey.auth.authenticate(token);
+    return result.ok ? { ok: true, user: result.principal } : fail(result.code);
+  };
+}
+
+function remoteVerification(options: RemoteAuthOptions): (token: string) => AuthOutcome | Promise<AuthOutcome> {
+  if (!options.jwks === !options.jwksUrl) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`');
+  if (options.issuer === undefined) throw configError('issuer is required with a JWKS');
+  if (options.audience === undefined) throw configError('audience is required with a JWKS');
+  const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, url: options.jwksUrl! });
+  // createVerifier checks issuer, audience, algorithms and tolerance, and throws a coded error.
+  const verifier: Verifier = createVerifier({
+    algorithms: options.algorithms ?? ['ES256', 'EdDSA', 'RS256'],
+    keys: jwks.resolve,
+    issuer: options.issuer,
+    audience: options.audience,
+    clockTolerance: options.clockTolerance ?? 5,
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const check = (token: string): AuthOutcome | 'KID_UNKNOWN' => {
+    const result = verifier.check(token);
+    if (result.ok) {
+      const user = userOf(result.claims as Record<string, unknown>);
+      return user ? { ok: true, user } : fail('INVALID_TOKEN');
+    }
+    return result.error.code === 'JWT_KID_UNKNOWN' ? 'KID_UNKNOWN' : fail(toApiCode(result.error));
+  };
+
+  return (token) => {
+    const first = check(token);
+    if (first !== 'KID_UNKNOWN') return first;
+    // New key (rotation) or made-up kid: one cooldown-limited, shared refetch, then one retry.
+    return jwks.refetch().then((refetched) => {
+      if (refetched === 'fetched') {
+        const second = check(token);
+        return second === 'KID_UNKNOWN' ? fail('INVALID_TOKEN') : second;
+      }
+      // The key may be one we could not fetch: that is an outage, not a bad token.
+      return refetched === 'unavailable' ? fail('UNAVAILABLE') : fail('INVALID_TOKEN');
+    });
+  };
+}

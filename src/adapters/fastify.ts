@@ -1,0 +1,117 @@
+/**
+ * `latchkey/fastify` — Latchkey inside an existing Fastify app:
+ *
+ * ```ts
+ * await app.register(latchkey.fastifyPlugin, { prefix: '/auth' });      // CONTRACT §3 routes
+ * app.get('/.well-known/jwks.json', jwksHandler(latchkey));               // for resource servers
+ * await app.register(latchkeyUser);                                       // decorates request.user
+ * app.get('/api/profile', { preHandler: requireAuth({ latchkey }) }, (req) => req.user);
+ * app.delete('/api/users/:id', { preHandler: [requireAuth({ latchkey }), requireRole('admin')] }, …);
+ * ```
+ * The plugin is the very plugin the standalone server mounts, so behaviour is identical.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler, RouteHandlerMethod } from 'fastify';
+import AjvModule from 'ajv';
+import { ApiError } from '../errors.js';
+import type { Latchkey } from '../latchkey.js';
+import { authRoutes } from '../http/routes/auth.js';
+import { notFoundHandler } from '../http/errors.js';
+import { createAuthenticator, errorAnswer, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
+import { hasRole } from './roles.js';
+
+export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
+export { createRemoteJwks } from '../jwks/index.js';
+export type { RemoteJwks, RemoteJwksOptions } from '../jwks/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller, set by {@link requireAuth}; `undefined` on routes without it. */
+    user?: AuthUser;
+  }
+}
+
+function reject(reply: FastifyReply, error: ApiError): void {
+  const answer = errorAnswer(error);
+  void reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
+}
+
+function settle(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void, outcome: AuthOutcome): void {
+  if (outcome.ok) {
+    request.user = outcome.user;
+    done();
+  } else {
+    reject(reply, outcome.error);
+  }
+}
+
+/**
+ * A `preHandler` that authenticates the bearer token and sets `request.user`, or answers the
+ * contract's 401 (`MISSING_TOKEN`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `SESSION_REVOKED`) or
+ * 503 `UNAVAILABLE`. Options are checked here, once; misconfiguration throws.
+ */
+export function requireAuth(options: RequireAuthOptions): preHandlerHookHandler {
+  const authenticate = createAuthenticator(options);
+  return function latchkeyRequireAuth(request, reply, done) {
+    const outcome = authenticate(request.headers);
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (result) => settle(request, reply, done, result),
+        () => reject(reply, new ApiError('INTERNAL')),
+      );
+    } else {
+      settle(request, reply, done, outcome);
+    }
+  };
+}
+
+/**
+ * A `preHandler` placed after {@link requireAuth}: 403 `FORBIDDEN` unless `request.user.role`
+ * is one of `roles`.
+ */
+export function requireRole(...roles: [string, ...string[]]): preHandlerHookHandler {
+  const allowed = new Set(roles);
+  if (allowed.size === 0) throw new TypeError('requireRole: at least one role is required');
+  return function latchkeyRequireRole(request, reply, done) {
+    if (!request.user) return reject(reply, new ApiError('MISSING_TOKEN'));
+    if (!hasRole(request.user, allowed)) return reject(reply, new ApiError('FORBIDDEN'));
+    done();
+  };
+}
+
+/**
+ * Decorates `request.user` (keeps request objects one shape, as Fastify recommends). Not
+ * encapsulated: register it once on the app.
+ */
+export const latchkeyUser: FastifyPluginAsync = Object.assign(
+  async function latchkeyUser(app: FastifyInstance) {
+    if (!app.hasRequestDecorator('user')) app.decorateRequest('user', undefined);
+  },
+  { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'latchkey-user' },
+);
+
+const Ajv = AjvModule.default ?? (AjvModule as unknown as typeof AjvModule.default);
+
+/**
+ * The auth routes of CONTRACT §3 as an encapsulated plugin, bound to `latchkey`:
+ * `app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' })` (or `latchkey.fastifyPlugin`).
+ * Inside it: the contract's strict JSON bodies, error shape, validation without type coercion,
+ * 404 `NOT_FOUND` for unknown paths under the prefix, and the refresh cookie's `Path` = prefix.
+ * Nothing leaks to the host app.
+ */
+export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
+  // Host apps often coerce types (Fastify's default): `{"password": 12345678}` must stay a 400.
+  const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+  return async function latchkeyAuthRoutes(app) {
+    app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+    if (app.prefix) app.setNotFoundHandler(notFoundHandler);
+    await authRoutes(app, { latchkey });
+  };
+}
+
+/** `GET /.well-known/jwks.json` for a host app: the public keys, cacheable for 5 minutes. */
+export function jwksHandler(latchkey: Latchkey): RouteHandlerMethod {
+  return async function latchkeyJwks(_request, reply) {
+    reply.header('cache-control', 'public, max-age=300');
+    return latchkey.keys.jwks();
+  };
+}
