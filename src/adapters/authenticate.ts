@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
+import type { AuthenticateResult } from '../auth/service.js';
 import { createVerifier, toApiCode, type JwsAlgorithm, type Verifier } from '../jwt/index.js';
 import { extractBearerToken } from '../http/bearer.js';
 import { bearerChallenge, toApiError } from '../http/errors.js';
@@ -137,11 +138,15 @@ function sessionCheckOf(options: RequireAuthOptions, ttl: number): SessionCheck 
   return cachedSessionCheck(remote.isSessionLive, ttl, remote.now ?? Date.now);
 }
 
-function localVerification({ latchkey }: LocalAuthOptions): (token: string) => AuthOutcome {
+function localVerification({ latchkey }: LocalAuthOptions): (token: string) => AuthOutcome | Promise<AuthOutcome> {
   if (typeof latchkey.auth?.authenticate !== 'function') throw configError('latchkey must be the result of createLatchkey()');
+  const { auth } = latchkey;
+  const toOutcome = (result: AuthenticateResult): AuthOutcome => (result.ok ? { ok: true, user: result.principal } : fail(result.code));
   return (token) => {
-    const result = latchkey.auth.authenticate(token);
-    return result.ok ? { ok: true, user: result.principal } : fail(result.code);
+    const result = auth.authenticate(token);
+    if (result.ok || result.reason !== 'JWT_KID_UNKNOWN') return toOutcome(result);
+    // A key another instance just started signing with: the key ring re-reads the store once.
+    return auth.authenticateFresh(token).then(toOutcome, (error: unknown) => ({ ok: false as const, error: toApiError(error) }));
   };
 }
 

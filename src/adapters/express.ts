@@ -14,7 +14,7 @@
  * never listens), so behaviour, validation and error answers are identical by construction.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApiError, LatchkeyError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import { errorHandler, notFoundHandler } from '../http/errors.js';
@@ -158,7 +158,7 @@ async function buildAuthApp(latchkey: Latchkey, prefix: string, logger: FastifyB
   const { config } = latchkey;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.logLevel) }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy as boolean | string | string[],
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },

@@ -49,17 +49,28 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     now: clock.now,
     ...overrides,
   });
-  const app = await buildServer({ latchkey, logLevel: logStream ? 'info' : 'silent', ...(logStream ? { logStream } : {}) });
-  const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  let app: FastifyInstance | undefined;
+  let server: { listen(): Promise<string>; close(): Promise<void> };
+  if (buildApp) {
+    const built = await buildApp(latchkey);
+    ({ app } = built);
+    server = built;
+  } else {
+    const standalone = await buildServer({ latchkey, logLevel: logStream ? 'info' : 'silent', ...(logStream ? { logStream } : {}) });
+    app = standalone;
+    server = { listen: () => standalone.listen({ port: 0, host: '127.0.0.1' }), close: () => standalone.close() };
+  }
+  const baseUrl = await server.listen();
   return {
-    app,
+    // Undefined only for a `buildApp` that serves the API some other way (Express).
+    app: app as FastifyInstance,
     latchkey,
     clock,
     baseUrl,
     dir,
     client: new TestClient(baseUrl),
     async close() {
-      await app.close();
+      await server.close();
       await latchkey.close();
       await schema?.drop();
       await rm(dir, { recursive: true, force: true });
