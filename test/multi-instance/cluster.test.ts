@@ -74,7 +74,7 @@ await describeServices('two instances on one PostgreSQL database', {}, () => {
         expect(responses.map((r) => r.status)).toEqual(Array(PARALLEL).fill(200));
         const tokens = new Set(responses.map(refreshTokenOf));
         expect(tokens.size).toBe(1);
-        const [current] = tokens as Set<string>;
+        const current = [...tokens][0]!;
         // Every caller's access token works on both instances.
         for (const r of responses) {
           for (const instance of [A, B]) {
