@@ -149,10 +149,10 @@ export function refreshTokenOf(response: TestResponse): string | undefined {
 /** Registers on `register`, logs in on `login`; returns the ids and tokens. */
 export async function signUp(register: TestClient, login: TestClient = register, email = uniqueEmail()) {
   const registered = await register.post('/auth/register', { body: { email, password: PASSWORD } });
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${registered.text}`);
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${registered.body?.error}`);
   const res = await login.post('/auth/login', { body: { email, password: PASSWORD } });
   const refreshToken = refreshTokenOf(res);
-  if (res.status !== 200 || !refreshToken) throw new Error(`login: ${res.status} ${res.text}`);
+  if (res.status !== 200 || !refreshToken) throw new Error(`login: ${res.status} ${res.body?.error ?? (refreshToken ? '' : 'no refresh cookie')}`);
   return { email, userId: registered.body.user.id as string, accessToken: res.body.accessToken as string, refreshToken };
 }
 
