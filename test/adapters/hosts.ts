@@ -8,22 +8,56 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
 import type { Latchkey } from '../../src/latchkey.js';
-import { jwksHandler as expressJwks, requireAuth as expressRequireAuth } from '../../src/adapters/express.js';
-import { jwksHandler as fastifyJwks, latchkeyUser, requireAuth as fastifyRequireAuth } from '../../src/adapters/fastify.js';
+import {
+  jwksHandler as expressJwks,
+  requireAuth as expressRequireAuth,
+  requireRole as expressRequireRole,
+  type ExpressRouterOptions,
+} from '../../src/adapters/express.js';
+import {
+  jwksHandler as fastifyJwks,
+  latchkeyUser,
+  requireAuth as fastifyRequireAuth,
+  requireRole as fastifyRequireRole,
+} from '../../src/adapters/fastify.js';
 
 export interface Host {
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function expressHost(latchkey: Latchkey, mountPath = '/auth'): Promise<Host> {
+export interface ExpressHostOptions extends ExpressRouterOptions {
+  mountPath?: string;
+  /** Put `express.json()` before the router (a setup mistake the router must report). */
+  parserFirst?: boolean;
+}
+
+export async function expressHost(latchkey: Latchkey, options: ExpressHostOptions = {}): Promise<Host> {
+  const { mountPath = '/auth', parserFirst = false, ...routerOptions } = options;
   const app = express();
-  const router = latchkey.expressRouter();
+  const router = latchkey.expressRouter(routerOptions);
+  if (parserFirst) app.use(express.json());
   app.use(mountPath, router);
   app.get('/.well-known/jwks.json', expressJwks(latchkey));
-  app.use(express.json());
+  if (!parserFirst) app.use(express.json());
   app.get('/api/profile', expressRequireAuth({ latchkey }), (req, res) => {
-    res.json({ id: req.user!.id, role: req.user!.role });
+    res.json(req.user);
+  });
+  app.get('/api/admin', expressRequireAuth({ latchkey }), expressRequireRole('admin'), (req, res) => {
+    res.json({ admin: req.user!.id });
+  });
+  app.get('/api/instant', expressRequireAuth({ latchkey, checkSession: true, sessionCacheMs: 0 }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/api/instant-cached', expressRequireAuth({ latchkey, checkSession: true }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get(`${mountPath}/custom`, (_req, res) => {
+    res.json({ host: 'express' });
+  });
+  // The host's own error handler: what a misconfiguration looks like to the developer.
+  app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ hostError: error.message });
   });
   const server: Server = createServer(app);
   return {
@@ -45,10 +79,12 @@ export async function fastifyHost(latchkey: Latchkey, prefix = '/auth') {
   await app.register(latchkeyUser);
   await app.register(latchkey.fastifyPlugin, { prefix });
   app.get('/.well-known/jwks.json', fastifyJwks(latchkey));
-  app.get('/api/profile', { preHandler: fastifyRequireAuth({ latchkey }) }, async (request) => ({
-    id: request.user!.id,
-    role: request.user!.role,
+  app.get('/api/profile', { preHandler: fastifyRequireAuth({ latchkey }) }, async (request) => request.user);
+  app.get('/api/admin', { preHandler: [fastifyRequireAuth({ latchkey }), fastifyRequireRole('admin')] }, async (request) => ({
+    admin: request.user!.id,
   }));
+  app.get('/api/instant', { preHandler: fastifyRequireAuth({ latchkey, checkSession: true, sessionCacheMs: 0 }) }, async () => ({ ok: true }));
+  app.get('/api/instant-cached', { preHandler: fastifyRequireAuth({ latchkey, checkSession: true }) }, async () => ({ ok: true }));
   return {
     app,
     listen: () => app.listen({ port: 0, host: '127.0.0.1' }),
