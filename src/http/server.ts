@@ -13,6 +13,7 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { useJsonBodies, BODY_LIMIT } from './body.js';
 import { installMetrics } from './metrics.js';
 import { installRequestLog, loggerOptions } from './logger.js';
+import { installOpenApi } from './openapi.js';
 
 export interface ServerOptions {
   latchkey: Latchkey;
@@ -47,6 +48,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
     return payload;
   });
   installMetrics(app, latchkey, { processMetrics: processMetrics ?? false });
+  await installOpenApi(app, latchkey); // before the routes: it collects their schemas
   await app.register(healthRoutes, { latchkey });
   await app.register(authRoutes, { latchkey, prefix: '/auth' });
   await app.register(pageRoutes);
