@@ -1,0 +1,437 @@
+/**
+ * `createAuthClient`: the browser half of the Latchkey flow (CONTRACT §5).
+ *
+ * - The access token lives in this object only — never in localStorage, sessionStorage,
+ *   IndexedDB or a readable cookie. The refresh token is the server's httpOnly cookie.
+ * - Expiry is the server's `expiresIn` counted on the local clock from the moment the answer
+ *   arrived: a client clock that is hours off changes nothing.
+ * - `fetch()` refreshes ahead of expiry (`refreshBuffer`, with jitter), and retries a request
+ *   once — never more — when the server answers 401 `TOKEN_EXPIRED`.
+ * - Single-flight: concurrent callers share one refresh. Across tabs, a Web Lock (or the
+ *   channel fallback) lets one tab refresh at a time; after taking it a tab first asks its
+ *   siblings, which may already hold a fresh token. Sign-outs reach every tab.
+ * - A failed or losing refresh never signs the user out while a sibling holds a live token.
+ */
+import { AuthError, errorFromResponse, isTerminal, networkError, notSignedIn } from './errors.js';
+import { durationMs, type Duration } from './duration.js';
+import { channelMutex, localMutex, webLocksMutex, type Mutex } from './mutex.js';
+import { TabChannel, type TokenReason, type TokenSnapshot } from './tab-channel.js';
+
+export type AuthChangeType = 'signed-in' | 'refreshed' | 'signed-out';
+
+export interface AuthChange {
+  type: AuthChangeType;
+  signedIn: boolean;
+}
+
+export type AuthChangeListener = (change: AuthChange) => void;
+
+export interface AuthClientOptions {
+  /** Origin (and optional path) of the Latchkey server. Default: the page's origin. */
+  baseUrl?: string;
+  /** Refresh this long before the access token expires (at most a fifth of its lifetime). Default 30 s. */
+  refreshBuffer?: Duration;
+  /** Give up on a refresh, login or logout request after this long. Default 15 s. */
+  requestTimeout?: Duration;
+  /** Coordinate with the other tabs of this origin. Default: where `BroadcastChannel` exists. */
+  crossTab?: boolean;
+  /** The Web Locks manager; default `navigator.locks`. `null` forces the fallback without it. */
+  locks?: LockManager | null;
+  /** Name shared by the tabs that coordinate; default derived from `baseUrl`. */
+  channelName?: string;
+  /** The `fetch` to use (tests). Default: the global one. */
+  fetch?: typeof fetch;
+  /** Local clock in ms (tests). Only differences of it are used. Default `Date.now`. */
+  now?: () => number;
+  /** Randomness for jitter (tests). Default `Math.random`. */
+  random?: () => number;
+}
+
+export interface AuthClient {
+  /** Signs in; the server sets the refresh cookie. Throws `AuthError` (`INVALID_CREDENTIALS`, …). */
+  login(email: string, password: string): Promise<void>;
+  /** Signs out this tab and every sibling, and revokes the session on the server. */
+  logout(): Promise<void>;
+  /** On page load: takes a sibling's token or refreshes from the cookie. `true` when signed in. */
+  restore(): Promise<boolean>;
+  /** `fetch` with the bearer token; relative URLs resolve against `baseUrl`. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** A valid access token (refreshing if needed), or `null` when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /** Subscribes to sign-in, refresh and sign-out; returns the unsubscribe function. */
+  onChange(listener: AuthChangeListener): () => void;
+  /** Whether this tab currently holds a session. */
+  readonly signedIn: boolean;
+  /** Stops coordinating with other tabs and drops listeners (the session is kept). */
+  close(): void;
+}
+
+interface Held {
+  token: string;
+  expiresAt: number;
+  lifetimeMs: number;
+  /** When `fetch()` starts a refresh in the background: expiry − buffer − jitter. */
+  refreshAt: number;
+}
+
+type Status = 'unknown' | 'signed-in' | 'signed-out';
+
+const MAX_BACKOFF_MS = 30_000;
+
+function timeoutSignal(ms: number): AbortSignal | undefined {
+  return typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(ms) : undefined;
+}
+
+function defaultBaseUrl(): string {
+  const origin = (globalThis as { location?: Location }).location?.origin;
+  if (!origin || origin === 'null') throw new TypeError('baseUrl is required outside a web page.');
+  return origin;
+}
+
+class BrowserAuthClient implements AuthClient {
+  readonly #base: URL;
+  readonly #bufferMs: number;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #channel: TabChannel | null;
+  readonly #mutex: Mutex;
+  readonly #listeners = new Set<AuthChangeListener>();
+  readonly #detach: () => void;
+
+  #status: Status = 'unknown';
+  #held: Held | null = null;
+  /** Incremented by every sign-out: a refresh that waited across one must not resurrect the session. */
+  #epoch = 0;
+  #inflight: Promise<string> | null = null;
+  #backoffMs = 0;
+  #backoffUntil = 0;
+  #lastError: AuthError | null = null;
+  #closed = false;
+
+  constructor(options: AuthClientOptions) {
+    const base = new URL(options.baseUrl ?? defaultBaseUrl());
+    if (!base.pathname.endsWith('/')) base.pathname += '/';
+    base.search = '';
+    base.hash = '';
+    this.#base = base;
+    this.#bufferMs = durationMs(options.refreshBuffer ?? 30, 'refreshBuffer');
+    this.#timeoutMs = durationMs(options.requestTimeout ?? 15, 'requestTimeout');
+    const globalFetch = (globalThis as { fetch?: typeof fetch }).fetch;
+    const fetchImpl = options.fetch ?? globalFetch;
+    if (!fetchImpl) throw new TypeError('No fetch implementation is available.');
+    // Unbound window.fetch throws "Illegal invocation".
+    this.#fetch = options.fetch ?? ((input, init) => fetchImpl.call(globalThis, input, init));
+    this.#now = options.now ?? (() => Date.now());
+    this.#random = options.random ?? Math.random;
+
+    const crossTab = (options.crossTab ?? true) && typeof BroadcastChannel !== 'undefined';
+    const name = options.channelName ?? `latchkey:${base.href}`;
+    this.#channel = crossTab
+      ? new TabChannel({
+          name,
+          now: this.#now,
+          random: this.#random,
+          handlers: {
+            snapshot: () => this.#snapshot(),
+            onToken: (snapshot, reason) => this.#fromSibling(snapshot, reason),
+            onSignedOut: () => this.#drop(false),
+          },
+        })
+      : null;
+    const locks =
+      options.locks === undefined ? ((globalThis as { navigator?: Navigator }).navigator?.locks ?? null) : options.locks;
+    if (locks) this.#mutex = webLocksMutex(locks, `${name}:refresh`);
+    else if (this.#channel) {
+      this.#mutex = channelMutex(this.#channel, { random: this.#random, claimTtlMs: this.#timeoutMs + 5000 });
+    } else this.#mutex = localMutex();
+    this.#detach = this.#watchPageLifecycle();
+  }
+
+  get signedIn(): boolean {
+    return this.#status === 'signed-in';
+  }
+
+  async login(email: string, password: string): Promise<void> {
+    const snapshot = await this.#tokenRequest('login', { email, password });
+    this.#hold(snapshot, 'login', true);
+  }
+
+  async logout(): Promise<void> {
+    await this.#mutex.run(async () => {
+      let failure: AuthError | null = null;
+      try {
+        const response = await this.#fetch(this.#authUrl('logout'), this.#postInit());
+        if (!response.ok) failure = await errorFromResponse(response);
+      } catch (error) {
+        failure = networkError(error);
+      }
+      // Signed out locally and in every tab even when the server could not be told.
+      this.#drop(true);
+      if (failure) throw failure;
+    });
+  }
+
+  async restore(): Promise<boolean> {
+    const held = this.#held;
+    if (this.#status === 'signed-in' && held && this.#now() < held.refreshAt) return true;
+    try {
+      await this.#refresh(held?.token ?? null);
+      return true;
+    } catch (error) {
+      if (isTerminal(error)) return false;
+      throw error;
+    }
+  }
+
+  async getAccessToken(): Promise<string | null> {
+    try {
+      return await this.#tokenForRequest();
+    } catch (error) {
+      if (isTerminal(error)) return null;
+      throw error;
+    }
+  }
+
+  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = new Request(typeof input === 'string' || input instanceof URL ? new URL(input, this.#base) : input, init);
+    if (new URL(request.url).origin !== this.#base.origin) {
+      throw new AuthError('FORBIDDEN', 'The access token is only sent to the origin of baseUrl.');
+    }
+    const token = await this.#tokenForRequest();
+    const first = await this.#send(request.clone(), token);
+    if (first.status !== 401 || (await errorFromResponse(first)).code !== 'TOKEN_EXPIRED') return first;
+    // Once, never more: the retry's answer goes to the caller whatever it is.
+    const renewed = await this.#refresh(token);
+    return this.#send(request, renewed);
+  }
+
+  onChange(listener: AuthChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#detach();
+    this.#channel?.close();
+    this.#listeners.clear();
+  }
+
+  // ── token state ───────────────────────────────────────────────────────────
+
+  #bufferFor(lifetimeMs: number): number {
+    return Math.min(this.#bufferMs, lifetimeMs / 5);
+  }
+
+  /** Margin under which a token is treated as expired (it would expire in flight). */
+  #skewFor(lifetimeMs: number): number {
+    return Math.min(1000, lifetimeMs / 10);
+  }
+
+  #usable(held: Held): boolean {
+    return this.#now() < held.expiresAt - this.#skewFor(held.lifetimeMs);
+  }
+
+  #hold(snapshot: TokenSnapshot, reason: TokenReason, announce: boolean): void {
+    const now = this.#now();
+    const expiresAt = now + snapshot.remainingMs;
+    const buffer = this.#bufferFor(snapshot.lifetimeMs);
+    const jitter = this.#random() * (buffer / 2);
+    this.#held = { token: snapshot.token, expiresAt, lifetimeMs: snapshot.lifetimeMs, refreshAt: expiresAt - buffer - jitter };
+    const was = this.#status;
+    this.#status = 'signed-in';
+    this.#backoffMs = 0;
+    this.#backoffUntil = 0;
+    this.#lastError = null;
+    if (announce) this.#channel?.announceToken(snapshot, reason);
+    this.#emit(reason === 'login' || was !== 'signed-in' ? 'signed-in' : 'refreshed');
+  }
+
+  #drop(announce: boolean): void {
+    const was = this.#status;
+    this.#held = null;
+    this.#status = 'signed-out';
+    this.#epoch++;
+    if (announce) this.#channel?.announceSignedOut();
+    if (was === 'signed-in') this.#emit('signed-out');
+  }
+
+  #snapshot(): TokenSnapshot | null {
+    const held = this.#held;
+    if (this.#status !== 'signed-in' || !held) return null;
+    const remainingMs = held.expiresAt - this.#now();
+    return remainingMs > 0 ? { token: held.token, remainingMs, lifetimeMs: held.lifetimeMs } : null;
+  }
+
+  /** A sibling's answer to a query (its broadcast of the same token may have come first). */
+  #adopt(snapshot: TokenSnapshot): string {
+    if (this.#held?.token !== snapshot.token || this.#status !== 'signed-in') this.#hold(snapshot, 'refresh', false);
+    return snapshot.token;
+  }
+
+  #fromSibling(snapshot: TokenSnapshot, reason: TokenReason): void {
+    if (this.#closed) return;
+    const held = this.#held;
+    if (held?.token === snapshot.token) return;
+    // Two overlapping refreshes (fallback path): keep whichever token lives longer.
+    if (reason === 'refresh' && held && this.#status === 'signed-in' && held.expiresAt > this.#now() + snapshot.remainingMs) return;
+    this.#hold(snapshot, reason, false);
+  }
+
+  #emit(type: AuthChangeType): void {
+    const change: AuthChange = { type, signedIn: this.#status === 'signed-in' };
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        // A listener's bug must not break the client; surface it like an uncaught error.
+        setTimeout(() => {
+          throw error;
+        }, 0);
+      }
+    }
+  }
+
+  // ── refresh ───────────────────────────────────────────────────────────────
+
+  /** The token for a request: refreshes when it is (nearly) expired, or in the background when it is due. */
+  async #tokenForRequest(): Promise<string> {
+    if (this.#closed || this.#status === 'signed-out') throw notSignedIn();
+    const held = this.#held;
+    if (held && this.#usable(held)) {
+      if (this.#now() >= held.refreshAt && this.#now() >= this.#backoffUntil) {
+        this.#refresh(held.token).catch(() => undefined);
+      }
+      return held.token;
+    }
+    return this.#refresh(held?.token ?? null);
+  }
+
+  /** Single-flight: every caller while one refresh runs gets its result. */
+  #refresh(stale: string | null): Promise<string> {
+    if (!this.#inflight) {
+      this.#inflight = this.#refreshExclusive(stale).finally(() => {
+        this.#inflight = null;
+      });
+    }
+    return this.#inflight;
+  }
+
+  async #refreshExclusive(stale: string | null): Promise<string> {
+    const epoch = this.#epoch;
+    if (this.#lastError && this.#now() < this.#backoffUntil) throw this.#lastError;
+    return this.#mutex.run(async () => {
+      if (this.#epoch !== epoch || this.#closed) throw notSignedIn();
+      // Re-check after the wait: a sibling may have refreshed meanwhile and told us…
+      const held = this.#held;
+      if (held && held.token !== stale && this.#now() < held.refreshAt) return held.token;
+      // …or may hold a fresh token its broadcast has not delivered yet.
+      const sibling = await this.#channel?.ask((s) => s.token !== stale && s.remainingMs > this.#bufferFor(s.lifetimeMs));
+      if (this.#epoch !== epoch || this.#closed) throw notSignedIn();
+      if (sibling) return this.#adopt(sibling);
+      let snapshot: TokenSnapshot;
+      try {
+        snapshot = await this.#tokenRequest('refresh');
+      } catch (error) {
+        if (!isTerminal(error)) {
+          this.#backOff(error instanceof AuthError ? error : networkError(error));
+          throw error;
+        }
+        return this.#afterTerminalFailure(stale, epoch, error);
+      }
+      if (this.#epoch !== epoch || this.#closed) throw notSignedIn();
+      this.#hold(snapshot, 'refresh', true);
+      return snapshot.token;
+    });
+  }
+
+  /** A refresh the server refused for good: sign out — unless some tab holds a live session. */
+  async #afterTerminalFailure(stale: string | null, epoch: number, error: AuthError): Promise<string> {
+    const held = this.#held;
+    if (held && held.token !== stale && this.#usable(held)) return held.token;
+    const rescue = await this.#channel?.ask((s) => s.token !== stale && s.remainingMs > this.#skewFor(s.lifetimeMs));
+    if (rescue && this.#epoch === epoch) return this.#adopt(rescue);
+    if (this.#epoch === epoch) this.#drop(true);
+    throw error;
+  }
+
+  #backOff(error: AuthError): void {
+    this.#backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(1000, this.#backoffMs * 2));
+    const wait = Math.max(this.#backoffMs, (error.retryAfter ?? 0) * 1000);
+    this.#backoffUntil = this.#now() + wait;
+    this.#lastError = error;
+  }
+
+  // ── HTTP ──────────────────────────────────────────────────────────────────
+
+  #authUrl(endpoint: 'login' | 'refresh' | 'logout'): string {
+    return new URL(`auth/${endpoint}`, this.#base).href;
+  }
+
+  #postInit(body?: unknown): RequestInit {
+    const init: RequestInit = { method: 'POST', credentials: 'include' };
+    if (body !== undefined) {
+      init.headers = { 'content-type': 'application/json' };
+      init.body = JSON.stringify(body);
+    }
+    const signal = timeoutSignal(this.#timeoutMs);
+    if (signal) init.signal = signal;
+    return init;
+  }
+
+  /** POST to login or refresh; the answer's `expiresIn` starts counting now, on this clock. */
+  async #tokenRequest(endpoint: 'login' | 'refresh', body?: unknown): Promise<TokenSnapshot> {
+    let response: Response;
+    try {
+      response = await this.#fetch(this.#authUrl(endpoint), this.#postInit(body));
+    } catch (error) {
+      throw networkError(error);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    let data: { accessToken?: unknown; expiresIn?: unknown };
+    try {
+      data = (await response.json()) as typeof data;
+    } catch (error) {
+      throw new AuthError('INTERNAL', 'The server sent an unreadable answer.', { status: response.status, cause: error });
+    }
+    const { accessToken, expiresIn } = data ?? {};
+    if (typeof accessToken !== 'string' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
+      throw new AuthError('INTERNAL', 'The server sent an unreadable answer.', { status: response.status });
+    }
+    return { token: accessToken, remainingMs: expiresIn * 1000, lifetimeMs: expiresIn * 1000 };
+  }
+
+  #send(request: Request, token: string): Promise<Response> {
+    const headers = new Headers(request.headers);
+    headers.set('authorization', `Bearer ${token}`);
+    return this.#fetch(new Request(request, { headers }));
+  }
+
+  /** Leaving (pagehide) and coming back from the back/forward cache (pageshow). */
+  #watchPageLifecycle(): () => void {
+    const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
+    const channel = this.#channel;
+    if (!channel || typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') {
+      return () => undefined;
+    }
+    const hide = (): void => channel.goodbye();
+    const show = (event: Event): void => {
+      if ((event as PageTransitionEvent).persisted) channel.hello();
+    };
+    target.addEventListener('pagehide', hide);
+    target.addEventListener('pageshow', show);
+    return () => {
+      target.removeEventListener?.('pagehide', hide);
+      target.removeEventListener?.('pageshow', show);
+    };
+  }
+}
+
+/** Creates the client. One per page is the intended use. */
+export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
+  return new BrowserAuthClient(options);
+}

@@ -1,0 +1,102 @@
+/**
+ * `AuthError`: every failure the client reports on purpose, with a stable `code`. Server
+ * failures carry the code of CONTRACT §3 unchanged; the client adds `NETWORK_ERROR` (the
+ * server could not be reached) and uses `MISSING_TOKEN` for "not signed in".
+ * Messages never contain a token or password.
+ */
+
+/** The codes of CONTRACT §3 a client can meet, plus the client's own `NETWORK_ERROR`. */
+export type AuthErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'EMAIL_TAKEN'
+  | 'WEAK_PASSWORD'
+  | 'SIGNUP_DISABLED'
+  | 'RATE_LIMITED'
+  | 'INVALID_CREDENTIALS'
+  | 'NO_REFRESH_TOKEN'
+  | 'INVALID_REFRESH_TOKEN'
+  | 'REFRESH_TOKEN_REUSED'
+  | 'SESSION_EXPIRED'
+  | 'CSRF_REJECTED'
+  | 'MISSING_TOKEN'
+  | 'INVALID_TOKEN'
+  | 'TOKEN_EXPIRED'
+  | 'SESSION_REVOKED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAVAILABLE'
+  | 'INTERNAL'
+  | 'NETWORK_ERROR';
+
+export class AuthError extends Error {
+  readonly code: AuthErrorCode;
+  /** HTTP status of the answer that caused it; `undefined` for client-side failures. */
+  readonly status: number | undefined;
+  /** Seconds from a 429's `Retry-After`, when given. */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: AuthErrorCode, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AuthError';
+    this.code = code;
+    this.status = options.status;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+/**
+ * Refresh failures after which the session is gone for good (the server also cleared the
+ * cookie). Anything else — 429, 403 `CSRF_REJECTED`, 5xx, no network — is transient.
+ */
+const TERMINAL: ReadonlySet<AuthErrorCode> = new Set([
+  'NO_REFRESH_TOKEN',
+  'INVALID_REFRESH_TOKEN',
+  'REFRESH_TOKEN_REUSED',
+  'SESSION_EXPIRED',
+  'MISSING_TOKEN',
+]);
+
+export function isTerminal(error: unknown): error is AuthError {
+  return error instanceof AuthError && TERMINAL.has(error.code);
+}
+
+export function notSignedIn(): AuthError {
+  return new AuthError('MISSING_TOKEN', 'Not signed in.');
+}
+
+export function networkError(cause: unknown): AuthError {
+  return new AuthError('NETWORK_ERROR', 'The server could not be reached.', { cause });
+}
+
+function codeForStatus(status: number): AuthErrorCode {
+  if (status === 429) return 'RATE_LIMITED';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 502 || status === 503 || status === 504) return 'UNAVAILABLE';
+  if (status >= 500) return 'INTERNAL';
+  return 'VALIDATION_FAILED';
+}
+
+/** Reads the `{error, message}` body of a failed answer (without consuming `response`). */
+export async function errorFromResponse(response: Response): Promise<AuthError> {
+  let code: AuthErrorCode = codeForStatus(response.status);
+  let message = `The server answered ${response.status}.`;
+  try {
+    const body: unknown = await response.clone().json();
+    if (body && typeof body === 'object') {
+      const { error, message: text } = body as { error?: unknown; message?: unknown };
+      if (typeof error === 'string' && /^[A-Z_]{2,64}$/.test(error)) code = error as AuthErrorCode;
+      if (typeof text === 'string' && text.length <= 500) message = text;
+    }
+  } catch {
+    // Not JSON (a proxy's error page): the status decides.
+  }
+  const retry = Number(response.headers.get('retry-after'));
+  return new AuthError(code, message, {
+    status: response.status,
+    ...(Number.isFinite(retry) && retry > 0 ? { retryAfter: retry } : {}),
+  });
+}

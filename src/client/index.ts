@@ -1,0 +1,9 @@
+/**
+ * `latchkey/client` — the browser SDK (CONTRACT §5). Web APIs only: no Node built-ins, no
+ * runtime dependencies.
+ */
+export { createAuthClient } from './client.js';
+export type { AuthClient, AuthClientOptions, AuthChange, AuthChangeType, AuthChangeListener } from './client.js';
+export { AuthError } from './errors.js';
+export type { AuthErrorCode } from './errors.js';
+export type { Duration } from './duration.js';
