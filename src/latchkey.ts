@@ -10,6 +10,8 @@ import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master
 import { KeyRing } from './keys/keyring.js';
 import { AuthService } from './auth/service.js';
 import type { PasswordRule } from './auth/passwords.js';
+import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
+import { createCounterStore, type CounterStore } from './ratelimit/index.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { expressRouter, type ExpressAuthRouter, type ExpressRouterOptions } from './adapters/express.js';
 import { fastifyAuthPlugin } from './adapters/fastify.js';
@@ -19,7 +21,10 @@ export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
   store?: Store;
   /** Injectable clock (ms); tests freeze it. */
   now?: () => number;
+  /** Extra password rules, checked after the built-in length and common-password rules. */
   passwordRules?: readonly PasswordRule[];
+  /** Rate-limit counters to use instead of memory / `redisUrl` (not closed by `close()`). */
+  rateLimitStore?: CounterStore;
   /** How often each instance re-reads signing keys from the store (ms). Default `keyReloadInterval` s (10). */
   keyReloadIntervalMs?: number;
   /** pino-compatible: database connection problems, start-up retries, failed key reloads. */
@@ -49,7 +54,8 @@ export interface Latchkey {
  * call `loadConfig()` yourself and spread it in to honour it).
  */
 export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Latchkey> {
-  const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, logger, ...overrides } = options;
+  const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, logger, rateLimitStore: givenCounters, ...overrides } =
+    options;
   const merged: LatchkeyConfig = { ...loadConfig({}), ...stripUndefined(overrides) };
   // The default allowed origin follows the issuer, as with the environment (CONTRACT §2).
   if (!overrides.allowedOrigins) merged.allowedOrigins = [new URL(merged.issuer).origin];
@@ -78,6 +84,17 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       reloadIntervalMs: keyReloadIntervalMs ?? config.keyReloadInterval * 1000,
       logger,
     });
+    commonPasswords(); // load the list now: a missing data file fails at start, not at the first sign-up
+    const counters = config.rateLimits.enabled
+      ? (givenCounters ??
+        (await createCounterStore({
+          redisUrl: config.redisUrl,
+          redisFailure: config.rateLimits.redisFailure,
+          redisPrefix: config.rateLimits.redisPrefix,
+          now,
+          logger,
+        })))
+      : undefined;
     const auth = new AuthService({
       store,
       keys,
@@ -89,7 +106,8 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       sessionMaxAge: config.sessionMaxAge,
       refreshGrace: config.refreshGrace,
       allowSignup: config.allowSignup,
-      ...(passwordRules ? { passwordRules } : {}),
+      passwordRules: [commonPasswordRule, ...(passwordRules ?? [])],
+      ...(counters ? { rateLimits: { limits: config.rateLimits, store: counters, secret: masterSecret } } : {}),
       now,
       onEvent: (event) => {
         for (const listener of listeners) listener(event);
@@ -112,6 +130,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       },
       async close() {
         keys.close();
+        if (counters && !givenCounters) await counters.close();
         if (!givenStore) await store.close();
       },
     };

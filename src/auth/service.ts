@@ -23,6 +23,7 @@ import {
   type PasswordRule,
 } from './passwords.js';
 import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
+import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -43,6 +44,8 @@ export interface AuthServiceOptions {
   /** Seconds of clock skew tolerated when verifying access tokens (≤ 60). */
   clockTolerance?: number;
   passwordRules?: readonly PasswordRule[];
+  /** Rate limits (`auth/rate-limit.ts`); none when absent. Trips are audited as `rate_limited`. */
+  rateLimits?: Omit<RateLimiterOptions, 'onTrip'> | undefined;
   now?: () => number;
   /** Observes every audited event (metrics, logs). Must not throw. */
   onEvent?: (event: AuditEventInput) => void;
@@ -126,11 +129,27 @@ export function toPublicUser(user: UserRecord): PublicUser {
 
 export class AuthService {
   readonly verifier: Verifier;
-  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent'>> & Pick<AuthServiceOptions, 'onEvent'>;
+  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits'>> & Pick<AuthServiceOptions, 'onEvent'>;
+  /** The rate-limit policy in force, if any. */
+  readonly rateLimiter: RateLimiter | undefined;
   #signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
 
   constructor(options: AuthServiceOptions) {
-    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, ...options };
+    const { rateLimits, ...rest } = options;
+    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, ...rest };
+    this.rateLimiter = rateLimits
+      ? new RateLimiter({
+          ...rateLimits,
+          onTrip: ({ scope, ip, account, sessionId, limit, windowSeconds }) =>
+            this.#audit({
+              type: 'rate_limited',
+              at: this.#o.now(),
+              ip,
+              sessionId: sessionId ?? null,
+              detail: { scope, limit, windowSeconds, ...(account ? { account } : {}) },
+            }).catch(() => undefined),
+        })
+      : undefined;
     const { keys, issuer, audience, clockTolerance, now } = this.#o;
     this.verifier = createVerifier({
       // Asymmetric keys can only verify their own algorithm (the key ring pins alg per kid),
@@ -149,6 +168,7 @@ export class AuthService {
 
   async register(email: string, password: string, ctx: RequestContext): Promise<PublicUser> {
     if (!this.#o.allowSignup) throw new ApiError('SIGNUP_DISABLED');
+    await this.rateLimiter?.beforeRegister(ctx.ip);
     const normalizedEmail = this.#validEmail(email);
     const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
     const now = this.#o.now();
@@ -179,6 +199,8 @@ export class AuthService {
   async login(email: string, password: string, ctx: RequestContext): Promise<IssuedTokens> {
     const normalizedEmail = normalizeEmail(email);
     const normalizedPassword = normalizePassword(password);
+    // Counted before anything else; over a limit, the password is never checked.
+    const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
     // Out-of-policy lengths can never match: answer without hashing (CONTRACT §7.6).
     if (isPasswordLengthInvalid(normalizedPassword)) return this.#loginFailed(normalizedEmail, undefined, ctx);
     const user = await this.#o.store.findUserByEmail(normalizedEmail);
@@ -187,6 +209,7 @@ export class AuthService {
       return this.#loginFailed(normalizedEmail, undefined, ctx);
     }
     if (!(await verifyPassword(user.passwordHash, normalizedPassword))) return this.#loginFailed(normalizedEmail, user, ctx);
+    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
     const now = this.#o.now();
     if (needsRehash(user.passwordHash)) {
       await this.#o.store.updatePasswordHash(user.id, await hashPassword(normalizedPassword), now);
@@ -219,7 +242,11 @@ export class AuthService {
 
   async refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
     const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
-    if (!claims) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    if (!claims) {
+      await this.rateLimiter?.invalidRefresh(ctx.ip);
+      return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    }
+    await this.rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
     const { store, refreshGrace, refreshTokenTtl } = this.#o;
     let session = await store.findSession(claims.sessionId);
     for (let attempt = 0; session && attempt < MAX_ROTATION_ATTEMPTS; attempt++) {

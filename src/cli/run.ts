@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   user: { summary: 'user create --email E --password-stdin [--role R]', load: async () => (await import('./commands/user.js')).user },
   keys: { summary: 'keys rotate', load: async () => (await import('./commands/keys.js')).keys },
   sessions: { summary: 'sessions revoke --email E', load: async () => (await import('./commands/sessions.js')).sessions },
+  audit: { summary: 'audit tail [--follow] [--limit N]', load: async () => (await import('./commands/audit.js')).audit },
 };
 
 export function usage(): string {

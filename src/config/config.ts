@@ -22,6 +22,14 @@ export interface RateLimitConfig {
   refreshPerSession: number;
   /** Window length in seconds. */
   windowSeconds: number;
+  /**
+   * With `LATCHKEY_REDIS_URL`, what happens while Redis is unreachable
+   * (`LATCHKEY_RATE_LIMIT_REDIS_FAILURE`): `local` (default) counts per instance in memory,
+   * `closed` answers 503 to every rate-limited request.
+   */
+  redisFailure?: 'local' | 'closed';
+  /** Prefix of every Redis key (`LATCHKEY_REDIS_PREFIX`, default `latchkey:`). */
+  redisPrefix?: string;
 }
 
 export interface LatchkeyConfig {
@@ -116,6 +124,12 @@ function trustProxy(env: Env): boolean | number | string[] {
   return list;
 }
 
+function redisFailure(env: Env): 'local' | 'closed' {
+  const raw = read(env, 'LATCHKEY_RATE_LIMIT_REDIS_FAILURE')?.toLowerCase() ?? 'local';
+  if (raw !== 'local' && raw !== 'closed') throw new ConfigError('LATCHKEY_RATE_LIMIT_REDIS_FAILURE', 'must be local or closed');
+  return raw;
+}
+
 /** Reads and validates the whole configuration. Throws {@link ConfigError}. */
 export function loadConfig(env: Env = process.env): LatchkeyConfig {
   const port = integer(env, 'PORT', 3000, 0, 65535);
@@ -173,6 +187,8 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     // CONTRACT §7.5: never below 60 per session per minute.
     refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, Math.ceil((60 * windowSeconds) / 60)),
     windowSeconds,
+    redisFailure: redisFailure(env),
+    redisPrefix: read(env, 'LATCHKEY_REDIS_PREFIX') ?? 'latchkey:',
   };
 
   const logLevel = read(env, 'LATCHKEY_LOG_LEVEL') ?? 'info';

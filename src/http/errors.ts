@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
+import { RateLimitedError } from '../auth/rate-limit.js';
 
 /** Fastify's own error codes that are the client's fault, and the contract code for each. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -27,6 +28,7 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   if (error.code === 'MISSING_TOKEN' || BEARER_CODES.has(error.code)) {
     reply.header('www-authenticate', bearerChallenge(error.code));
   }
+  if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfter));
   const body: Record<string, unknown> = { error: error.code, message: error.message };
   if (error.details) Object.assign(body, error.details);
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);

@@ -196,9 +196,15 @@ export class KeyRing {
       );
     }
     const now = this.#options.now();
+    const previous = this.#signing?.kid ?? null;
     const record = this.#newKeyRecord();
     const retiredKeyExpiresAt = now + (this.#options.accessTokenTtl + this.#options.clockTolerance) * 1000;
     await this.#options.store.rotateSigningKey(record, now, retiredKeyExpiresAt);
+    // Every rotation is audited here (CLI, start-up algorithm switch, embedders). Best-effort:
+    // the rotation is committed and must not be reported as failed.
+    await this.#options.store.appendAudit({ type: 'key_rotated', at: now, detail: { kid: record.kid, previous } }).catch((error: unknown) => {
+      this.#options.logger?.warn({ err: { type: (error as Error)?.name } }, 'could not audit a key rotation');
+    });
     // Not the shared reload: one already in flight may have read the keys before the rotation.
     await this.#load();
     return record.kid;

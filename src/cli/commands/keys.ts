@@ -9,8 +9,7 @@ export const keys: Command = async (args, io) => {
   }
   return withLatchkey(io, async (latchkey) => {
     const previous = latchkey.keys.signingKey.kid;
-    const kid = await latchkey.keys.rotate();
-    await latchkey.store.appendAudit({ type: 'key_rotated', at: latchkey.now(), detail: { kid, previous } });
+    const kid = await latchkey.keys.rotate(); // audited as key_rotated by the key ring
     io.stdout(`${JSON.stringify({ kid, previous })}\n`);
     return EXIT.OK;
   });
