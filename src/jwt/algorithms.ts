@@ -96,27 +96,29 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
 }
 
 /**
- * Verifies a JWS signature over `data` with an already prepared key. Never throws: every
+ * Verifies a JWS signature over `data` (bytes, or an ASCII/latin1 string: the JWS signing
+ * input) with an already prepared key. Never throws: every
  * malformed signature (wrong length, DER-encoded ECDSA, r = 0 or s = 0, ...) is `false`.
  * @internal
  */
-export function verifySignature(prepared: PreparedKey, data: Buffer, signature: Buffer): boolean {
+export function verifySignature(prepared: PreparedKey, data: Buffer | string, signature: Buffer): boolean {
   if (signature.length !== prepared.signatureLength) return false;
   try {
+    if (prepared.alg === 'HS256') {
+      const mac = createHmac('sha256', prepared.key).update(data as string, 'latin1').digest();
+      return timingSafeEqual(mac, signature);
+    }
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     switch (prepared.alg) {
-      case 'HS256': {
-        const mac = createHmac('sha256', prepared.key).update(data).digest();
-        return timingSafeEqual(mac, signature);
-      }
       case 'ES256':
         // r = 0 or s = 0 is never a valid ECDSA signature (also refused by OpenSSL; checked
         // here explicitly so that the rule does not depend on the crypto backend).
         if (isZero(signature, 0, 32) || isZero(signature, 32, 64)) return false;
-        return cryptoVerify('sha256', data, { key: prepared.key, dsaEncoding: 'ieee-p1363' }, signature);
+        return cryptoVerify('sha256', bytes, { key: prepared.key, dsaEncoding: 'ieee-p1363' }, signature);
       case 'EdDSA':
-        return cryptoVerify(null, data, prepared.key, signature);
+        return cryptoVerify(null, bytes, prepared.key, signature);
       case 'RS256':
-        return cryptoVerify('sha256', data, prepared.key, signature);
+        return cryptoVerify('sha256', bytes, prepared.key, signature);
     }
   } catch {
     return false;

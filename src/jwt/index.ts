@@ -11,6 +11,7 @@ export { exportPublicJwk, generateKeyPair, generateSecret, importJwk } from './j
 export type { GeneratedKeyPair, ImportJwkOptions, ImportedKey, PublicJwk } from './jwk.js';
 export { createSigner } from './sign.js';
 export type { Signer, SignerOptions, SigningKey } from './sign.js';
+export type { TokenCacheOptions } from './cache.js';
 export { createVerifier, verifyJws } from './verify.js';
 export type {
   JwsHeader,

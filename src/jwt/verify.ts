@@ -17,6 +17,7 @@ import {
   verifySignature,
 } from './algorithms.js';
 import { isCanonicalBase64url } from './base64url.js';
+import { type CachedToken, TokenCache, type TokenCacheOptions, deepFreeze, tokenCacheProblem } from './cache.js';
 import { JwtError, type JwtErrorCode, tokenError } from './errors.js';
 import { parseJsonObject } from './json.js';
 
@@ -51,6 +52,12 @@ export interface VerifierOptions {
   maxTokenLength?: number;
   /** Current time in milliseconds. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Keep up to `size` verified tokens and answer a token seen before from memory (~1 µs
+   * instead of a signature check), re-checking its time claims and its key on every hit.
+   * Default: off. Results of cached tokens are deep-frozen. See docs/jwt.md.
+   */
+  cache?: TokenCacheOptions;
 }
 
 /** Protected header of a verified token. */
@@ -79,7 +86,8 @@ export interface VerifiedJwt {
 }
 
 /** Outcome of {@link Verifier.check}. */
-export type VerifyResult = ({ ok: true } & VerifiedJwt) | { ok: false; error: JwtError };
+export type VerifyResult = VerifySuccess | { ok: false; error: JwtError };
+type VerifySuccess = { ok: true } & VerifiedJwt;
 
 /** What {@link createVerifier} returns. */
 export interface Verifier {
@@ -119,23 +127,30 @@ interface ParsedJws {
   dot1: number;
 }
 
-/** Length cap, three segments, strict base64url everywhere, header JSON object. */
-function parseCompact(token: unknown, maxLength: number): ParsedJws | JwtError {
+/**
+ * Length cap, three segments, strict base64url everywhere, header JSON object.
+ * `headers` maps header segments of tokens that verified to their (frozen) parsed header:
+ * access tokens of one key share one header, so its decoding and strict parsing are done
+ * once. Equal segment text means an equal, already validated header.
+ */
+function parseCompact(token: unknown, maxLength: number, headers?: Map<string, Record<string, unknown>>): ParsedJws | JwtError {
   if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) return tokenError('JWT_MALFORMED');
   const dot1 = token.indexOf('.');
   const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
   if (dot1 <= 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) !== -1) return tokenError('JWT_MALFORMED');
-  if (
-    !isCanonicalBase64url(token, 0, dot1) ||
-    !isCanonicalBase64url(token, dot1 + 1, dot2) ||
-    !isCanonicalBase64url(token, dot2 + 1, token.length)
-  ) {
+  if (!isCanonicalBase64url(token, dot1 + 1, dot2) || !isCanonicalBase64url(token, dot2 + 1, token.length)) {
     return tokenError('JWT_MALFORMED');
   }
+  const known = headers?.get(token.slice(0, dot1));
+  if (known !== undefined) return { header: known, dot1, dot2 };
+  if (!isCanonicalBase64url(token, 0, dot1)) return tokenError('JWT_MALFORMED');
   const header = parseJsonObject(Buffer.from(token.slice(0, dot1), 'base64url'));
   if (header === undefined) return tokenError('JWT_MALFORMED');
   return { header, dot1, dot2 };
 }
+
+/** Distinct headers remembered per verifier (one per key in practice; reset when full). */
+const MAX_CACHED_HEADERS = 64;
 
 /** We understand no JWS extension: any `crit`, and any `b64` other than `true`, is refused. */
 function checkCritical(header: Record<string, unknown>): JwtError | undefined {
@@ -146,8 +161,9 @@ function checkCritical(header: Record<string, unknown>): JwtError | undefined {
 
 /** Verifies the signature segment over the signing input (`header.payload`, ASCII). */
 function checkSignature(token: string, parsed: ParsedJws, key: PreparedKey): boolean {
-  const data = Buffer.from(token.slice(0, parsed.dot2), 'latin1');
   const signature = Buffer.from(token.slice(parsed.dot2 + 1), 'base64url');
+  // HMAC takes the ASCII signing input as a string (no intermediate Buffer).
+  const data = key.alg === 'HS256' ? token.slice(0, parsed.dot2) : Buffer.from(token.slice(0, parsed.dot2), 'latin1');
   return verifySignature(key, data, signature);
 }
 
@@ -252,6 +268,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw optionsError('now: a function returning milliseconds is required');
 
+  let tokens: TokenCache<VerifySuccess> | undefined;
+  if (options.cache !== undefined) {
+    const problem = tokenCacheProblem(options.cache);
+    if (problem !== undefined) throw optionsError(problem);
+    tokens = new TokenCache(options.cache.size);
+  }
+  const headers = new Map<string, Record<string, unknown>>();
+
   let resolve: (kid: string) => PreparedKey | JwtError | undefined;
   const { keys } = options;
   if (typeof keys === 'function') {
@@ -282,7 +306,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function check(token: string): VerifyResult {
-    const parsed = parseCompact(token, maxLength);
+    if (tokens !== undefined && typeof token === 'string') {
+      const hit = tokens.get(token);
+      if (hit !== undefined) {
+        if (isStillValid(hit)) {
+          hit.used = true;
+          return hit.result;
+        }
+        // Outside its time window or its key is gone: verify afresh for the exact answer.
+        tokens.delete(token);
+      }
+    }
+    return verifyFully(token);
+  }
+
+  /** A cached token still counts when its key still resolves and its time claims still hold. */
+  function isStillValid(hit: CachedToken<VerifySuccess>): boolean {
+    const nowSeconds = now() / 1000;
+    if (nowSeconds - tolerance >= hit.exp || nowSeconds + tolerance < hit.nbf || hit.iat > nowSeconds + tolerance) return false;
+    const key = resolve(hit.kid);
+    if (key === hit.key) return true;
+    // Key rings may hand out a fresh KeyObject for the same key (a reload): equal key material
+    // and algorithm verify the same signatures.
+    if (key === undefined || key instanceof JwtError || key.alg !== hit.key.alg || !key.key.equals(hit.key.key)) return false;
+    hit.key = key;
+    return true;
+  }
+
+  function verifyFully(token: string): VerifyResult {
+    const parsed = parseCompact(token, maxLength, headers);
     if (parsed instanceof JwtError) return { ok: false, error: parsed };
     const header = parsed.header;
 
@@ -349,7 +401,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!isNumericDate(iat)) return fail('JWT_CLAIM_INVALID', 'iat');
     if (iat > nowSeconds + tolerance) return fail('JWT_IAT_INVALID', 'iat');
 
-    return { ok: true, header: header as JwsHeader, claims: claims as JwtClaims };
+    // Remember the header (authenticated now) so that the next token of this key skips its parsing.
+    const headerSegment = token.slice(0, parsed.dot1);
+    if (!headers.has(headerSegment)) {
+      if (headers.size >= MAX_CACHED_HEADERS) headers.clear();
+      headers.set(headerSegment, Object.freeze(header));
+    }
+
+    const result: VerifySuccess = { ok: true, header: header as JwsHeader, claims: claims as JwtClaims };
+    if (tokens === undefined) return result;
+    deepFreeze(result);
+    tokens.set(token, {
+      result,
+      kid,
+      key,
+      exp,
+      nbf: typeof claims.nbf === 'number' ? claims.nbf : Number.NEGATIVE_INFINITY,
+      iat,
+      used: false,
+    });
+    return result;
   }
 
   function verify(token: string): VerifiedJwt {

@@ -20,6 +20,20 @@ describe('duplicate member detection', () => {
   ])('%s → %s', (text, expected) => {
     JSON.parse(text); // the scanner runs on valid JSON only
     expect(hasDuplicateKeys(text)).toBe(expected);
+    // parseJsonObject counts members instead of collecting names: same verdict for objects.
+    if (text.startsWith('{')) expect(parseJsonObject(Buffer.from(text)) === undefined).toBe(expected);
+  });
+
+  it('parseJsonObject agrees with hasDuplicateKeys on arbitrary JSON with injected duplicates (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), fc.boolean(), (obj, name, nest) => {
+        const inner = `${JSON.stringify({ ...obj, [name]: 1 }).slice(0, -1)},${JSON.stringify(name)}:2}`;
+        for (const text of [JSON.stringify(obj), inner, nest ? `{"n":[${inner}]}` : `{"n":${inner}}`, `{"\\\"":{"__proto__":[]}}`]) {
+          expect(parseJsonObject(Buffer.from(text)) === undefined).toBe(hasDuplicateKeys(text));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('never flags JSON.stringify output, always flags an injected duplicate (property)', () => {
