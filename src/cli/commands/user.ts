@@ -1,16 +1,27 @@
-/** `latchkey user create --email E --password-stdin [--role R]`. */
+/**
+ * `latchkey user create --email E --password-stdin [--role R]`
+ * `latchkey user import --file users.jsonl [--dry-run]` (`--file -` reads stdin)
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EXIT, type Command } from '../io.js';
+import { EXIT, type CliIo, type Command } from '../io.js';
 import { withLatchkey } from '../admin.js';
+import { importUsers, parseUserImport, type ImportProblem } from '../../auth/import-users.js';
 
-const USAGE = 'usage: latchkey user create --email E --password-stdin [--role R]\n';
+const USAGE =
+  'usage: latchkey user create --email E --password-stdin [--role R]\n' +
+  '       latchkey user import --file users.jsonl [--dry-run]   (lines: {"email","passwordHash"|"password","role"?})\n';
 
 export const user: Command = async (args, io) => {
   const [sub, ...rest] = args;
-  if (sub !== 'create') {
-    io.stderr(USAGE);
-    return EXIT.USAGE;
-  }
+  if (sub === 'create') return create(rest, io);
+  if (sub === 'import') return importCommand(rest, io);
+  io.stderr(USAGE);
+  return EXIT.USAGE;
+};
+
+async function create(rest: string[], io: CliIo): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -33,4 +44,47 @@ export const user: Command = async (args, io) => {
     io.stdout(`${JSON.stringify(created)}\n`);
     return EXIT.OK;
   });
+}
+
+const report = (io: CliIo, problems: readonly ImportProblem[]) => {
+  for (const p of problems) io.stderr(`line ${p.line}: ${p.code}: ${p.message}\n`);
 };
+
+async function importCommand(rest: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: rest, options: { file: { type: 'string' }, 'dry-run': { type: 'boolean' } }, strict: true }));
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  if (!values.file) {
+    io.stderr(USAGE);
+    return EXIT.USAGE;
+  }
+  let text: string;
+  try {
+    text = values.file === '-' ? await io.readStdin() : await readFile(resolve(io.cwd, values.file), 'utf8');
+  } catch (error) {
+    io.stderr(`latchkey: cannot read ${values.file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}\n`);
+    return EXIT.USAGE;
+  }
+  // Validate the whole file before writing anything: a bad line stops the import.
+  const { users, problems } = parseUserImport(text);
+  if (problems.length > 0) {
+    report(io, problems);
+    io.stdout(`${JSON.stringify({ imported: 0, skipped: 0, rejected: problems.length, valid: users.length })}\n`);
+    io.stderr(`latchkey: ${problems.length} invalid line(s); nothing was imported.\n`);
+    return EXIT.FAILURE;
+  }
+  if (values['dry-run']) {
+    io.stdout(`${JSON.stringify({ imported: 0, skipped: 0, rejected: 0, valid: users.length, dryRun: true })}\n`);
+    return EXIT.OK;
+  }
+  return withLatchkey(io, async (latchkey) => {
+    const summary = await importUsers(latchkey.store, users, latchkey.now);
+    report(io, summary.skipped);
+    io.stdout(`${JSON.stringify({ imported: summary.imported, skipped: summary.skipped.length, rejected: 0 })}\n`);
+    return EXIT.OK;
+  });
+}
