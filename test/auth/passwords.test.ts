@@ -1,0 +1,175 @@
+/**
+ * Password policy and verification over HTTP (NIST SP 800-63B): length 8–256 code points
+ * after NFC (longer → 422 before any hashing), the shipped common-password list, no
+ * composition rules, bcrypt imports verified and upgraded to argon2id, the 72-byte bcrypt
+ * truncation closed, and unknown user vs wrong password doing the same work.
+ *
+ * argon2 and bcrypt are the real implementations, wrapped to count calls.
+ */
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { commonPasswords, isCommonPassword } from '../../src/auth/password-list.js';
+
+const calls = vi.hoisted(() => ({ argon2Hash: 0, argon2Verify: 0, bcryptCompare: 0 }));
+
+vi.mock('@node-rs/argon2', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@node-rs/argon2')>();
+  return {
+    ...real,
+    hash: (...args: Parameters<typeof real.hash>) => {
+      calls.argon2Hash++;
+      return real.hash(...args);
+    },
+    verify: (...args: Parameters<typeof real.verify>) => {
+      calls.argon2Verify++;
+      return real.verify(...args);
+    },
+  };
+});
+
+vi.mock('bcryptjs', async (importOriginal) => {
+  const real = (await importOriginal<{ default: typeof import('bcryptjs') }>()).default;
+  const wrapped = {
+    ...real,
+    compare: (...args: Parameters<typeof real.compare>) => {
+      calls.bcryptCompare++;
+      return real.compare(...args);
+    },
+  };
+  return { ...wrapped, default: wrapped };
+});
+
+const bcrypt = (await import('bcryptjs')).default;
+const reset = () => Object.assign(calls, { argon2Hash: 0, argon2Verify: 0, bcryptCompare: 0 });
+let n = 0;
+const email = () => `pw${Date.now()}-${n++}@example.com`;
+
+describe('password policy and hashing', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const register = (password: string, address = email()) => t.client.post('/auth/register', { body: { email: address, password } });
+  const login = (address: string, password: string) => t.client.post('/auth/login', { body: { email: address, password } });
+
+  it('ships a common-password list of at least 10,000 entries, documented with its source and licence', () => {
+    const text = readFileSync(new URL('../../data-files/common-passwords.txt', import.meta.url), 'utf8');
+    const notes = readFileSync(new URL('../../data-files/LICENSE-common-passwords.md', import.meta.url), 'utf8');
+    expect(commonPasswords().size).toBeGreaterThanOrEqual(10_000);
+    expect(notes).toContain(createHash('sha256').update(text).digest('hex'));
+    expect(notes).toMatch(/Permission is hereby granted/);
+    expect(isCommonPassword('password1')).toBe(true);
+    expect(isCommonPassword('correct horse battery staple')).toBe(false);
+  });
+
+  it('422 WEAK_PASSWORD for common passwords, in any case, on register and password change', async () => {
+    for (const password of ['password', 'password1', 'PASSWORD123', 'iloveyou', 'SunShine', 'qwertyuiop', '1qaz2wsx', 'trustno1']) {
+      const res = await register(password);
+      expect([res.status, res.body.error], password).toEqual([422, 'WEAK_PASSWORD']);
+    }
+    const address = email();
+    await register('correct horse battery staple', address);
+    const { accessToken } = (await login(address, 'correct horse battery staple')).body;
+    const change = await t.client.post('/auth/password', { bearer: accessToken, body: { currentPassword: 'correct horse battery staple', newPassword: 'baseball' } });
+    expect([change.status, change.body.error]).toEqual([422, 'WEAK_PASSWORD']);
+  });
+
+  it('no composition rules: long lower-case passphrases, digits only, spaces, emoji are fine', async () => {
+    for (const password of ['correct horse battery staple', '94837261093', 'just lower case words', '🔑🔑🔑🔑🔑🔑🔑🔑', '        x       ']) {
+      expect((await register(password)).status, password).toBe(201);
+    }
+  });
+
+  it('8–256 code points after NFC; longer is refused before any hashing', async () => {
+    reset();
+    expect((await register('a'.repeat(257) + 'b')).status).toBe(422);
+    expect((await register('🔑'.repeat(257))).status).toBe(422);
+    expect((await register('seven77')).status).toBe(422);
+    expect(calls.argon2Hash).toBe(0);
+    reset();
+    expect((await login(email(), 'x'.repeat(5000))).status).toBe(401);
+    expect(calls.argon2Verify + calls.bcryptCompare).toBe(0);
+    // 200 decomposed "é" (400 UTF-16 units) are 200 code points once composed: accepted.
+    expect((await register('e\u0301'.repeat(200))).status).toBe(201);
+  });
+
+  it('Unicode is normalised: registered decomposed, logs in composed (and back)', async () => {
+    const address = email();
+    expect((await register('cafe\u0301 au lait, s\u030Cil vous plaît', address)).status).toBe(201);
+    expect((await login(address, 'caf\u00e9 au lait, \u0161il vous plai\u0302t')).status).toBe(200);
+  });
+
+  it('bcrypt hashes ($2a$, $2b$, $2y$) of imported users verify once, then are argon2id', async () => {
+    for (const prefix of ['$2a$', '$2b$', '$2y$']) {
+      const address = email();
+      const password = `imported passphrase ${prefix}`;
+      const hash = prefix + bcrypt.hashSync(password, 8).slice(4);
+      const user = await t.latchkey.store.createUser({ id: randomUUID(), email: address, passwordHash: hash, role: 'user', now: Date.now() });
+      expect((await login(address, 'wrong imported passphrase')).status).toBe(401);
+      expect((await t.latchkey.store.findUserById(user.id))!.passwordHash).toBe(hash); // a failure upgrades nothing
+      reset();
+      expect((await login(address, password)).status).toBe(200);
+      expect(calls.bcryptCompare).toBe(1);
+      const upgraded = (await t.latchkey.store.findUserById(user.id))!.passwordHash;
+      expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+      reset();
+      expect((await login(address, password)).status).toBe(200);
+      expect([calls.bcryptCompare, calls.argon2Verify]).toEqual([0, 1]);
+    }
+  });
+
+  it('the 72-byte bcrypt truncation does not let a different password in', async () => {
+    const address = email();
+    const first72 = 'x'.repeat(60) + 'same prefix!'; // exactly 72 bytes
+    expect(Buffer.byteLength(first72)).toBe(72);
+    const hash = bcrypt.hashSync(first72, 8);
+    // bcrypt itself cannot tell them apart:
+    expect(bcrypt.compareSync(`${first72}but a different ending`, hash)).toBe(true);
+    await t.latchkey.store.createUser({ id: randomUUID(), email: address, passwordHash: hash, role: 'user', now: Date.now() });
+    expect((await login(address, `${first72}but a different ending`)).status).toBe(401);
+    expect((await login(address, `${first72}Z`)).status).toBe(401);
+    // Multi-byte: 24 × "€" (3 bytes each) = 72 bytes; a 25th must not match.
+    const euro = email();
+    await t.latchkey.store.createUser({ id: randomUUID(), email: euro, passwordHash: bcrypt.hashSync('€'.repeat(24), 8), role: 'user', now: Date.now() });
+    expect((await login(euro, '€'.repeat(25))).status).toBe(401);
+    expect((await login(euro, '€'.repeat(24))).status).toBe(200);
+    expect((await login(address, first72)).status).toBe(200);
+  });
+
+  it('unknown user and wrong password: identical bodies, exactly one argon2 verification each, comparable time', async () => {
+    const address = email();
+    await register('correct horse battery staple', address);
+    const unknownUser = () => login(email(), 'correct horse battery staple');
+    const wrongPassword = () => login(address, 'not the right passphrase');
+    await unknownUser(); // the first one ever also creates the dummy hash (once per process)
+    for (const attempt of [unknownUser, wrongPassword]) {
+      reset();
+      const res = await attempt();
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'INVALID_CREDENTIALS', message: 'Invalid e-mail or password.' });
+      expect(calls).toEqual({ argon2Hash: 0, argon2Verify: 1, bcryptCompare: 0 });
+    }
+    const [a, b] = [(await unknownUser()).text, (await wrongPassword()).text];
+    expect(a).toBe(b);
+    // Medians of interleaved runs; generous bounds (2 shared cores, other suites running).
+    const times: Record<'unknown' | 'wrong', number[]> = { unknown: [], wrong: [] };
+    for (let i = 0; i < 15; i++) {
+      for (const [name, attempt] of [['unknown', unknownUser], ['wrong', wrongPassword]] as const) {
+        const started = performance.now();
+        await attempt();
+        times[name].push(performance.now() - started);
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const [mu, mw] = [median(times.unknown), median(times.wrong)];
+    console.info(`[timing] login median: unknown user ${mu.toFixed(1)} ms, wrong password ${mw.toFixed(1)} ms`);
+    expect(mu / mw).toBeGreaterThan(0.5);
+    expect(mu / mw).toBeLessThan(2);
+  });
+});
