@@ -1,0 +1,192 @@
+/**
+ * The demo page at `/`: register, sign in, call `/auth/me`, list and revoke sessions, sign
+ * out — all through `latchkey/client`. The current access token is shown decoded with the
+ * decoder's core (`decodeToken`, src/decoder). Every server- or token-derived string goes
+ * through `textContent`; the page stores nothing.
+ *
+ * `window.latchkeyClient` (this page's client) and `window.latchkeySdk` are exposed for the
+ * browser tests; a script running in this page could reach the client anyway.
+ */
+import { AuthError, createAuthClient, type AuthClient } from '../../src/client/index.js';
+import { decodeToken } from '../../src/decoder/decode.js';
+
+declare global {
+  interface Window {
+    latchkeyClient: AuthClient;
+    latchkeySdk: { createAuthClient: typeof createAuthClient; AuthError: typeof AuthError };
+  }
+}
+
+const client = createAuthClient();
+window.latchkeyClient = client;
+window.latchkeySdk = { createAuthClient, AuthError };
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+const statusEl = $('status');
+const errorEl = $('error');
+const signedOutEl = $('signed-out');
+const signedInEl = $('signed-in');
+const emailInput = $<HTMLInputElement>('email');
+const passwordInput = $<HTMLInputElement>('password');
+const meOutput = $('me-output');
+const sessionTable = $('session-table');
+const sessionRows = $('session-rows');
+const tokenMeta = $('token-meta');
+const tokenHeader = $('token-header');
+const tokenPayload = $('token-payload');
+const eventsEl = $('events');
+$('decoder-note').textContent = '— decoded in this tab by the decoder core';
+
+function showError(error: unknown): void {
+  errorEl.hidden = false;
+  errorEl.textContent =
+    error instanceof AuthError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+}
+
+function clearError(): void {
+  errorEl.hidden = true;
+  errorEl.textContent = '';
+}
+
+function logEvent(text: string): void {
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  eventsEl.prepend(item);
+  while (eventsEl.children.length > 50) eventsEl.lastElementChild?.remove();
+}
+
+async function render(): Promise<void> {
+  const signedIn = client.signedIn;
+  statusEl.textContent = signedIn ? 'signed in' : 'signed out';
+  signedInEl.hidden = !signedIn;
+  signedOutEl.hidden = signedIn;
+  if (!signedIn) {
+    meOutput.textContent = '';
+    sessionTable.hidden = true;
+    sessionRows.replaceChildren();
+  }
+  let token: string | null = null;
+  try {
+    token = signedIn ? await client.getAccessToken() : null;
+  } catch {
+    token = null;
+  }
+  if (!token) {
+    tokenMeta.textContent = 'No access token.';
+    tokenHeader.textContent = '';
+    tokenPayload.textContent = '';
+    return;
+  }
+  const decoded = decodeToken(token);
+  if (!decoded.ok || decoded.kind !== 'JWS') {
+    tokenMeta.textContent = decoded.ok ? 'Not a JWS.' : `Undecodable: ${decoded.message}`;
+    return;
+  }
+  const { exp, iat } = decoded.payloadJson as { exp?: unknown; iat?: unknown };
+  const lifetime = typeof exp === 'number' && typeof iat === 'number' ? `${exp - iat} s lifetime, ` : '';
+  tokenMeta.textContent = `${lifetime}exp ${typeof exp === 'number' ? new Date(exp * 1000).toISOString() : '—'} (server time)`;
+  tokenHeader.textContent = JSON.stringify(decoded.headerJson, null, 2);
+  tokenPayload.textContent = JSON.stringify(decoded.payloadJson, null, 2);
+}
+
+/** Runs a button's action with errors shown and the view refreshed. */
+function action(run: () => Promise<void>): () => void {
+  return () => {
+    clearError();
+    run()
+      .catch(showError)
+      .finally(() => void render());
+  };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  if (response.ok) return response.status === 204 ? null : response.json();
+  const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
+  throw new AuthError((body.error ?? 'INTERNAL') as AuthError['code'], body.message ?? `HTTP ${response.status}`, { status: response.status });
+}
+
+async function register(): Promise<void> {
+  const response = await fetch('/auth/register', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: emailInput.value, password: passwordInput.value }),
+  });
+  await readJson(response);
+  await client.login(emailInput.value, passwordInput.value);
+  passwordInput.value = '';
+}
+
+async function login(): Promise<void> {
+  await client.login(emailInput.value, passwordInput.value);
+  passwordInput.value = '';
+}
+
+async function showMe(): Promise<void> {
+  meOutput.textContent = JSON.stringify(await readJson(await client.fetch('/auth/me')), null, 2);
+}
+
+interface SessionView {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+async function showSessions(): Promise<void> {
+  const { sessions } = (await readJson(await client.fetch('/auth/sessions'))) as { sessions: SessionView[] };
+  const rows = sessions.map((session) => {
+    const row = document.createElement('tr');
+    row.dataset.testid = 'session-row';
+    if (session.current) row.className = 'current';
+    for (const text of [session.createdAt, session.lastUsedAt ?? '—', session.expiresAt, session.userAgent ?? '—', session.ip ?? '—']) {
+      const cell = document.createElement('td');
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const cell = document.createElement('td');
+    const revoke = document.createElement('button');
+    revoke.type = 'button';
+    revoke.className = 'secondary';
+    revoke.dataset.testid = 'revoke';
+    revoke.textContent = session.current ? 'Revoke (this one)' : 'Revoke';
+    revoke.addEventListener(
+      'click',
+      action(async () => {
+        await readJson(await client.fetch(`/auth/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' }));
+        logEvent(`revoked session ${session.id.slice(0, 8)}…`);
+        await showSessions();
+      }),
+    );
+    cell.append(revoke);
+    row.append(cell);
+    return row;
+  });
+  sessionRows.replaceChildren(...rows);
+  sessionTable.hidden = false;
+}
+
+$('credentials').addEventListener('submit', (event) => {
+  event.preventDefault();
+  action(login)();
+});
+$('register').addEventListener('click', action(register));
+$('me').addEventListener('click', action(showMe));
+$('sessions').addEventListener('click', action(showSessions));
+$('logout').addEventListener('click', action(() => client.logout()));
+
+client.onChange((change) => {
+  logEvent(change.type);
+  void render();
+});
+
+client
+  .restore()
+  .then((signedIn) => logEvent(signedIn ? 'restored the session' : 'no session to restore'))
+  .catch((error: unknown) => showError(error))
+  .finally(() => {
+    document.documentElement.dataset.ready = 'true';
+    void render();
+  });
