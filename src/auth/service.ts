@@ -43,6 +43,11 @@ export interface AuthServiceOptions {
   allowSignup: boolean;
   /** Seconds of clock skew tolerated when verifying access tokens (≤ 60). */
   clockTolerance?: number;
+  /**
+   * Access tokens kept verified in memory (a repeated token skips the signature check; its
+   * expiry and key are re-checked on every use; ~1 KB each). Default 10,000; 0 turns it off.
+   */
+  verifiedTokenCacheSize?: number;
   passwordRules?: readonly PasswordRule[];
   /** Rate limits (`auth/rate-limit.ts`); none when absent. Trips are audited as `rate_limited`. */
   rateLimits?: Omit<RateLimiterOptions, 'onTrip'> | undefined;
@@ -101,6 +106,9 @@ export interface SessionView {
   current: boolean;
 }
 
+/** Verified access tokens kept in memory by default (~10 MB at most; see docs/jwt.md). */
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_EMAIL_LENGTH = 254;
 /** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
@@ -136,7 +144,7 @@ export class AuthService {
 
   constructor(options: AuthServiceOptions) {
     const { rateLimits, ...rest } = options;
-    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, ...rest };
+    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, verifiedTokenCacheSize: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE, ...rest };
     this.rateLimiter = rateLimits
       ? new RateLimiter({
           ...rateLimits,
@@ -150,7 +158,7 @@ export class AuthService {
             }).catch(() => undefined),
         })
       : undefined;
-    const { keys, issuer, audience, clockTolerance, now } = this.#o;
+    const { keys, issuer, audience, clockTolerance, now, verifiedTokenCacheSize: tokenCacheSize } = this.#o;
     this.verifier = createVerifier({
       // Asymmetric keys can only verify their own algorithm (the key ring pins alg per kid),
       // so accepting all three lets tokens of a key retired after an algorithm switch verify.
@@ -161,6 +169,7 @@ export class AuthService {
       audience: [...audience],
       clockTolerance,
       now,
+      ...(tokenCacheSize > 0 ? { cache: { size: tokenCacheSize } } : {}),
     });
   }
 
