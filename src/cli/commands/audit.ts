@@ -64,7 +64,9 @@ export const audit: Command = async (args, io) => {
           }
           if (batch.length < 1000) break;
         }
-        await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, POLL_MS).unref())]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, POLL_MS)))]);
+        clearTimeout(timer);
       }
       return EXIT.OK;
     } finally {
