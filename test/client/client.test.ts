@@ -345,33 +345,6 @@ describe('several tabs (BroadcastChannel)', () => {
         expect(new Set(tokens).size).toBe(1);
       });
 
-      // Separate lock managers model failed exclusion; with the channel fallback the two
-      // "tabs" would still exclude each other (and the loser's stalled answer would block the winner).
-      it.runIf(mode === 'Web Locks')('a losing refresh does not sign out a tab whose sibling holds a live session', async () => {
-        const jar = cookieJar();
-        const channel = `lose-${++channelSeq}`;
-        // Separate lock managers, as if exclusion had failed: the loser's refresh is answered
-        // with a refusal only after the winner has refreshed.
-        const winner = tab(jar, { channel, locks: locks() });
-        const loser = tab(jar, {
-          channel,
-          locks: locks(),
-          intercept: async (request) => {
-            if (new URL(request.url).pathname !== '/auth/refresh') return undefined;
-            await winner.client.getAccessToken();
-            return jsonResponse(401, { error: 'REFRESH_TOKEN_REUSED', message: 'x' });
-          },
-        });
-        await winner.client.login(EMAIL, PASSWORD);
-        await eventually(() => loser.client.signedIn);
-        server.clock.advance(PAST_EXPIRY);
-        expect(await me(loser.client)).toBe(200);
-        expect(loser.client.signedIn).toBe(true);
-        expect(winner.client.signedIn).toBe(true);
-        expect(loser.events.map((e) => e.type)).toEqual(['signed-in', 'refreshed']);
-        expect(await loser.client.getAccessToken()).toBe(await winner.client.getAccessToken());
-      });
-
       it('a failed refresh with no live sibling signs out every tab', async () => {
         const jar = cookieJar();
         const [a, b] = tabs(2, jar) as [Tab, Tab];
@@ -385,6 +358,71 @@ describe('several tabs (BroadcastChannel)', () => {
       });
     });
   }
+});
+
+describe('a losing refresh', () => {
+  // Separate lock managers model failed exclusion (with one shared mutex the loser's stalled
+  // answer would block the winner).
+  it('a losing refresh does not sign out a tab whose sibling holds a live session', async () => {
+    const jar = cookieJar();
+    const channel = `lose-${++channelSeq}`;
+    // Separate lock managers, as if exclusion had failed: the loser's refresh is answered
+    // with a refusal only after the winner has refreshed.
+    const winner = tab(jar, { channel, locks: memoryLocks() });
+    const loser = tab(jar, {
+      channel,
+      locks: memoryLocks(),
+      intercept: async (request) => {
+        if (new URL(request.url).pathname !== '/auth/refresh') return undefined;
+        await winner.client.getAccessToken();
+        return jsonResponse(401, { error: 'REFRESH_TOKEN_REUSED', message: 'x' });
+      },
+    });
+    await winner.client.login(EMAIL, PASSWORD);
+    await eventually(() => loser.client.signedIn);
+    server.clock.advance(PAST_EXPIRY);
+    expect(await me(loser.client)).toBe(200);
+    expect(loser.client.signedIn).toBe(true);
+    expect(winner.client.signedIn).toBe(true);
+    expect(loser.events.map((e) => e.type)).toEqual(['signed-in', 'refreshed']);
+    expect(await loser.client.getAccessToken()).toBe(await winner.client.getAccessToken());
+  });
+});
+
+describe('options and listeners', () => {
+  it('rejects a malformed refreshBuffer at construction and accepts unit strings', () => {
+    expect(() => createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: -1 })).toThrow(/refreshBuffer/);
+    expect(() => createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: '5 minutes' as never })).toThrow(/refreshBuffer/);
+    const client = createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: '2m', crossTab: false });
+    client.close();
+  });
+
+  it('requires baseUrl outside a web page', () => {
+    expect(() => createAuthClient()).toThrow(/baseUrl/);
+  });
+
+  it('onChange returns an unsubscribe function; a throwing listener does not break the client', async () => {
+    const jar = cookieJar();
+    const { client } = tab(jar);
+    const seen: string[] = [];
+    const stop = client.onChange((change) => seen.push(change.type));
+    client.onChange(() => {
+      throw new Error('listener bug');
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await client.login(EMAIL, PASSWORD);
+      stop();
+      await client.logout();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(seen).toEqual(['signed-in']);
+    expect(uncaught).toHaveLength(2);
+  });
 });
 
 describe('browser-only code', () => {
