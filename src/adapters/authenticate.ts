@@ -105,7 +105,10 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
   if (!Number.isFinite(ttl) || ttl < 0 || ttl > MAX_SESSION_CACHE_MS) {
     throw configError(`sessionCacheMs must be between 0 and ${MAX_SESSION_CACHE_MS}`);
   }
-  const verify = 'latchkey' in options && options.latchkey ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
+  const local = 'latchkey' in options && options.latchkey !== undefined;
+  const remote = options as Partial<RemoteAuthOptions>;
+  if (local && (remote.jwksUrl !== undefined || remote.jwks !== undefined)) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`');
+  const verify = local ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
   const live = sessionCheckOf(options, ttl);
 
   return (headers) => {
