@@ -13,7 +13,7 @@ import type { PasswordRule } from './auth/passwords.js';
 import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
 import { createCounterStore, type CounterStore } from './ratelimit/index.js';
 import type { FastifyPluginAsync } from 'fastify';
-import { expressRouter, type ExpressAuthRouter, type ExpressRouterOptions } from './adapters/express.js';
+import { expressRouter, type ExpressAuthRouter, type ExpressRouterOptions } from './adapters/express-router.js';
 import { fastifyAuthPlugin } from './adapters/fastify.js';
 
 export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
