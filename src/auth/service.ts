@@ -400,9 +400,12 @@ export class AuthService {
     const user = await this.#o.store.findUserById(principal.id);
     if (!user) throw new ApiError('INVALID_TOKEN');
     const current = normalizePassword(currentPassword);
+    // Guessing the current password with a stolen access token is a login attempt: same budgets.
+    const ticket = await this.rateLimiter?.beforeLogin(user.email, ctx.ip);
     if (isPasswordLengthInvalid(current) || !(await verifyPassword(user.passwordHash, current))) {
       throw new ApiError('INVALID_CREDENTIALS', 'The current password is not correct.');
     }
+    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
     const next = assertPasswordPolicy(newPassword, this.#o.passwordRules);
     const now = this.#o.now();
     const revoked = await this.#o.store.changePassword(user.id, await hashPassword(next), principal.sessionId, now);

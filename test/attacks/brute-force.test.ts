@@ -146,6 +146,24 @@ describe('attacks: brute force and floods reach 429', () => {
     }
   });
 
+  it('guessing the current password with a stolen access token shares the login budget', async () => {
+    const { t, c } = await startLimited();
+    try {
+      const user = await signUp(c);
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await c.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: `guess number ${i}`, newPassword: 'attacker chosen passphrase' } });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+      // The same (account, address) budget: signing in from here waits too.
+      const locked = await c.post('/auth/login', { body: { email: user.email, password: user.password } });
+      expect(locked.status).toBe(429);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('registration flood: 10 per address, then 429', async () => {
     const { t, c } = await startLimited();
     try {
