@@ -88,7 +88,7 @@ export class TabChannel {
     this.id = randomId(options.random);
     this.#channel = new BroadcastChannel(options.name);
     this.#channel.onmessage = (event: MessageEvent) => this.#receive(event.data);
-    const discoveryMs = options.discoveryMs ?? 150;
+    const discoveryMs = options.discoveryMs ?? 200;
     this.#discovery = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, discoveryMs);
       this.#endDiscovery = () => {

@@ -169,9 +169,11 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
       const before = server.refreshes.length;
       const tabs = [first];
       for (let i = 0; i < 4; i++) tabs.push(await openDemo(context, server.baseUrl, problems));
-      // New tabs took the first tab's token: restore() asked its siblings, not the server.
+      // New tabs took the first tab's token: restore() asked its siblings, not the server
+      // (normally 0 refreshes; 1 allowed should a starved tab miss the 200 ms discovery window).
       for (const tab of tabs) expect(await signedIn(tab)).toBe(true);
-      expect(server.refreshes.length - before).toBe(0);
+      const opening = server.refreshes.length - before;
+      expect(opening).toBeLessThanOrEqual(1);
 
       const seconds = 30;
       const start = Date.now();
@@ -180,7 +182,8 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
       const gaps = hits.slice(1).map((hit, i) => hit.at - hits[i]!.at);
       console.info(
         `five tabs, ${seconds} s, TTL ${TTL} s: ${stats.map((s) => s.ok).join('+')} calls OK, ` +
-          `${hits.length} refreshes (bound ${refreshBound(seconds)}; ${seconds / TTL} token lifetimes), min gap ${Math.min(...gaps)} ms`,
+          `${hits.length} refreshes (bound ${refreshBound(seconds)}; ${seconds / TTL} token lifetimes), min gap ${Math.min(...gaps)} ms; ` +
+          `${opening} refreshes while opening tabs 2–5`,
       );
       for (const s of stats) {
         expect(s.failures).toEqual([]);
