@@ -1,62 +1,7 @@
-// Builds dist/web/decoder.html: ONE self-contained file (inline script and style, no external
-// resource), usable from a server or from file://. The CSP hashes of the inline script and style
-// are computed here; the policy goes both into a <meta> tag and into decoder.csp for the server.
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { build as esbuild } from 'esbuild';
+// Builds dist/web/decoder.html and decoder.csp (see scripts/inline-page.mjs). The decoder may
+// connect nowhere: `connect-src 'none'`.
+import { buildInlinePage } from '../../scripts/inline-page.mjs';
 
-const sha256 = (text) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-
-/** CSP; `forMeta` drops directives browsers ignore (and warn about) in a <meta> policy. */
-export function contentSecurityPolicy({ scriptHash, styleHash, forMeta }) {
-  const directives = [
-    "default-src 'self'",
-    `script-src ${scriptHash}`,
-    `style-src ${styleHash}`,
-    "connect-src 'none'",
-    "img-src 'none'",
-    "font-src 'none'",
-    "media-src 'none'",
-    "object-src 'none'",
-    "frame-src 'none'",
-    "worker-src 'none'",
-    "manifest-src 'none'",
-    "form-action 'none'",
-    "base-uri 'none'",
-    "require-trusted-types-for 'script'",
-    "trusted-types 'none'",
-  ];
-  if (!forMeta) directives.push("frame-ancestors 'none'");
-  return directives.join('; ');
-}
-
-export default async function build({ root, outDir }) {
-  const here = join(root, 'web', 'decoder');
-  const result = await esbuild({
-    entryPoints: [join(here, 'main.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    legalComments: 'none',
-    charset: 'utf8',
-    logLevel: 'silent',
-  });
-  const script = result.outputFiles[0].text.replace(/<\/(script)/gi, '<\\/$1').trimEnd();
-  if (/<!--|<script/i.test(script)) throw new Error('decoder bundle contains HTML-significant sequences');
-  const style = (await readFile(join(here, 'style.css'), 'utf8')).trim();
-  const template = await readFile(join(here, 'index.html'), 'utf8');
-  const scriptHash = sha256(script);
-  const styleHash = sha256(style);
-  const metaCsp = contentSecurityPolicy({ scriptHash, styleHash, forMeta: true });
-  const headerCsp = contentSecurityPolicy({ scriptHash, styleHash, forMeta: false });
-  // Split/join instead of String.replace: no `$` patterns in the replacement.
-  const html = template.split('%CSP%').join(metaCsp).split('%STYLE%').join(style).split('%SCRIPT%').join(script);
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'decoder.html'), html);
-  await writeFile(join(outDir, 'decoder.csp'), headerCsp + '\n');
-  return { html: join(outDir, 'decoder.html'), csp: headerCsp, bytes: Buffer.byteLength(html) };
+export default function build({ root, outDir }) {
+  return buildInlinePage({ root, outDir, name: 'decoder', connectSrc: "'none'" });
 }
