@@ -1,0 +1,393 @@
+/**
+ * HTTP suite: servers in child processes (bench/http/server.mjs), autocannon in this process,
+ * loopback, bounded durations. Each scenario runs `--rounds` times for `--seconds`, scenarios
+ * of one group interleaved round by round, so each ratio compares runs taken side by side.
+ * Server CPU per request = the server process's CPU time (user + system) during the run ÷
+ * requests completed.
+ *
+ *   node bench/http.mjs [--rounds 3] [--seconds 3] [--connections 50] [--json out.json]
+ *        [--only read,refresh,login,flood]
+ */
+import { fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { summary } from './lib/stats.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    json: { type: 'string' },
+    only: { type: 'string', default: 'read,refresh,login,flood' },
+    pg: { type: 'string', default: process.env.LATCHKEY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const SECONDS = Number(args.seconds);
+const CONNECTIONS = Number(args.connections);
+const ONLY = new Set(args.only.split(','));
+const SERVER = fileURLToPath(new URL('./http/server.mjs', import.meta.url));
+const SECRET = randomBytes(32).toString('hex');
+const log = (line) => process.stderr.write(`  http: ${line}\n`);
+
+// ── servers ───────────────────────────────────────────────────────────────────────────
+async function startServer(kind, databaseUrl) {
+  const child = fork(SERVER, [kind, ...(databaseUrl ? [databaseUrl] : [])], {
+    env: { ...process.env, BENCH_SECRET: SECRET, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map();
+  let nextId = 1;
+  const port = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before ready`)));
+    child.on('message', (m) => {
+      if (m?.type === 'ready') resolve(m.port);
+      else if (pending.has(m?.id)) {
+        const { ok, fail } = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.error) fail(new Error(m.error));
+        else ok(m.value);
+      }
+    });
+  });
+  const call = (type, payload = {}) =>
+    new Promise((ok, fail) => {
+      const id = nextId++;
+      pending.set(id, { ok, fail });
+      child.send({ ...payload, type, id });
+    });
+  return {
+    kind,
+    pid: child.pid,
+    url: `http://127.0.0.1:${port}`,
+    call,
+    async stop() {
+      if (child.exitCode !== null || !child.connected) return;
+      child.send({ type: 'exit' });
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, 5000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+// ── load ──────────────────────────────────────────────────────────────────────────────
+/** One autocannon run with the server's CPU time around it. */
+async function load(server, request, { connections = CONNECTIONS, seconds = SECONDS, overallRate } = {}) {
+  const before = await server.call('usage');
+  const result = await autocannon({
+    url: server.url,
+    connections,
+    duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [request],
+  });
+  const after = await server.call('usage');
+  const completed = result.requests.total;
+  return {
+    rps: completed / (result.duration || seconds),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    completed,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cpuMicrosPerRequest: completed ? (after.cpuMicros - before.cpuMicros) / completed : Number.NaN,
+    serverCpuShare: (after.cpuMicros - before.cpuMicros) / 1e6 / (result.duration || seconds),
+    maxRssMB: after.maxRss / 2 ** 20,
+  };
+}
+
+/** A GET with a bearer token per request: `next()` gives the token (same one, or a cycle). */
+function bearerGet(path, next) {
+  return {
+    method: 'GET',
+    path,
+    setupRequest(req) {
+      req.headers = { ...req.headers, authorization: `Bearer ${next()}` };
+      return req;
+    },
+  };
+}
+
+function plainGet(path) {
+  // The same client work as the bearer scenarios (setupRequest rebuilds the request each time).
+  return { method: 'GET', path, setupRequest: (req) => req };
+}
+
+function stats(runs) {
+  const keys = ['rps', 'p50', 'p99', 'cpuMicrosPerRequest', 'maxRssMB', 'serverCpuShare'];
+  const out = { rounds: runs.length, non2xx: runs.reduce((a, r) => a + r.non2xx, 0), errors: runs.reduce((a, r) => a + r.errors, 0) };
+  for (const k of keys) out[k] = summary(runs.map((r) => r[k]));
+  return out;
+}
+
+/** Runs the scenarios round-robin, `ROUNDS` times, after one short warm-up each. */
+async function interleaved(scenarios, { seconds = SECONDS, connections = CONNECTIONS } = {}) {
+  for (const s of scenarios) {
+    await load(s.server, s.request(), { seconds: 1, connections });
+    await s.after?.();
+  }
+  const runs = new Map(scenarios.map((s) => [s.name, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const s of scenarios) {
+      const run = await load(s.server, s.request(), { seconds, connections });
+      await s.after?.();
+      if (run.non2xx || run.errors) log(`${s.name}: ${run.non2xx} non-2xx, ${run.errors} errors`);
+      runs.get(s.name).push(run);
+    }
+  }
+  return runs;
+}
+
+function ratioOf(runs, name, baseline, key = 'rps') {
+  const a = runs.get(name);
+  const b = runs.get(baseline);
+  return summary(a.map((run, i) => run[key] / b[i][key]));
+}
+
+// ── PostgreSQL: a fresh schema ───────────────────────────────────────────────────────
+async function freshPgSchema(url) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    return { skipped: `PostgreSQL unreachable at ${url} (${error.code ?? error.message})` };
+  }
+  const schema = `lk_bench_${randomBytes(6).toString('hex')}`;
+  await client.query(`create schema ${schema}`);
+  await client.end();
+  const parsed = new URL(url);
+  parsed.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: parsed.toString(),
+    schema,
+    async drop() {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    },
+  };
+}
+
+// ── suites ────────────────────────────────────────────────────────────────────────────
+const report = { suite: 'http', rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, node: process.version, results: {} };
+const servers = [];
+
+async function readPath() {
+  const fastify = await startServer('fastify', 'sqlite');
+  const express = await startServer('express', 'sqlite');
+  const tutorial = await startServer('tutorial');
+  servers.push(fastify, express, tutorial);
+  const [token] = await fastify.call('mint', { count: 1 });
+  // 0 % hits: twice the default cache size (10,000), cycled: every token misses.
+  const many = await fastify.call('mint', { count: 20_000 });
+  const [expressToken] = await express.call('mint', { count: 1 });
+  const [tutorialToken] = await tutorial.call('mint', { count: 1 });
+  let i = 0;
+  const scenarios = [
+    { name: 'fastify: no auth', server: fastify, request: () => plainGet('/bare') },
+    { name: 'fastify: requireAuth (cache hits)', server: fastify, request: () => bearerGet('/protected', () => token) },
+    { name: 'fastify: requireAuth (0 % hits, 20k tokens)', server: fastify, request: () => bearerGet('/protected', () => many[i++ % many.length]) },
+    { name: 'fastify: requireAuth, cache off', server: fastify, request: () => bearerGet('/protected-uncached', () => token) },
+    { name: 'fastify: fast-jwt verify', server: fastify, request: () => bearerGet('/fast-jwt', () => token) },
+    { name: 'fastify: fast-jwt verify (its cache)', server: fastify, request: () => bearerGet('/fast-jwt-cached', () => token) },
+    { name: 'express: no auth', server: express, request: () => plainGet('/bare') },
+    { name: 'express: latchkey/express requireAuth', server: express, request: () => bearerGet('/protected', () => expressToken) },
+    { name: 'tutorial: express + jsonwebtoken HS256', server: tutorial, request: () => bearerGet('/protected', () => tutorialToken) },
+  ];
+  const runs = await interleaved(scenarios);
+  const out = {};
+  for (const s of scenarios) out[s.name] = stats(runs.get(s.name));
+  const ratios = {
+    'requireAuth / no auth (fastify)': ratioOf(runs, 'fastify: requireAuth (cache hits)', 'fastify: no auth'),
+    'requireAuth 0 % hits / no auth (fastify)': ratioOf(runs, 'fastify: requireAuth (0 % hits, 20k tokens)', 'fastify: no auth'),
+    'requireAuth cache off / no auth (fastify)': ratioOf(runs, 'fastify: requireAuth, cache off', 'fastify: no auth'),
+    'requireAuth cache off / fast-jwt (fastify)': ratioOf(runs, 'fastify: requireAuth, cache off', 'fastify: fast-jwt verify'),
+    'fast-jwt / no auth (fastify)': ratioOf(runs, 'fastify: fast-jwt verify', 'fastify: no auth'),
+    'fast-jwt cached / no auth (fastify)': ratioOf(runs, 'fastify: fast-jwt verify (its cache)', 'fastify: no auth'),
+    'requireAuth / fast-jwt cached (fastify)': ratioOf(runs, 'fastify: requireAuth (cache hits)', 'fastify: fast-jwt verify (its cache)'),
+    'latchkey/express / no auth (express)': ratioOf(runs, 'express: latchkey/express requireAuth', 'express: no auth'),
+    'tutorial / no auth (express)': ratioOf(runs, 'tutorial: express + jsonwebtoken HS256', 'express: no auth'),
+    'latchkey/express / tutorial': ratioOf(runs, 'express: latchkey/express requireAuth', 'tutorial: express + jsonwebtoken HS256'),
+    'fastify requireAuth / tutorial': ratioOf(runs, 'fastify: requireAuth (cache hits)', 'tutorial: express + jsonwebtoken HS256'),
+  };
+  report.results.read = { scenarios: out, ratios };
+  await Promise.all([express.stop(), tutorial.stop()]);
+  return fastify;
+}
+
+/**
+ * POST /auth/refresh, body transport, with fresh tokens only. A pool holds the current refresh
+ * token of every session (one session per connection); each request takes a token out of the
+ * pool and puts the rotated token from its response back, so a token is never presented twice
+ * and every request rotates its session (compare-and-swap on the row). Requests still in
+ * flight when a run stops are settled afterwards (see `settle`).
+ */
+function refreshChains(server, tokens) {
+  const pool = [...tokens];
+  const inflight = new Set();
+  const headers = { 'content-type': 'application/json', 'x-latchkey-transport': 'body' };
+  return {
+    request: () => ({
+      method: 'POST',
+      path: '/auth/refresh',
+      headers,
+      setupRequest(req, context) {
+        // autocannon keeps `context` from setupRequest to onResponse of one request.
+        context.token = pool.pop();
+        inflight.add(context.token);
+        req.body = JSON.stringify({ refreshToken: context.token });
+        return req;
+      },
+      onResponse(status, body, context) {
+        inflight.delete(context.token);
+        if (status === 200) pool.push(JSON.parse(body).refreshToken);
+        else {
+          if (process.env.BENCH_DEBUG) log(`refresh ${status} ${body}`);
+          pool.push(context.token);
+        }
+      },
+    }),
+    /** Trades the tokens of requests cut off by the end of a run for their sessions' current ones. */
+    async settle() {
+      for (const token of [...inflight]) {
+        inflight.delete(token);
+        const res = await fetch(`${server.url}/auth/refresh`, { method: 'POST', headers, body: JSON.stringify({ refreshToken: token }) });
+        const body = await res.json();
+        if (res.ok) pool.push(body.refreshToken);
+        else log(`settling a cut-off refresh: ${res.status} ${body.error}`);
+      }
+    },
+  };
+}
+
+async function refreshSuite() {
+  const targets = [['SQLite', 'sqlite']];
+  const schema = await freshPgSchema(args.pg);
+  if (schema.skipped) {
+    log(schema.skipped);
+    report.results.refreshSkipped = schema.skipped;
+  } else targets.push(['PostgreSQL', schema.url]);
+  const out = {};
+  try {
+    const scenarios = [];
+    for (const [name, url] of targets) {
+      let server;
+      // Other suites on this machine restart PostgreSQL on purpose: retry a failed start.
+      for (let attempt = 1; !server; attempt++) {
+        try {
+          server = await startServer('fastify', url);
+        } catch (error) {
+          if (attempt === 3) throw error;
+          log(`${name}: server did not start (${error.message}); retrying`);
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+        }
+      }
+      servers.push(server);
+      const chains = refreshChains(server, await server.call('sessions', { count: CONNECTIONS }));
+      scenarios.push({ name: `refresh: ${name}`, server, request: chains.request, after: chains.settle });
+    }
+    const runs = await interleaved(scenarios);
+    for (const s of scenarios) out[s.name] = stats(runs.get(s.name));
+    for (const s of scenarios) await s.server.stop();
+  } finally {
+    if (!schema.skipped) await schema.drop().catch(() => undefined);
+  }
+  report.results.refresh = { scenarios: out, method: 'one session per connection; each request presents the current refresh token and takes the rotated one from the response (no token is presented twice)' };
+}
+
+function argon2Floor() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./argon2.mjs', import.meta.url)), '--seconds', String(SECONDS), '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`argon2 floor exited ${code}`))));
+  });
+}
+
+async function loginSuite(fastify) {
+  const floor = await argon2Floor();
+  const { email, password } = await fastify.call('user');
+  const login = () => ({
+    method: 'POST',
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' },
+    body: JSON.stringify({ email, password }),
+  });
+  const runs = await interleaved([{ name: 'login', server: fastify, request: login }], { connections: 16 });
+  const loginRuns = runs.get('login');
+  report.results.login = {
+    argon2VerifyPerSec: summary(floor.verifyPerSec),
+    login: stats(loginRuns),
+    loginToArgon2: summary(loginRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
+    note: 'argon2id m=19 MiB t=2 p=1 via @node-rs/argon2, 8 in flight (libuv pool of 4 on 2 cores); login: 16 connections',
+  };
+}
+
+/** Latency of the protected route at a fixed rate, alone and while logins saturate hashing. */
+async function floodSuite(fastify) {
+  const [token] = await fastify.call('mint', { count: 1 });
+  const { email, password } = await fastify.call('user');
+  const RATE = 2000;
+  const protectedReq = () => bearerGet('/protected', () => token);
+  const loginReq = { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) };
+  const quiet = [];
+  const flooded = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    quiet.push(await load(fastify, protectedReq(), { connections: 10, overallRate: RATE }));
+    const flood = autocannon({ url: fastify.url, connections: 32, duration: SECONDS + 1, requests: [loginReq] });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    flooded.push(await load(fastify, protectedReq(), { connections: 10, overallRate: RATE }));
+    const f = await flood;
+    flooded[flooded.length - 1].loginRps = f.requests.total / f.duration;
+  }
+  report.results.flood = {
+    rate: RATE,
+    quiet: stats(quiet),
+    duringLoginFlood: stats(flooded),
+    loginRpsDuringFlood: summary(flooded.map((r) => r.loginRps)),
+    note: `protected route at ${RATE} req/s (10 connections); flood: 32 connections of POST /auth/login`,
+  };
+}
+
+try {
+  let fastify;
+  if (ONLY.has('read')) {
+    log('read path (fastify, express, tutorial)');
+    fastify = await readPath();
+  }
+  if (ONLY.has('login') || ONLY.has('flood')) {
+    fastify ??= await startServer('fastify', 'sqlite');
+    if (!servers.includes(fastify)) servers.push(fastify);
+    if (ONLY.has('login')) {
+      log('login vs argon2');
+      await loginSuite(fastify);
+    }
+    if (ONLY.has('flood')) {
+      log('protected route under a login flood');
+      await floodSuite(fastify);
+    }
+  }
+  if (ONLY.has('refresh')) {
+    log('refresh (SQLite, PostgreSQL)');
+    await refreshSuite();
+  }
+} finally {
+  await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
+}
+if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));
+else console.log(JSON.stringify(report, null, 2));

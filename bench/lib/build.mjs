@@ -1,0 +1,55 @@
+/**
+ * Transpiles src/ to bench/out/dist/ (one .js file per .ts file, the same module graph as the
+ * published dist/, without type checking), so the benchmark runs the current source as plain
+ * JavaScript — no loader, no stale dist/.
+ */
+import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const OUT = join(ROOT, 'bench', 'out');
+export const DIST = join(OUT, 'dist');
+
+function tsFiles(dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...tsFiles(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && !entry.name.endsWith('.test.ts')) files.push(path);
+  }
+  return files;
+}
+
+export async function buildSource() {
+  rmSync(DIST, { recursive: true, force: true });
+  const src = join(ROOT, 'src');
+  const entryPoints = tsFiles(src);
+  await build({
+    entryPoints,
+    outdir: DIST,
+    outbase: src,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    bundle: false,
+    sourcemap: false,
+    logLevel: 'warning',
+  });
+  // Files the source finds relative to its own location (`../../data-files`, `../../package.json`).
+  for (const [link, target] of [
+    [join(OUT, 'data-files'), join(ROOT, 'data-files')],
+    [join(OUT, 'package.json'), join(ROOT, 'package.json')],
+    [join(DIST, 'web'), join(ROOT, 'dist', 'web')],
+  ]) {
+    rmSync(link, { force: true, recursive: false });
+    if (existsSync(target)) symlinkSync(target, link);
+  }
+  return { files: entryPoints.length, dir: DIST };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await buildSource();
+  console.log(`built ${r.files} files into ${relative(ROOT, r.dir)}`);
+}

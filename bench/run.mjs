@@ -1,0 +1,154 @@
+/**
+ * `npm run bench`: the whole benchmark — tokens, HTTP, footprint — in about five minutes.
+ *
+ * 1. Transpiles src/ to bench/out/dist (the current source as plain JavaScript).
+ * 2. Runs each suite in its own Node process (tokens.mjs, http.mjs, footprint.mjs).
+ * 3. Prints the tables and writes bench/out/results.json and bench/out/results.md.
+ *
+ * Options: --only tokens,http,footprint   --quick (1 round, short runs: a smoke test of the
+ * harness, not figures)   plus per-suite knobs: --rounds, --ms, --seconds.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildSource, OUT } from './lib/build.mjs';
+import { range, ratio, sig, si, table } from './lib/stats.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'tokens,http,footprint' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    ms: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+const ONLY = new Set(args.only.split(','));
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+
+function runSuite(script, extra) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [here(script), ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model?.trim(),
+    cores: cpus.length,
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+const started = new Date();
+mkdirSync(OUT, { recursive: true });
+const load = { start: os.loadavg() };
+process.stderr.write(`bench: building src → bench/out/dist\n`);
+await buildSource();
+
+const results = { startedAt: started.toISOString(), machine: machine(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` };
+const quick = args.quick;
+const r = (def) => args.rounds ?? (quick ? '1' : def);
+
+if (ONLY.has('tokens')) {
+  process.stderr.write('bench: tokens\n');
+  const file = join(OUT, 'tokens.json');
+  await runSuite('./tokens.mjs', ['--rounds', r('5'), '--ms', args.ms ?? (quick ? '30' : '150'), '--json', file]);
+  results.tokens = JSON.parse(readFileSync(file, 'utf8'));
+}
+if (ONLY.has('http')) {
+  process.stderr.write('bench: http\n');
+  load.beforeHttp = os.loadavg();
+  const file = join(OUT, 'http.json');
+  await runSuite('./http.mjs', ['--rounds', r('3'), '--seconds', args.seconds ?? (quick ? '1' : '3'), '--json', file]);
+  results.http = JSON.parse(readFileSync(file, 'utf8'));
+}
+if (ONLY.has('footprint')) {
+  process.stderr.write('bench: footprint\n');
+  const file = join(OUT, 'footprint.json');
+  await runSuite('./footprint.mjs', ['--rounds', r('5'), '--json', file]);
+  results.footprint = JSON.parse(readFileSync(file, 'utf8'));
+}
+load.end = os.loadavg();
+results.loadAverage = load;
+results.finishedAt = new Date().toISOString();
+results.seconds = Math.round((Date.now() - started.getTime()) / 1000);
+
+// ── tables ────────────────────────────────────────────────────────────────────────────
+const md = [];
+const la = (x) => x.map((v) => v.toFixed(2)).join(' / ');
+md.push(`Run ${results.startedAt} → ${results.finishedAt} (${results.seconds} s): \`${results.command}\``);
+md.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`);
+md.push(`Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`);
+
+const OPS = [
+  ['verifyValid', 'verify, valid token'],
+  ['verifyBadSignature', 'verify, bad signature'],
+  ['verifyExpired', 'verify, expired token'],
+  ['verifyWrongKid', 'verify, unknown kid (signed by another key)'],
+  ['sign', 'sign'],
+];
+if (results.tokens) {
+  const t = results.tokens;
+  md.push(`\n## Tokens (median of ${t.rounds} rounds × ${t.msPerRound} ms per contender, min–max in brackets; ratio = ops/s ÷ the floor's ops/s in the same round)`);
+  for (const [alg, { tokenLength, results: byOp }] of Object.entries(t.results)) {
+    md.push(`\n### ${alg} (access token of ${tokenLength} characters)\n`);
+    const rows = [];
+    for (const [op, label] of OPS) {
+      for (const row of byOp[op] ?? []) rows.push([label, row.name, range(row.usPerOp, sig), range(row.opsPerSec), ratio(row.ratioToFloor)]);
+    }
+    md.push(table(['operation', 'contender', 'µs/op', 'ops/s', '× floor'], rows));
+  }
+}
+if (results.http) {
+  const h = results.http.results;
+  const c = results.http;
+  md.push(`\n## HTTP (autocannon in another process, loopback, ${c.connections} connections, ${c.rounds} rounds × ${c.seconds} s, scenarios interleaved; server CPU = server process CPU time ÷ requests)`);
+  const row = (name, s) => [name, range(s.rps), range(s.p50, sig), range(s.p99, sig), range(s.cpuMicrosPerRequest, sig), range(s.maxRssMB, sig), s.non2xx + s.errors];
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'max RSS MB', 'non-2xx/errors'];
+  if (h.read) {
+    md.push('\n### Protected route (GET, bearer token; ES256 for Latchkey and fast-jwt, HS256 for the tutorial)\n');
+    md.push(table(head, Object.entries(h.read.scenarios).map(([n, s]) => row(n, s))));
+    md.push('\n' + table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.read.ratios).map(([n, s]) => [n, ratio(s)])));
+  }
+  if (h.refresh) {
+    md.push(`\n### POST /auth/refresh (every request a fresh token: ${h.refresh.method})\n`);
+    md.push(table(head, Object.entries(h.refresh.scenarios).map(([n, s]) => row(n, s))));
+  }
+  if (h.refreshSkipped) md.push(`\nPostgreSQL skipped: ${h.refreshSkipped}`);
+  if (h.login) {
+    md.push(`\n### POST /auth/login against the argon2 floor (${h.login.note})\n`);
+    md.push(table(['measure', 'median (min–max)'], [
+      ['raw argon2id verify/s (both cores)', range(h.login.argon2VerifyPerSec)],
+      ['login req/s', range(h.login.login.rps)],
+      ['login ÷ raw argon2', ratio(h.login.loginToArgon2)],
+      ['login p50 / p99 ms', `${sig(h.login.login.p50.median)} / ${sig(h.login.login.p99.median)}`],
+    ]));
+  }
+  if (h.flood) {
+    md.push(`\n### Protected route while a login flood saturates hashing (${h.flood.note})\n`);
+    md.push(table(head, [row('protected, quiet', h.flood.quiet), row('protected, during login flood', h.flood.duringLoginFlood)]));
+    md.push(`\nLogins/s during the flood: ${range(h.flood.loginRpsDuringFlood)}`);
+  }
+}
+if (results.footprint) {
+  const f = results.footprint;
+  md.push(`\n## Footprint (${f.note}; ${f.rounds} rounds)\n`);
+  md.push(table(['measure', 'latchkey serve', 'floor (bare node:http)'], [
+    ['cold start → /healthz 200, ms', range(f.coldStartMs, sig), range(f.floorStartMs, sig)],
+    ['first start (empty database), ms', sig(f.firstStartMs), '—'],
+    ['idle RSS, MB (1 s after ready)', range(f.idleRssMB, sig), range(f.floorIdleRssMB, sig)],
+  ]));
+}
+const text = md.join('\n');
+writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+writeFileSync(join(OUT, 'results.md'), `${text}\n`);
+console.log(text);
+process.stderr.write(`\nbench: done in ${results.seconds} s — bench/out/results.json, bench/out/results.md\n`);
