@@ -402,16 +402,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (iat > nowSeconds + tolerance) return fail('JWT_IAT_INVALID', 'iat');
 
     // Remember the header (authenticated now) so that the next token of this key skips its parsing.
+    // Verified headers are frozen: the header cache shares one object between tokens.
+    Object.freeze(header);
     const headerSegment = token.slice(0, parsed.dot1);
     if (!headers.has(headerSegment)) {
       if (headers.size >= MAX_CACHED_HEADERS) headers.clear();
-      headers.set(headerSegment, Object.freeze(header));
+      headers.set(headerSegment, header);
     }
 
     const result: VerifySuccess = { ok: true, header: header as JwsHeader, claims: claims as JwtClaims };
     if (tokens === undefined) return result;
     deepFreeze(result);
-    tokens.set(token, {
+    tokens.set({
+      token,
       result,
       kid,
       key,
