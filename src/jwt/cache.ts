@@ -5,10 +5,13 @@
  * instead of a signature check.
  *
  * What makes it safe (docs/jwt.md, *Verified-token cache*):
- * - **Keyed by the whole token string.** A `Map` compares keys exactly, so no other token —
- *   one changed character, a collision of some hash — can ever hit an entry. (A digest as
- *   key would save memory but would put a hash collision, however unlikely, between an
- *   attacker and someone else's claims; the full string costs ~0.5 KB an entry.)
+ * - **Only the exact token string hits.** The map is indexed by the token's last 32 characters
+ *   (signature bytes: random-looking, and hashing 32 characters instead of the whole ~400–700
+ *   was most of a hit's cost), and an entry holds its full token, compared with `===` before
+ *   it counts: another token — one changed character, or a foreign header and payload glued
+ *   to a cached signature — can never hit, and never evicts the entry either. No digest stands in for the token, so no
+ *   hash collision can put someone else's claims in front of an attacker. Cost: the token
+ *   string is kept, ~0.5 KB an entry.
  * - **Only successes are stored.** A token enters after passing every check; a rejected token
  *   is never cached, so junk cannot occupy (and evict) the entries of valid tokens, and an
  *   attacker without valid tokens cannot touch the cache at all.
@@ -38,6 +41,8 @@ export const MAX_TOKEN_CACHE_SIZE = 1_000_000;
 
 /** A token that passed every check, with what a hit must re-check. @internal */
 export interface CachedToken<R> {
+  /** The token itself: a lookup hits only on `===` with it. */
+  readonly token: string;
   /** The frozen result handed out on every hit. */
   readonly result: R;
   /** The `kid` the token names, re-resolved on each hit. */
@@ -59,6 +64,7 @@ export interface CachedToken<R> {
  */
 export class TokenCache<R> {
   readonly #max: number;
+  /** Last 32 characters of the token → entry. */
   readonly #map = new Map<string, CachedToken<R>>();
   /** The CLOCK hand: a live iterator over the map's insertion order. */
   #hand: Iterator<[string, CachedToken<R>]> | undefined;
@@ -67,18 +73,23 @@ export class TokenCache<R> {
     this.#max = size;
   }
 
+  /** The entry of exactly `token`, if cached. */
   get(token: string): CachedToken<R> | undefined {
-    return this.#map.get(token);
+    const entry = this.#map.get(indexOf(token));
+    return entry !== undefined && entry.token === token ? entry : undefined;
   }
 
-  /** Stores `entry`, evicting one unused entry first when full. */
-  set(token: string, entry: CachedToken<R>): void {
-    if (this.#map.size >= this.#max && !this.#map.has(token)) this.#evict();
-    this.#map.set(token, entry);
+  /** Stores `entry` (for `entry.token`), evicting one unused entry first when full. */
+  set(entry: CachedToken<R>): void {
+    const index = indexOf(entry.token);
+    if (this.#map.size >= this.#max && !this.#map.has(index)) this.#evict();
+    this.#map.set(index, entry);
   }
 
+  /** Forgets `token` (only that exact token). */
   delete(token: string): void {
-    this.#map.delete(token);
+    const index = indexOf(token);
+    if (this.#map.get(index)?.token === token) this.#map.delete(index);
   }
 
   clear(): void {
@@ -103,16 +114,25 @@ export class TokenCache<R> {
         next = this.#hand.next();
         if (next.done) return;
       }
-      const [token, entry] = next.value;
+      const [index, entry] = next.value;
       if (entry.used) {
         entry.used = false;
       } else {
-        this.#map.delete(token);
+        this.#map.delete(index);
         return;
       }
     }
   }
 }
+
+/**
+ * The map index of a token: its last 32 characters, 192 bits of its signature (HS256 has 43
+ * signature characters, ES256 and EdDSA 86, RS256 342). Two valid tokens never share them.
+ */
+function indexOf(token: string): string {
+  return token.length > INDEX_LENGTH ? token.slice(token.length - INDEX_LENGTH) : token;
+}
+const INDEX_LENGTH = 32;
 
 /** Checks `cache` options; a reason string when unusable. @internal */
 export function tokenCacheProblem(cache: unknown): string | undefined {
