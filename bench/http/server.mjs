@@ -155,12 +155,49 @@ async function expressApp() {
   return listen(app);
 }
 
-/** Written the way the classic "JWT auth with Express" tutorial does it. */
+/**
+ * Written the way the classic "JWT auth with Express" tutorial does it: access tokens signed
+ * with a string secret from the environment (HS256), a `authenticateToken` middleware, a
+ * refresh token that is itself a JWT (another string secret) stored in a table and rotated
+ * on /refresh through an httpOnly cookie (cookie-parser), login checking an argon2id hash
+ * (@node-rs/argon2, the same parameters as Latchkey). SQLite through better-sqlite3 (WAL).
+ */
 async function tutorialApp() {
   const { default: express } = await import('express');
   const { default: jwt } = await import('jsonwebtoken');
   const { default: cookieParser } = await import('cookie-parser');
-  const TOKEN_SECRET = randomBytes(64).toString('hex');
+  const { default: Database } = await import('better-sqlite3');
+  const argon2 = await import('@node-rs/argon2');
+  const ACCESS_TOKEN_SECRET = randomBytes(64).toString('hex');
+  const REFRESH_TOKEN_SECRET = randomBytes(64).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'tutorial-bench-'));
+  const db = new Database(join(dir, 'app.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec(`create table users (id text primary key, email text unique not null, password_hash text not null);
+           create table refresh_tokens (token text primary key, user_id text not null, expires_at integer not null);`);
+  const findUser = db.prepare('select * from users where email = ?');
+  const findToken = db.prepare('select * from refresh_tokens where token = ?');
+  const insertToken = db.prepare('insert into refresh_tokens (token, user_id, expires_at) values (?, ?, ?)');
+  const deleteToken = db.prepare('delete from refresh_tokens where token = ?');
+  const userId = randomUUID();
+  db.prepare('insert into users values (?, ?, ?)').run(
+    userId,
+    EMAIL,
+    await argon2.hash(PASSWORD, { algorithm: argon2.Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 }),
+  );
+
+  const generateAccessToken = (user) => jwt.sign({ sub: user.id, role: 'user' }, ACCESS_TOKEN_SECRET, { expiresIn: '15m' });
+  function issueRefreshToken(user) {
+    const refreshToken = jwt.sign({ sub: user.id, jti: randomUUID() }, REFRESH_TOKEN_SECRET, { expiresIn: '7d' });
+    insertToken.run(refreshToken, user.id, Date.now() + 7 * 86_400_000);
+    return refreshToken;
+  }
+  async function login(email, password) {
+    const user = findUser.get(email);
+    if (!user || !(await argon2.verify(user.password_hash, password))) return undefined;
+    return { accessToken: generateAccessToken(user), refreshToken: issueRefreshToken(user) };
+  }
+
   const app = express();
   app.use(express.json());
   app.use(cookieParser());
@@ -168,20 +205,50 @@ async function tutorialApp() {
     const authHeader = req.headers['authorization'];
     const token = authHeader && authHeader.split(' ')[1];
     if (token == null) return res.sendStatus(401);
-    jwt.verify(token, TOKEN_SECRET, (err, user) => {
+    jwt.verify(token, ACCESS_TOKEN_SECRET, (err, user) => {
       if (err) return res.sendStatus(403);
       req.user = user;
       next();
     });
   }
+  const cookieOptions = { httpOnly: true, sameSite: 'strict', maxAge: 7 * 86_400_000 };
   app.get('/healthz', (req, res) => res.json({ status: 'ok' }));
   app.get('/bare', (req, res) => res.json(ok));
   app.get('/protected', authenticateToken, (req, res) => res.json({ id: req.user.sub }));
+  app.post('/auth/login', async (req, res) => {
+    const tokens = await login(req.body.email, req.body.password);
+    if (!tokens) return res.status(401).json({ message: 'Invalid email or password' });
+    res.cookie('refreshToken', tokens.refreshToken, cookieOptions);
+    res.json({ accessToken: tokens.accessToken });
+  });
+  app.post('/auth/refresh', (req, res) => {
+    const refreshToken = req.cookies.refreshToken;
+    if (refreshToken == null) return res.sendStatus(401);
+    if (!findToken.get(refreshToken)) return res.sendStatus(403);
+    jwt.verify(refreshToken, REFRESH_TOKEN_SECRET, (err, payload) => {
+      if (err) return res.sendStatus(403);
+      deleteToken.run(refreshToken); // rotation
+      const user = { id: payload.sub };
+      res.cookie('refreshToken', issueRefreshToken(user), cookieOptions);
+      res.json({ accessToken: generateAccessToken(user) });
+    });
+  });
   handlers.mint = async ({ count }) =>
-    Array.from({ length: count }, () =>
-      jwt.sign({ sub: randomUUID(), sid: randomUUID(), role: 'user' }, TOKEN_SECRET, { expiresIn: '15m', issuer: ISSUER, audience: AUDIENCE }),
-    );
-  return listen(app);
+    Array.from({ length: count }, () => jwt.sign({ sub: randomUUID(), sid: randomUUID(), role: 'user' }, ACCESS_TOKEN_SECRET, { expiresIn: '15m' }));
+  handlers.user = async () => ({ email: EMAIL, password: PASSWORD });
+  handlers.sessions = async ({ count }) => {
+    const tokens = [];
+    for (let i = 0; i < count; i++) tokens.push((await login(EMAIL, PASSWORD)).refreshToken);
+    return tokens;
+  };
+  const port = await listen(app);
+  const close = cleanup;
+  cleanup = async () => {
+    await close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return port;
 }
 
 function listen(app) {
