@@ -160,6 +160,17 @@ describe('verified-token cache: nothing but the exact token hits', () => {
     expect(code(verifier.check(forged))).toBe('JWT_SIGNATURE_INVALID');
   });
 
+  it('another header and payload glued to a cached signature neither hit nor evict the real token', () => {
+    const { verifier } = setup();
+    const token = signed(KEYS.ES256);
+    const first = ok(verifier.check(token));
+    const signature = token.split('.')[2] as string;
+    const glued = signed(KEYS.ES256, {}, claims({ role: 'admin' })).split('.').slice(0, 2).join('.');
+    expect(code(verifier.check(`${glued}.${signature}`))).toBe('JWT_SIGNATURE_INVALID');
+    expect(code(verifier.check(`${signature}`))).toBe('JWT_MALFORMED');
+    expect(verifier.check(token)).toBe(first);
+  });
+
   it('failures are never cached: a rejected token stays rejected, a fixed key then verifies it', () => {
     const { ring, verifier } = setup();
     const token = signed(KEYS.ES256);
@@ -243,11 +254,11 @@ describe('verified-token cache: bounded', () => {
 
   it('TokenCache never exceeds its size, and CLOCK keeps entries in use through a flood of one-off tokens', () => {
     const cache = new TokenCache<number>(10_000);
-    const entry = (n: number): CachedToken<number> => ({ result: n, kid: 'k', key: undefined as never, exp: 0, nbf: 0, iat: 0, used: false });
-    const hot = Array.from({ length: 100 }, (_, i) => `hot-${i}`);
-    for (const t of hot) cache.set(t, entry(0));
+    const entry = (token: string, n: number): CachedToken<number> => ({ token, result: n, kid: 'k', key: undefined as never, exp: 0, nbf: 0, iat: 0, used: false });
+    const hot = Array.from({ length: 100 }, (_, i) => `h.p.hot-${i}`);
+    for (const t of hot) cache.set(entry(t, 0));
     for (let i = 0; i < 100_000; i++) {
-      cache.set(`cold-${i}`, entry(i));
+      cache.set(entry(`h.p.cold-${i}`, i));
       expect(cache.size).toBeLessThanOrEqual(10_000);
       if (i % 1_000 === 0) for (const t of hot) { const e = cache.get(t); if (e) e.used = true; }
     }
