@@ -263,6 +263,13 @@ function listen(app) {
   });
 }
 
+// Never outlive the load generator (a killed parent would leave this server running).
+process.on('disconnect', () => {
+  cleanup()
+    .catch(() => undefined)
+    .finally(() => process.exit(0));
+});
+
 process.on('message', async (message) => {
   if (message?.type === 'exit') {
     await cleanup().catch(() => undefined);
