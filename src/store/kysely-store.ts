@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { ApiError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
-import { isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
+import { isConnectionError, isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
 import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
 import type {
   AuditEventInput,
@@ -25,6 +25,14 @@ import type {
 /** Default and maximum page size of {@link Store.listAudit}. */
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 1_000;
+
+/**
+ * Read-only operations retried once on PostgreSQL after a connection failure: a connection the
+ * server dropped (restart, failover, idle kill) may still be handed out once by the pool; the
+ * retry gets a fresh one. Writes are never retried here — their outcome may be unknown.
+ */
+const RETRIED_READS = new Set(['ping', 'findUserByEmail', 'findUserById', 'findSession', 'listActiveSessions', 'listSigningKeys', 'listAudit']);
+const READ_RETRY_DELAY_MS = 100;
 
 type NewSigningKey = Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>;
 
@@ -128,6 +136,14 @@ export class KyselyStore implements Store {
 
   /** Every public method runs through here: one place for serialisation and error mapping. */
   async #op<T>(operation: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.#backend.exclusive(() => fn(this.#db));
+    } catch (error) {
+      if (this.dialect !== 'postgres' || !RETRIED_READS.has(operation) || !isConnectionError(error)) {
+        throw toStoreError(operation, error);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, READ_RETRY_DELAY_MS));
     try {
       return await this.#backend.exclusive(() => fn(this.#db));
     } catch (error) {
