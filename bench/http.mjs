@@ -36,9 +36,9 @@ const SECRET = randomBytes(32).toString('hex');
 const log = (line) => process.stderr.write(`  http: ${line}\n`);
 
 // ── servers ───────────────────────────────────────────────────────────────────────────
-async function startServer(kind, databaseUrl) {
+async function startServer(kind, databaseUrl, env = {}) {
   const child = fork(SERVER, [kind, ...(databaseUrl ? [databaseUrl] : [])], {
-    env: { ...process.env, BENCH_SECRET: SECRET, NODE_ENV: 'production' },
+    env: { ...process.env, BENCH_SECRET: SECRET, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map();
@@ -369,28 +369,46 @@ async function loginSuite(fastify) {
   };
 }
 
-/** Latency of the protected route at a fixed rate, alone and while logins saturate hashing. */
+/**
+ * Latency of the protected route at a fixed rate, alone and while logins saturate hashing —
+ * with the default libuv pool (4 threads, where @node-rs/argon2 hashes) and with a pool of
+ * one thread (UV_THREADPOOL_SIZE=1: hashing can take one of the two cores, never both).
+ */
 async function floodSuite(fastify) {
-  const [token] = await fastify.call('mint', { count: 1 });
-  const { email, password } = await fastify.call('user');
+  const pool1 = await startServer('fastify', 'sqlite', { UV_THREADPOOL_SIZE: '1' });
+  servers.push(pool1);
   const RATE = 2000;
-  const protectedReq = () => bearerGet('/protected', () => token);
-  const loginReq = { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) };
-  const quiet = [];
-  const flooded = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    quiet.push(await load(fastify, protectedReq(), { connections: 10, overallRate: RATE }));
-    const flood = autocannon({ url: fastify.url, connections: 32, duration: SECONDS + 1, requests: [loginReq] });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    flooded.push(await load(fastify, protectedReq(), { connections: 10, overallRate: RATE }));
-    const f = await flood;
-    flooded[flooded.length - 1].loginRps = f.requests.total / f.duration;
+  const targets = [];
+  for (const server of [fastify, pool1]) {
+    const [token] = await server.call('mint', { count: 1 });
+    const { email, password } = await server.call('user');
+    targets.push({
+      server,
+      protectedReq: () => bearerGet('/protected', () => token),
+      loginReq: { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) },
+      quiet: [],
+      flooded: [],
+    });
   }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const t of targets) {
+      t.quiet.push(await load(t.server, t.protectedReq(), { connections: 10, overallRate: RATE }));
+      const flood = autocannon({ url: t.server.url, connections: 32, duration: SECONDS + 1, requests: [t.loginReq] });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const run = await load(t.server, t.protectedReq(), { connections: 10, overallRate: RATE });
+      const f = await flood;
+      run.loginRps = f.requests.total / f.duration;
+      t.flooded.push(run);
+    }
+  }
+  await pool1.stop();
+  const [pool4, single] = targets;
   report.results.flood = {
     rate: RATE,
-    quiet: stats(quiet),
-    duringLoginFlood: stats(flooded),
-    loginRpsDuringFlood: summary(flooded.map((r) => r.loginRps)),
+    quiet: stats(pool4.quiet),
+    duringLoginFlood: stats(pool4.flooded),
+    loginRpsDuringFlood: summary(pool4.flooded.map((r) => r.loginRps)),
+    pool1: { quiet: stats(single.quiet), duringLoginFlood: stats(single.flooded), loginRpsDuringFlood: summary(single.flooded.map((r) => r.loginRps)) },
     note: `protected route at ${RATE} req/s (10 connections); flood: 32 connections of POST /auth/login`,
   };
 }
