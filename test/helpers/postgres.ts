@@ -11,6 +11,9 @@
  *   await describePostgres('my suite', (pg) => { ... pg.createSchema() ... });
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, it } from 'vitest';
 
@@ -101,7 +104,19 @@ export async function createTestSchema(): Promise<TestSchema> {
   };
 }
 
-let warned = false;
+/**
+ * Prints `message` once per `npm test` run and `key`, not once per test file: vitest runs files in
+ * worker processes, so the first worker to claim a marker file (named after the vitest process)
+ * prints, the others stay quiet.
+ */
+export function noticeOnce(key: string, message: string): void {
+  try {
+    closeSync(openSync(join(tmpdir(), `latchkey-notice-${process.ppid}-${key}`), 'wx'));
+  } catch {
+    return; // already printed by another worker (or no temp dir: stay quiet rather than noisy)
+  }
+  console.warn(message);
+}
 
 /**
  * `describe(name, body)` when PostgreSQL is reachable. Otherwise a failing test when
@@ -123,9 +138,6 @@ export async function describePostgres(name: string, body: () => void): Promise<
     });
     return;
   }
-  if (!warned) {
-    warned = true;
-    console.warn(`[latchkey] skipping PostgreSQL suites: ${where}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`);
-  }
+  noticeOnce('postgres', `[latchkey] skipping PostgreSQL suites: ${where}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`);
   describe.skip(name, body);
 }

@@ -12,7 +12,15 @@ import { connect } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'vitest';
 import { spawnCli, runCli, waitForHttp, type CliResult } from '../helpers/cli.js';
-import { createTestSchema, probePostgres, redactUrl, SERVICES_REQUIRED, TEST_PG_URL, type TestSchema } from '../helpers/postgres.js';
+import {
+  createTestSchema,
+  noticeOnce,
+  probePostgres,
+  redactUrl,
+  SERVICES_REQUIRED,
+  TEST_PG_URL,
+  type TestSchema,
+} from '../helpers/postgres.js';
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
 
 export const TEST_REDIS_URL = process.env.LATCHKEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -197,8 +205,6 @@ export function probeRedis(timeoutMs = 2_000): Promise<{ ok: true } | { ok: fals
   return redisProbe;
 }
 
-let warned = false;
-
 /**
  * `describe(name, body)` when PostgreSQL (and Redis, when `redis`) answer; otherwise a failing
  * test under `LATCHKEY_REQUIRE_SERVICES=1`, else `describe.skip` with one notice per process.
@@ -223,9 +229,9 @@ export async function describeServices(name: string, needs: { redis?: boolean },
     });
     return;
   }
-  if (!warned) {
-    warned = true;
-    console.warn(`[latchkey] skipping multi-instance suites: ${problems.join('; ')}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`);
-  }
+  noticeOnce(
+    pg.ok ? 'redis' : 'postgres',
+    `[latchkey] skipping PostgreSQL/Redis suites: ${problems.join('; ')}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`,
+  );
   describe.skip(name, body);
 }

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminQuery, SERVICES_REQUIRED } from '../helpers/postgres.js';
+import { adminQuery, noticeOnce, SERVICES_REQUIRED } from '../helpers/postgres.js';
 import {
   describeServices,
   refresh,
@@ -53,7 +53,7 @@ async function ensurePostgresRunning(): Promise<void> {
 
 const canRestart = process.getuid?.() === 0 && pgVersion() !== undefined;
 if (!canRestart && !SERVICES_REQUIRED) {
-  console.warn('[latchkey] skipping the PostgreSQL restart test: needs root and pg_ctlcluster (Debian postgresql-common).');
+  noticeOnce('pg-restart', '[latchkey] skipping the PostgreSQL restart test: needs root and pg_ctlcluster (Debian postgresql-common).');
 }
 
 await describeServices('PostgreSQL restarted under load', {}, () => {
