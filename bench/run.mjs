@@ -8,7 +8,7 @@
  * Options: --only tokens,http,footprint   --quick (1 round, short runs: a smoke test of the
  * harness, not figures)   plus per-suite knobs: --rounds, --ms, --seconds.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +53,17 @@ const load = { start: os.loadavg() };
 process.stderr.write(`bench: building src → bench/out/dist\n`);
 await buildSource();
 
-const results = { startedAt: started.toISOString(), machine: machine(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` };
+function source() {
+  try {
+    const git = (...a) => execFileSync('git', a, { cwd: here('..'), encoding: 'utf8' });
+    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+    return { commit: git('rev-parse', '--short', 'HEAD').trim(), uncommittedInSrc: dirty };
+  } catch {
+    return { commit: 'unknown', uncommittedInSrc: [] };
+  }
+}
+
+const results = { startedAt: started.toISOString(), machine: machine(), source: source(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` };
 const quick = args.quick;
 const r = (def) => args.rounds ?? (quick ? '1' : def);
 
@@ -85,6 +95,7 @@ results.seconds = Math.round((Date.now() - started.getTime()) / 1000);
 const md = [];
 const la = (x) => x.map((v) => v.toFixed(2)).join(' / ');
 md.push(`Run ${results.startedAt} → ${results.finishedAt} (${results.seconds} s): \`${results.command}\``);
+md.push(`Source: commit ${results.source.commit}${results.source.uncommittedInSrc.length ? ` plus uncommitted changes in ${results.source.uncommittedInSrc.join(', ')}` : ''} (transpiled from the working tree)`);
 md.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`);
 md.push(`Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`);
 
