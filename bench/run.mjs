@@ -6,7 +6,8 @@
  * 3. Prints the tables and writes bench/out/results.json and bench/out/results.md.
  *
  * Options: --only tokens,http,footprint   --quick (1 round, short runs: a smoke test of the
- * harness, not figures)   plus per-suite knobs: --rounds, --ms, --seconds.
+ * harness, not figures)   --ref <git ref> (benchmark src/ as committed there instead of the
+ * working tree)   plus per-suite knobs: --rounds, --ms, --seconds.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     ms: { type: 'string' },
     seconds: { type: 'string' },
+    ref: { type: 'string' },
   },
 });
 const ONLY = new Set(args.only.split(','));
@@ -50,12 +52,13 @@ function machine() {
 const started = new Date();
 mkdirSync(OUT, { recursive: true });
 const load = { start: os.loadavg() };
-process.stderr.write(`bench: building src → bench/out/dist\n`);
-await buildSource();
+process.stderr.write(`bench: building ${args.ref ? `src at ${args.ref}` : 'src (working tree)'} → bench/out/dist\n`);
+await buildSource({ ref: args.ref });
 
 function source() {
   try {
     const git = (...a) => execFileSync('git', a, { cwd: here('..'), encoding: 'utf8' });
+    if (args.ref) return { commit: git('rev-parse', '--short', args.ref).trim(), uncommittedInSrc: [], ref: args.ref };
     const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
     return { commit: git('rev-parse', '--short', 'HEAD').trim(), uncommittedInSrc: dirty };
   } catch {
@@ -95,7 +98,11 @@ results.seconds = Math.round((Date.now() - started.getTime()) / 1000);
 const md = [];
 const la = (x) => x.map((v) => v.toFixed(2)).join(' / ');
 md.push(`Run ${results.startedAt} → ${results.finishedAt} (${results.seconds} s): \`${results.command}\``);
-md.push(`Source: commit ${results.source.commit}${results.source.uncommittedInSrc.length ? ` plus uncommitted changes in ${results.source.uncommittedInSrc.join(', ')}` : ''} (transpiled from the working tree)`);
+md.push(
+  results.source.ref
+    ? `Source: src/ at ${results.source.ref} (commit ${results.source.commit}, extracted with git archive)`
+    : `Source: commit ${results.source.commit}${results.source.uncommittedInSrc.length ? ` plus uncommitted changes in ${results.source.uncommittedInSrc.join(', ')}` : ''} (transpiled from the working tree)`,
+);
 md.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`);
 md.push(`Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`);
 

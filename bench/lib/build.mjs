@@ -3,7 +3,8 @@
  * published dist/, without type checking), so the benchmark runs the current source as plain
  * JavaScript — no loader, no stale dist/.
  */
-import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -22,9 +23,20 @@ function tsFiles(dir) {
   return files;
 }
 
-export async function buildSource() {
+/**
+ * Transpiles the working tree's src/ — or, with `ref`, src/ as committed at that git ref
+ * (extracted with `git archive`, so half-done edits in a shared working tree stay out).
+ */
+export async function buildSource({ ref } = {}) {
   rmSync(DIST, { recursive: true, force: true });
-  const src = join(ROOT, 'src');
+  let src = join(ROOT, 'src');
+  if (ref) {
+    const tree = join(OUT, 'tree');
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(tree, { recursive: true });
+    execFileSync('sh', ['-c', `git archive "$1" src | tar -x -C "$2"`, 'sh', ref, tree], { cwd: ROOT });
+    src = join(tree, 'src');
+  }
   const entryPoints = tsFiles(src);
   await build({
     entryPoints,
