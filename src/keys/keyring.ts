@@ -8,8 +8,11 @@
  * so a token signed by another instance right after a rotation verifies here at once.
  * A failed reload (database down) keeps the keys already loaded.
  *
- * Lifecycle of a stored key: `current` (signs, published) → `retired` (published and
- * verifying until `expiresAt` = retirement + access-token TTL + clock tolerance) → dropped.
+ * Lifecycle of a stored key: `next` (published and verifying, not signing yet) → `current`
+ * (signs) → `retired` (published and verifying until `expiresAt` = retirement + access-token
+ * TTL + clock tolerance) → dropped. The ring always keeps one `next` key, so a rotation
+ * promotes a key that every JWKS cache refreshed since the previous rotation already holds:
+ * resource servers never meet an unknown `kid` because of a routine rotation.
  * HS256 is the exception: its secret comes from configuration, is never stored and is
  * never published.
  */
@@ -51,6 +54,8 @@ export class KeyRing {
   #options: Required<Omit<KeyRingOptions, 'hs256Secret' | 'logger'>> &
     Pick<KeyRingOptions, 'hs256Secret' | 'logger'>;
   #signing!: ActiveSigningKey;
+  /** Whether the store holds a `next` key (published ahead of signing). */
+  #hasNext = false;
   #verification = new Map<string, VerificationKey>();
   #jwks: { keys: JsonWebKey[] } = { keys: [] };
   #timer: NodeJS.Timeout | undefined;
@@ -83,11 +88,15 @@ export class KeyRing {
     if (!ring.#signing) {
       await options.store.insertFirstSigningKey(ring.#newKeyRecord());
       await ring.reload();
-    } else if (ring.#signing.alg !== options.alg) {
-      // Configuration switched algorithm: start signing with a key of the new one;
-      // the old key keeps verifying until its tokens have expired.
-      await ring.rotate();
     }
+    if (!ring.#hasNext) {
+      await options.store.insertNextSigningKey(ring.#newKeyRecord());
+      await ring.reload();
+    }
+    // Configuration switched algorithm: start signing with a key of the new one (the first
+    // rotation may promote a `next` key of the old algorithm, the second one is new); old
+    // keys keep verifying until their tokens have expired.
+    for (let i = 0; i < 2 && ring.#signing.alg !== options.alg; i++) await ring.rotate();
     if (ring.#options.reloadIntervalMs > 0) {
       ring.#timer = setInterval(() => {
         ring.reload().catch((error: unknown) => {
@@ -160,7 +169,9 @@ export class KeyRing {
     const verification = new Map<string, VerificationKey>();
     const published: JsonWebKey[] = [];
     let signing: ActiveSigningKey | undefined;
+    let hasNext = false;
     for (const record of records) {
+      if (record.state === 'next') hasNext = true;
       const alg = record.alg as SigningAlgorithm;
       const publicKey = createPublicKey({ key: JSON.parse(record.publicJwk), format: 'jwk' });
       verification.set(record.kid, { kid: record.kid, alg, key: publicKey });
@@ -179,14 +190,16 @@ export class KeyRing {
       }
     }
     this.#loadApplied = generation;
+    this.#hasNext = hasNext;
     this.#verification = verification;
     this.#jwks = { keys: published };
     if (signing) this.#signing = signing;
   }
 
   /**
-   * Starts signing with a fresh key. The previous key keeps verifying, and stays in the
-   * JWKS, until every token it signed has expired. Returns the new `kid`.
+   * Starts signing with the `next` key (already published) and publishes a fresh `next`.
+   * The previous key keeps verifying, and stays in the JWKS, until every token it signed
+   * has expired. Returns the `kid` that signs from now on.
    */
   async rotate(): Promise<string> {
     if (this.#options.alg === 'HS256') {
@@ -200,14 +213,15 @@ export class KeyRing {
     const record = this.#newKeyRecord();
     const retiredKeyExpiresAt = now + (this.#options.accessTokenTtl + this.#options.clockTolerance) * 1000;
     await this.#options.store.rotateSigningKey(record, now, retiredKeyExpiresAt);
-    // Every rotation is audited here (CLI, start-up algorithm switch, embedders). Best-effort:
-    // the rotation is committed and must not be reported as failed.
-    await this.#options.store.appendAudit({ type: 'key_rotated', at: now, detail: { kid: record.kid, previous } }).catch((error: unknown) => {
-      this.#options.logger?.warn({ err: { type: (error as Error)?.name } }, 'could not audit a key rotation');
-    });
     // Not the shared reload: one already in flight may have read the keys before the rotation.
     await this.#load();
-    return record.kid;
+    const kid = this.#signing.kid;
+    // Every rotation is audited here (CLI, start-up algorithm switch, embedders). Best-effort:
+    // the rotation is committed and must not be reported as failed.
+    await this.#options.store.appendAudit({ type: 'key_rotated', at: now, detail: { kid, previous, next: record.kid } }).catch((error: unknown) => {
+      this.#options.logger?.warn({ err: { type: (error as Error)?.name } }, 'could not audit a key rotation');
+    });
+    return kid;
   }
 
   close(): void {

@@ -89,13 +89,13 @@ function toAudit(row: Selectable<AuditEventsTable>): AuditEventRecord {
   };
 }
 
-function newKeyRow(key: NewSigningKey): Selectable<SigningKeysTable> {
+function newKeyRow(key: NewSigningKey, state: 'current' | 'next' = 'current'): Selectable<SigningKeysTable> {
   return {
     kid: key.kid,
     alg: key.alg,
     public_jwk: key.publicJwk,
     private_key_sealed: key.privateKeySealed,
-    state: 'current',
+    state,
     created_at: key.createdAt,
     retired_at: null,
     expires_at: null,
@@ -359,7 +359,7 @@ export class KyselyStore implements Store {
         .selectAll()
         .where((eb) =>
           eb.or([
-            eb('state', '=', 'current'),
+            eb('state', 'in', ['current', 'next']),
             eb.and([eb('state', '=', 'retired'), eb('expires_at', '>', now)]),
           ]),
         )
@@ -381,9 +381,27 @@ export class KyselyStore implements Store {
           .set({ state: 'retired', retired_at: now, expires_at: retiredKeyExpiresAt })
           .where('state', '=', 'current')
           .execute();
-        await trx.insertInto('signing_keys').values(newKeyRow(key)).execute();
+        const promoted = await trx.updateTable('signing_keys').set({ state: 'current' }).where('state', '=', 'next').executeTakeFirst();
+        await trx
+          .insertInto('signing_keys')
+          .values(newKeyRow(key, Number(promoted.numUpdatedRows) > 0 ? 'next' : 'current'))
+          .execute();
       }),
     );
+  }
+
+  insertNextSigningKey(key: NewSigningKey): Promise<SigningKeyRecord> {
+    return this.#op('insertNextSigningKey', async (db) => {
+      // `signing_keys_one_next` admits one next key; a racing insert becomes a no-op.
+      try {
+        await db.insertInto('signing_keys').values(newKeyRow(key, 'next')).onConflict((oc) => oc.doNothing()).execute();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
+      const next = await db.selectFrom('signing_keys').selectAll().where('state', '=', 'next').execute();
+      if (next.length !== 1 || !next[0]) throw new Error(`Expected exactly one next signing key, found ${next.length}.`);
+      return toSigningKey(next[0]);
+    });
   }
 
   insertFirstSigningKey(key: NewSigningKey): Promise<SigningKeyRecord> {

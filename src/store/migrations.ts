@@ -49,7 +49,7 @@ function initial(dialect: DialectName): Migration {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('retired_at', 'bigint')
         .addColumn('expires_at', 'bigint')
-        .addCheckConstraint('signing_keys_state_check', sql`state in ('current', 'retired')`)
+        .addCheckConstraint('signing_keys_state_check', sql`state in ('next', 'current', 'retired')`)
         .execute();
       // At most one current key, enforced by the database: concurrent first starts and
       // concurrent rotations cannot leave two signers behind.
@@ -59,6 +59,14 @@ function initial(dialect: DialectName): Migration {
         .column('state')
         .unique()
         .where(sql<SqlBool>`state = 'current'`)
+        .execute();
+      // …and at most one next key (published ahead of signing).
+      await db.schema
+        .createIndex('signing_keys_one_next')
+        .on('signing_keys')
+        .column('state')
+        .unique()
+        .where(sql<SqlBool>`state = 'next'`)
         .execute();
 
       let audit = db.schema.createTable('audit_events');

@@ -59,7 +59,12 @@ export interface NewSession {
   ip: string | null;
 }
 
-export type SigningKeyState = 'current' | 'retired';
+/**
+ * `next` is published in the JWKS (and verifies) before it ever signs, so resource servers
+ * that cache the JWKS already hold the key that a rotation promotes; `current` signs;
+ * `retired` verifies until `expiresAt`.
+ */
+export type SigningKeyState = 'next' | 'current' | 'retired';
 
 export interface SigningKeyRecord {
   kid: string;
@@ -146,11 +151,12 @@ export interface Store {
   purgeSessions(before: number): Promise<number>;
 
   // ── signing keys ────────────────────────────────────────────────────────
-  /** Every stored key that may still verify a token (state current, or retired with expiresAt > now). */
+  /** Every stored key that may still verify a token (state next or current, or retired with expiresAt > now). */
   listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
   /**
-   * One transaction: retire every `current` key (retiredAt = now, expiresAt = retiredKeyExpiresAt)
-   * and insert `key` as the single `current` one.
+   * One transaction: retire every `current` key (retiredAt = now, expiresAt = retiredKeyExpiresAt);
+   * when a `next` key exists, promote it to `current` and insert `key` as the new `next`;
+   * otherwise insert `key` as the single `current` one.
    */
   rotateSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>, now: number, retiredKeyExpiresAt: number): Promise<void>;
   /**
@@ -158,6 +164,11 @@ export interface Store {
    * another instance). Returns the key that is current afterwards.
    */
   insertFirstSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>): Promise<SigningKeyRecord>;
+  /**
+   * Inserts `key` as `next` only when no `next` key exists (race-safe across instances).
+   * Returns the key that is `next` afterwards.
+   */
+  insertNextSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>): Promise<SigningKeyRecord>;
 
   // ── audit ───────────────────────────────────────────────────────────────
   appendAudit(event: AuditEventInput): Promise<void>;

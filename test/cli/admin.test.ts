@@ -44,9 +44,10 @@ describe('admin commands', () => {
     expect((await runCli(['user'], { env })).code).toBe(2);
   });
 
-  it('keys rotate: a new current key; the old one keeps verifying its tokens', async () => {
+  it('keys rotate: the published next key signs; the old one keeps verifying its tokens', async () => {
     let latchkey = await open();
     const before = latchkey.keys.signingKey.kid;
+    const publishedBefore = latchkey.keys.jwks().keys.map((k) => k.kid);
     const tokens = await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null });
     await latchkey.close();
     const result = await runCli(['keys', 'rotate'], { env });
@@ -56,7 +57,10 @@ describe('admin commands', () => {
     latchkey = await open();
     try {
       expect(latchkey.keys.signingKey.kid).toBe(kid);
-      expect(latchkey.keys.jwks().keys.map((k) => k.kid).sort()).toEqual([before, kid].sort());
+      expect(publishedBefore).toContain(kid);
+      const published = latchkey.keys.jwks().keys.map((k) => k.kid);
+      expect(published).toHaveLength(3);
+      expect(published).toEqual(expect.arrayContaining([before, kid]));
       expect(latchkey.auth.authenticate(tokens.accessToken).ok).toBe(true);
     } finally {
       await latchkey.close();

@@ -359,19 +359,26 @@ export function runHttpContract(label: string, start: StartTarget): void {
         expect(payload.exp! - payload.iat!).toBe(t.latchkey.config.accessTokenTtl);
       });
 
-      it('after a key rotation, tokens of the old key verify until they expire and both keys are published', async () => {
+      it('a rotation promotes the key published ahead as `next`; old tokens verify until they expire', async () => {
         const user = await signUp(t.client);
         const oldKid = decodeProtectedHeader(user.accessToken).kid;
+        const publishedBefore = (await t.client.get('/.well-known/jwks.json')).body.keys.map((k: any) => k.kid);
+        expect(publishedBefore).toHaveLength(2);
         const newKid = await t.latchkey.keys.rotate();
+        // The key that signs now was in the JWKS before it signed anything.
+        expect(publishedBefore).toEqual(expect.arrayContaining([oldKid, newKid]));
         const after = await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
         expect(decodeProtectedHeader(after.body.accessToken).kid).toBe(newKid);
         const kids = (await t.client.get('/.well-known/jwks.json')).body.keys.map((k: any) => k.kid);
+        expect(kids).toHaveLength(3);
         expect(kids).toEqual(expect.arrayContaining([oldKid, newKid]));
         expect((await t.client.get('/auth/me', { bearer: user.accessToken })).status).toBe(200);
         t.clock.advance((t.latchkey.config.accessTokenTtl + 61) * 1000);
         await t.latchkey.keys.reload();
         const later = (await t.client.get('/.well-known/jwks.json')).body.keys.map((k: any) => k.kid);
-        expect(later).toEqual([newKid]);
+        expect(later).toHaveLength(2);
+        expect(later).toContain(newKid);
+        expect(later).not.toContain(oldKid);
       });
     });
 

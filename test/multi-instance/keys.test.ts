@@ -28,20 +28,36 @@ await describePostgres('signing keys shared through PostgreSQL', () => {
     await first?.close();
   });
 
-  it('a token signed with a key rotated on another instance verifies at once, and that instance publishes the key', async () => {
+  it('a token signed with a key rotated on another instance verifies at once: the promoted key was published as `next` before it signed', async () => {
     const user = await signUp(first.client, undefined, PASSWORD);
     const previous = first.latchkey.keys.signingKey.kid;
+    const publishedBefore = (await second.client.get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
     const kid = await first.latchkey.keys.rotate();
+    // The key that signs now was already in the other instance's JWKS before the rotation.
+    expect(publishedBefore).toEqual(expect.arrayContaining([previous, kid]));
     const login = await first.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
     expect(kidOf(login.body.accessToken)).toBe(kid);
     // `second` has not reloaded: it still signs with the previous key…
     expect(second.latchkey.keys.signingKey.kid).toBe(previous);
-    // …yet accepts the new key's token, having re-read the store for the unknown kid.
+    // …and accepts the new key's token without reading the store at all.
+    const store = second.latchkey.store;
+    let reads = 0;
+    const original = store.listSigningKeys.bind(store);
+    store.listSigningKeys = (now: number) => {
+      reads++;
+      return original(now);
+    };
+    onTestFinished(() => {
+      store.listSigningKeys = original;
+    });
     expect((await second.client.get('/auth/me', { bearer: login.body.accessToken })).status).toBe(200);
-    const kids = (await second.client.get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
-    expect(kids).toEqual(expect.arrayContaining([kid, previous]));
-    // The same reload made it sign with the new key.
+    expect(reads).toBe(0);
+    // Its next reload makes it sign with the new key and publish the fresh `next` one.
+    await second.latchkey.keys.reload();
     expect(second.latchkey.keys.signingKey.kid).toBe(kid);
+    const kids = (await second.client.get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(kids).toHaveLength(3);
+    expect(kids).toEqual(expect.arrayContaining([kid, previous]));
   });
 
   it('unknown kids: still 401 INVALID_TOKEN, and a burst of them costs at most one store read per cooldown', async () => {

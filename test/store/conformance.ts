@@ -490,6 +490,36 @@ export function runStoreConformance(
       expect(await store.listSigningKeys(T0)).toEqual([{ ...k, state: 'current', retiredAt: null, expiresAt: null }]);
     });
 
+    it('insertNextSigningKey inserts only when no key is next; next keys are listed', async () => {
+      const store = await open();
+      const current = await store.insertFirstSigningKey(newKey(T0, 'cur'));
+      const n1 = newKey(T0 + 1, 'n1');
+      const next = await store.insertNextSigningKey(n1);
+      expect(next).toEqual({ ...n1, state: 'next', retiredAt: null, expiresAt: null });
+      expect(await store.insertNextSigningKey(newKey(T0 + 2, 'n2'))).toEqual(next);
+      expect((await store.listSigningKeys(T0 + 3)).map((k) => [k.kid, k.state]).sort()).toEqual([
+        ['cur', 'current'],
+        ['n1', 'next'],
+      ]);
+      expect(current.state).toBe('current');
+    });
+
+    it('rotateSigningKey promotes the next key, retires the current one and inserts the new key as next', async () => {
+      const store = await open();
+      await store.insertFirstSigningKey(newKey(T0, 'k1'));
+      await store.insertNextSigningKey(newKey(T0, 'k2'));
+      const k3 = newKey(T0 + DAY, 'k3');
+      await store.rotateSigningKey(k3, T0 + DAY, T0 + DAY + MINUTE);
+      const keys = await store.listSigningKeys(T0 + DAY);
+      expect(keys.map((k) => [k.kid, k.state]).sort()).toEqual([
+        ['k1', 'retired'],
+        ['k2', 'current'],
+        ['k3', 'next'],
+      ]);
+      expect(keys.find((k) => k.kid === 'k2')).toMatchObject({ retiredAt: null, expiresAt: null });
+      expect(keys.find((k) => k.kid === 'k1')).toMatchObject({ retiredAt: T0 + DAY, expiresAt: T0 + DAY + MINUTE });
+    });
+
     it('listSigningKeys drops retired keys once expired (expiresAt <= now)', async () => {
       const store = await open();
       await store.insertFirstSigningKey(newKey(T0, 'old'));
@@ -647,6 +677,34 @@ export function runStoreConformance(
       const keys = await stores[0]!.listSigningKeys(T0 + 100);
       expect(keys).toHaveLength(1);
       expect(keys[0]).toMatchObject({ kid: [...kids][0], state: 'current' });
+    });
+
+    it('10 concurrent insertNextSigningKey → exactly one next key, returned to every caller', async () => {
+      const stores = await openMany(3);
+      await stores[0]!.insertFirstSigningKey(newKey(T0, 'cur'));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => stores[i % stores.length]!.insertNextSigningKey(newKey(T0 + i, `n${i}`))),
+      );
+      expect(new Set(results.map((k) => k.kid)).size).toBe(1);
+      const keys = await stores[1]!.listSigningKeys(T0 + 100);
+      expect(keys.filter((k) => k.state === 'next')).toHaveLength(1);
+      expect(keys.filter((k) => k.state === 'current')).toHaveLength(1);
+    });
+
+    it('concurrent rotations with a next key leave exactly one current and one next key', async () => {
+      const stores = await openMany(3);
+      await stores[0]!.insertFirstSigningKey(newKey(T0, 'k0'));
+      await stores[0]!.insertNextSigningKey(newKey(T0, 'n0'));
+      await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY),
+        ),
+      );
+      const keys = await stores[1]!.listSigningKeys(T0 + 20);
+      expect(keys).toHaveLength(8);
+      expect(keys.filter((k) => k.state === 'current')).toHaveLength(1);
+      expect(keys.filter((k) => k.state === 'next')).toHaveLength(1);
+      expect(keys.filter((k) => k.state === 'retired')).toHaveLength(6);
     });
 
     it('concurrent rotateSigningKey calls all succeed and leave exactly one current key', async () => {

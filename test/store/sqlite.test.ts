@@ -53,7 +53,7 @@ describe('sqlite specifics', () => {
         .all();
       expect(tables).toEqual(['audit_events', 'kysely_migration', 'kysely_migration_lock', 'sessions', 'signing_keys', 'users']);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
-      expect(indexes).toEqual(['sessions_user_id_idx', 'signing_keys_one_current']);
+      expect(indexes).toEqual(['sessions_user_id_idx', 'signing_keys_one_current', 'signing_keys_one_next']);
     } finally {
       raw.close();
     }
