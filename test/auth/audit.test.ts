@@ -59,7 +59,7 @@ describe('audit events', () => {
     }
     expect(events.find((e) => e.type === 'refresh_reuse_detected')!.sessionId).toBe(sessionOfReuse);
     expect(events.find((e) => e.type === 'rate_limited')!.detail).toMatchObject({ scope: 'login_account', limit: 2 });
-    expect(events.find((e) => e.type === 'key_rotated')!.detail).toEqual({ kid: expect.any(String), previous: expect.any(String) });
+    expect(events.find((e) => e.type === 'key_rotated')!.detail).toEqual({ kid: expect.any(String), previous: expect.any(String), next: expect.any(String) });
     const text = JSON.stringify(events);
     for (const secret of [...secrets, userEmail, 'nobody-here@example.com']) expect(text.includes(secret), 'audit holds a secret or e-mail').toBe(false);
   });

@@ -31,7 +31,7 @@ describe('latchkey serve', () => {
       expect(await health.json()).toEqual({ status: 'ok' });
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       const jwks = await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json();
-      expect(jwks.keys).toHaveLength(1);
+      expect(jwks.keys).toHaveLength(2); // the signing key and the next one, published ahead
       expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toContain('latchkey_logins_total');
