@@ -184,8 +184,8 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     loginPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_IP', 20, 1),
     loginPerAccount: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT', 5, 1),
     registerPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_REGISTER_IP', 10, 1),
-    // CONTRACT §7.5: never below 60 per session per minute.
-    refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, Math.ceil((60 * windowSeconds) / 60)),
+    // CONTRACT §7.5: never below 60 per session per minute, i.e. one per second of the window.
+    refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, windowSeconds),
     windowSeconds,
     redisFailure: redisFailure(env),
     redisPrefix: read(env, 'LATCHKEY_REDIS_PREFIX') ?? 'latchkey:',
