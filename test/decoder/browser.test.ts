@@ -12,15 +12,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import build from '../../web/decoder/build.mjs';
+import { serviceAvailable } from '../helpers/services.js';
 import { decoderRoutes } from '../../src/http/routes/decoder.js';
 import { hs256, SECRET } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available) {
-  if (process.env.LATCHKEY_REQUIRE_SERVICES === '1') throw new Error(`${CHROMIUM} is missing and LATCHKEY_REQUIRE_SERVICES=1 (apt-get install -y chromium)`);
-  console.warn(`[decoder] skipping browser tests: ${CHROMIUM} not found (apt-get install -y chromium)`);
-}
+const available = serviceAvailable('Chromium', existsSync(CHROMIUM) ? undefined : `decoder page: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
 const root = join(import.meta.dirname, '..', '..');
 const outDir = mkdtempSync(join(tmpdir(), 'lk-decoder-web-'));

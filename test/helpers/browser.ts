@@ -15,6 +15,7 @@ import { createLatchkey, type Latchkey, type LatchkeyOptions } from '../../src/l
 import { buildServer } from '../../src/http/server.js';
 import { loadConfig } from '../../src/config/config.js';
 import { TestClient } from './http-client.js';
+import { serviceAvailable } from './services.js';
 
 export const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -23,12 +24,7 @@ export const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium
  * notice, unless `LATCHKEY_REQUIRE_SERVICES=1`, where a missing browser fails the suite.
  */
 export function chromiumAvailable(suite: string): boolean {
-  if (existsSync(CHROMIUM_PATH)) return true;
-  if (process.env.LATCHKEY_REQUIRE_SERVICES === '1') {
-    throw new Error(`${suite}: Chromium not found at ${CHROMIUM_PATH} and LATCHKEY_REQUIRE_SERVICES=1 (apt-get install -y chromium)`);
-  }
-  console.warn(`skipping ${suite}: Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium)`);
-  return false;
+  return serviceAvailable('Chromium', existsSync(CHROMIUM_PATH) ? undefined : `${suite}: Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium)`);
 }
 
 export async function launchChromium(): Promise<Browser> {

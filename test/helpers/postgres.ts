@@ -11,14 +11,11 @@
  *   await describePostgres('my suite', (pg) => { ... pg.createSchema() ... });
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { describe, it } from 'vitest';
 
 export const TEST_PG_URL = process.env.LATCHKEY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const SERVICES_REQUIRED = process.env.LATCHKEY_REQUIRE_SERVICES === '1';
+export { SERVICES_REQUIRED, noticeOnce } from './services.js';
+import { describeWithServices } from './services.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -105,39 +102,12 @@ export async function createTestSchema(): Promise<TestSchema> {
 }
 
 /**
- * Prints `message` once per `npm test` run and `key`, not once per test file: vitest runs files in
- * worker processes, so the first worker to claim a marker file (named after the vitest process)
- * prints, the others stay quiet.
- */
-export function noticeOnce(key: string, message: string): void {
-  try {
-    closeSync(openSync(join(tmpdir(), `latchkey-notice-${process.ppid}-${key}`), 'wx'));
-  } catch {
-    return; // already printed by another worker (or no temp dir: stay quiet rather than noisy)
-  }
-  console.warn(message);
-}
-
-/**
  * `describe(name, body)` when PostgreSQL is reachable. Otherwise a failing test when
  * `LATCHKEY_REQUIRE_SERVICES=1`, else `describe.skip` and one `console.warn` line per process.
  * Must be awaited at the top level of the test file.
  */
 export async function describePostgres(name: string, body: () => void): Promise<void> {
   const probe = await probePostgres();
-  if (probe.ok) {
-    describe(name, body);
-    return;
-  }
-  const where = `PostgreSQL unreachable at ${redactUrl(TEST_PG_URL)} (${probe.reason})`;
-  if (SERVICES_REQUIRED) {
-    describe(name, () => {
-      it('needs PostgreSQL (LATCHKEY_REQUIRE_SERVICES=1)', () => {
-        throw new Error(`${where}; set LATCHKEY_TEST_PG_URL or start the server.`);
-      });
-    });
-    return;
-  }
-  noticeOnce('postgres', `[latchkey] skipping PostgreSQL suites: ${where}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`);
-  describe.skip(name, body);
+  const problems = probe.ok ? [] : [`PostgreSQL unreachable at ${redactUrl(TEST_PG_URL)} (${probe.reason}); set LATCHKEY_TEST_PG_URL or start the server`];
+  describeWithServices('PostgreSQL', name, problems, body);
 }

@@ -10,18 +10,16 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { connect } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { describe, it } from 'vitest';
 import { spawnCli, runCli, waitForHttp, type CliResult } from '../helpers/cli.js';
 import {
   createTestSchema,
-  noticeOnce,
   probePostgres,
   redactUrl,
-  SERVICES_REQUIRED,
   TEST_PG_URL,
   type TestSchema,
 } from '../helpers/postgres.js';
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
+import { describeWithServices } from '../helpers/services.js';
 
 export const TEST_REDIS_URL = process.env.LATCHKEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Cookie name with `LATCHKEY_COOKIE_SECURE=false` (CONTRACT §4). */
@@ -217,21 +215,5 @@ export async function describeServices(name: string, needs: { redis?: boolean },
     const redis = await probeRedis();
     if (!redis.ok) problems.push(`Redis unreachable at ${redactUrl(TEST_REDIS_URL)} (${redis.reason})`);
   }
-  if (problems.length === 0) {
-    describe(name, body);
-    return;
-  }
-  if (SERVICES_REQUIRED) {
-    describe(name, () => {
-      it('needs PostgreSQL and Redis (LATCHKEY_REQUIRE_SERVICES=1)', () => {
-        throw new Error(`${problems.join('; ')}.`);
-      });
-    });
-    return;
-  }
-  noticeOnce(
-    pg.ok ? 'redis' : 'postgres',
-    `[latchkey] skipping PostgreSQL/Redis suites: ${problems.join('; ')}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`,
-  );
-  describe.skip(name, body);
+  describeWithServices(needs.redis ? 'PostgreSQL/Redis' : 'PostgreSQL', name, problems, body);
 }

@@ -7,6 +7,7 @@
  * LATCHKEY_REQUIRE_SERVICES=1, when they fail instead.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { serviceAvailable } from '../helpers/services.js';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -32,11 +33,7 @@ async function redisReachable(): Promise<boolean> {
   }
 }
 
-const reachable = await redisReachable();
-if (!reachable) {
-  if (process.env.LATCHKEY_REQUIRE_SERVICES === '1') throw new Error(`Redis at ${REDIS_URL} is required (LATCHKEY_REQUIRE_SERVICES=1) but does not answer`);
-  console.warn(`[skip] Redis rate-limit tests: nothing answers at ${REDIS_URL}`);
-}
+const reachable = serviceAvailable('Redis', (await redisReachable()) ? undefined : `Redis rate-limit store: nothing answers at ${REDIS_URL}`);
 
 const limits = (overrides: Partial<RateLimitConfig> = {}): RateLimitConfig => ({ ...loadConfig({}).rateLimits, enabled: true, ...overrides });
 const prefix = () => `lk_rltest_${process.pid}_${randomBytes(4).toString('hex')}:`;
