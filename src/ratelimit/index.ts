@@ -1,11 +1,10 @@
 /** Counter stores for rate limits (the policy is in `auth/rate-limit.ts`). */
 export type { CounterState, CounterStore } from './store.js';
 export { MemoryCounterStore, type MemoryStoreOptions } from './memory.js';
-export { RedisCounterStore, type RedisStoreOptions } from './redis.js';
+export type { RedisStoreOptions } from './redis.js';
 export { FallbackCounterStore, type RedisFailureMode } from './fallback.js';
 
 import { MemoryCounterStore } from './memory.js';
-import { RedisCounterStore } from './redis.js';
 import { FallbackCounterStore, type RedisFailureMode } from './fallback.js';
 import type { CounterStore } from './store.js';
 
@@ -27,6 +26,8 @@ export interface CounterStoreOptions {
 export async function createCounterStore(options: CounterStoreOptions = {}): Promise<CounterStore> {
   const local = new MemoryCounterStore(options.now ? { now: options.now } : {});
   if (!options.redisUrl) return local;
+  // ioredis is loaded only when Redis is configured.
+  const { RedisCounterStore } = await import('./redis.js');
   const redis = new RedisCounterStore({
     url: options.redisUrl,
     ...(options.redisPrefix !== undefined ? { prefix: options.redisPrefix } : {}),

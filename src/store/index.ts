@@ -6,8 +6,6 @@ import { ConfigError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { toStoreError } from './errors.js';
 import { KyselyStore } from './kysely-store.js';
-import { openPostgres } from './postgres.js';
-import { openSqlite } from './sqlite.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 
@@ -56,10 +54,12 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   }
   let backend: Backend;
   try {
+    // Each driver is loaded only when used: a SQLite deployment never loads `pg`, and the
+    // reverse (start-up time and memory; see bench/RESULTS.md, footprint).
     backend =
       target.dialect === 'sqlite'
-        ? openSqlite(target.path, options.logger)
-        : openPostgres(target.connectionString, poolSize, options.logger);
+        ? (await import('./sqlite.js')).openSqlite(target.path, options.logger)
+        : (await import('./postgres.js')).openPostgres(target.connectionString, poolSize, options.logger);
   } catch (error) {
     throw toStoreError('open', error);
   }
