@@ -2,7 +2,7 @@
  * Password hashing and policy.
  *
  * - argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1), run off the event loop
- *   by `@node-rs/argon2`.
+ *   by `@node-rs/argon2`, at most cores − 1 at a time (`hashing-slots.ts`).
  * - bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) of imported users verify, and the caller upgrades
  *   them to argon2id on the next successful login. bcrypt only reads the first 72 bytes of a
  *   password, so a bcrypt hash is only accepted for passwords of at most 72 UTF-8 bytes:
@@ -13,6 +13,7 @@
 import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { ApiError } from '../errors.js';
+import { runHashing } from './hashing-slots.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -61,7 +62,7 @@ export function assertPasswordPolicy(password: string, rules: readonly PasswordR
 }
 
 export function hashPassword(normalized: string): Promise<string> {
-  return argon2Hash(normalized, ARGON2_OPTIONS);
+  return runHashing(() => argon2Hash(normalized, ARGON2_OPTIONS));
 }
 
 /** Verifies against an argon2id or bcrypt hash. Never throws for a wrong password or a malformed hash. */
@@ -69,9 +70,9 @@ export async function verifyPassword(storedHash: string, normalized: string): Pr
   try {
     if (BCRYPT_PREFIX.test(storedHash)) {
       if (Buffer.byteLength(normalized, 'utf8') > BCRYPT_MAX_BYTES) return false;
-      return await bcrypt.compare(normalized, storedHash);
+      return await runHashing(() => bcrypt.compare(normalized, storedHash));
     }
-    return await argon2Verify(storedHash, normalized);
+    return await runHashing(() => argon2Verify(storedHash, normalized));
   } catch {
     return false;
   }
