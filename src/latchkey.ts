@@ -45,8 +45,17 @@ export interface Latchkey {
   expressRouter(options?: ExpressRouterOptions): ExpressAuthRouter;
   /** The auth routes as an encapsulated Fastify plugin: `app.register(latchkey.fastifyPlugin, { prefix: '/auth' })`. */
   readonly fastifyPlugin: FastifyPluginAsync;
+  /**
+   * Deletes sessions that ended (expired or revoked) more than `retentionSeconds` ago
+   * (default {@link SESSION_RETENTION_SECONDS}); returns how many. `latchkey serve` runs it
+   * hourly; embedders schedule it themselves.
+   */
+  purgeEndedSessions(retentionSeconds?: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/** How long ended sessions are kept (for the audit trail and support questions): 7 days. */
+export const SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
 
 /**
  * Opens (and migrates) the store, loads the master secret and signing keys, and returns
@@ -127,6 +136,9 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       expressRouter: (routerOptions) => expressRouter(latchkey, routerOptions),
       get fastifyPlugin() {
         return (plugin ??= fastifyAuthPlugin(latchkey));
+      },
+      purgeEndedSessions(retentionSeconds = SESSION_RETENTION_SECONDS) {
+        return store.purgeSessions(now() - retentionSeconds * 1000);
       },
       async close() {
         keys.close();

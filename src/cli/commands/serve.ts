@@ -10,6 +10,8 @@ import { EXIT, type Command } from '../io.js';
 
 /** How long in-flight requests may take to finish after a stop signal (CONTRACT §1). */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How often ended sessions are deleted from the store. */
+const PURGE_INTERVAL_MS = 3_600_000;
 
 export const serve: Command = async (args, io) => {
   let parsed;
@@ -55,6 +57,14 @@ export const serve: Command = async (args, io) => {
   if (!config.rateLimits.enabled) app.log.warn('LATCHKEY_RATE_LIMITS=off: every rate limit is disabled');
   if (!config.cookieSecure) app.log.warn('LATCHKEY_COOKIE_SECURE=false: refresh cookies are sent over plain http');
   await app.listen({ port: config.port, host: config.host });
+  const purge = () => {
+    latchkey.purgeEndedSessions().then(
+      (count) => count > 0 && app.log.info({ count }, 'purged ended sessions'),
+      () => app.log.warn('could not purge ended sessions; will retry'),
+    );
+  };
+  purge();
+  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -67,6 +77,7 @@ export const serve: Command = async (args, io) => {
         resolve(EXIT.FAILURE);
       }, SHUTDOWN_GRACE_MS);
       force.unref();
+      clearInterval(purgeTimer);
       try {
         await app.close();
         await latchkey.close();
