@@ -60,6 +60,11 @@ export interface RemoteAuthOptions extends CommonOptions {
   now?: () => number;
   /** Required with `checkSession` (a resource server has no session store): is this session live? */
   isSessionLive?: SessionCheck;
+  /**
+   * Verified tokens remembered so a repeated token costs a lookup, not a signature check
+   * (expiry and key are re-checked on every hit). Default 10 000; 0 turns the cache off.
+   */
+  verifiedTokenCacheSize?: number;
 }
 
 export type RequireAuthOptions = LocalAuthOptions | RemoteAuthOptions;
@@ -75,6 +80,8 @@ export interface ErrorAnswer {
   headers: Record<string, string>;
   body: { error: ErrorCode; message: string };
 }
+
+const DEFAULT_REMOTE_TOKEN_CACHE_SIZE = 10_000;
 
 const BEARER_CODES = new Set<ErrorCode>(['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
 
@@ -158,6 +165,7 @@ function remoteVerification(options: RemoteAuthOptions): (token: string) => Auth
   if (options.issuer === undefined) throw configError('issuer is required with a JWKS');
   if (options.audience === undefined) throw configError('audience is required with a JWKS');
   const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, url: options.jwksUrl! });
+  const cacheSize = options.verifiedTokenCacheSize ?? DEFAULT_REMOTE_TOKEN_CACHE_SIZE;
   // createVerifier checks issuer, audience, algorithms and tolerance, and throws a coded error.
   const verifier: Verifier = createVerifier({
     algorithms: options.algorithms ?? ['ES256', 'EdDSA', 'RS256'],
@@ -166,6 +174,7 @@ function remoteVerification(options: RemoteAuthOptions): (token: string) => Auth
     audience: options.audience,
     clockTolerance: options.clockTolerance ?? 5,
     ...(options.now ? { now: options.now } : {}),
+    ...(cacheSize !== 0 ? { cache: { size: cacheSize } } : {}),
   });
 
   const check = (token: string): AuthOutcome | 'KID_UNKNOWN' => {

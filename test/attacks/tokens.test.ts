@@ -294,7 +294,9 @@ describe('attacks: forged access tokens over HTTP', () => {
     const last = alphabet.indexOf(s.at(-1)!);
     for (const low of [1, 2, 4, 8]) variants.push(`${h}.${p}.${s.slice(0, -1)}${alphabet[last ^ low]}`);
     expect(Buffer.from(variants.at(-1)!.split('.')[2]!, 'base64url').equals(sig)).toBe(true); // lenient decoders see the real signature
-    for (const token of variants) await expectRefused(token);
+    // A signature without "-" or "_" (~6 % of them) reads the same in both alphabets: such a
+    // "variant" is the token itself, not an attack.
+    for (const token of variants.filter((v) => v !== user.accessToken)) await expectRefused(token);
     // Line breaks inside the header value: fetch refuses to send them, so raw bytes.
     for (const token of [`${h}.${p}.${s.slice(0, 10)}\r\n ${s.slice(10)}`, `${h}.${p}.${s.slice(0, 10)}\n${s.slice(10)}`]) {
       const res = await rawHttp(t.baseUrl, `GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);

@@ -72,6 +72,20 @@ describe('remote JWKS: caching and rotation', () => {
     expect(code(await check(old))).toBe('INVALID_TOKEN');
   });
 
+  it('verified-token cache (on by default): a repeated token still expires, and a tampered copy never hits', async () => {
+    for (const size of [undefined, 0]) {
+      const { check } = authenticator({}, size === undefined ? {} : { verifiedTokenCacheSize: size });
+      const token = jwks.sign(claims({ exp: Math.floor(clock.now() / 1000) + 60 }));
+      for (let i = 0; i < 3; i++) expect(code(await check(token))).toBe('OK');
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const flipped = `${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
+      expect(code(await check(`${h}.${p}.${flipped}`))).toBe('INVALID_TOKEN');
+      clock.advance(66_000); // past exp + the 5 s tolerance
+      expect(code(await check(token))).toBe('TOKEN_EXPIRED');
+    }
+    expect(() => authenticator({}, { verifiedTokenCacheSize: -1 })).toThrow(/cache\.size/);
+  });
+
   it('honours Cache-Control max-age: no fetch before it runs out, a background refresh after', async () => {
     jwks.cacheControl = 'max-age=120';
     const { check, client } = authenticator();
