@@ -365,50 +365,36 @@ async function loginSuite(fastify) {
     tutorialLogin: stats(tutorialRuns),
     tutorialToArgon2: summary(tutorialRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
     loginToArgon2: summary(loginRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
-    note: 'argon2id m=19 MiB t=2 p=1 via @node-rs/argon2, 8 in flight (libuv pool of 4 on 2 cores); login: 16 connections',
+    note: 'argon2id m=19 MiB t=2 p=1 via @node-rs/argon2; raw: 8 verifications in flight on libuv\'s pool of 4 (both cores); login: 16 connections',
   };
 }
 
 /**
- * Latency of the protected route at a fixed rate, alone and while logins saturate hashing —
- * with the default libuv pool (4 threads, where @node-rs/argon2 hashes) and with a pool of
- * one thread (UV_THREADPOOL_SIZE=1: hashing can take one of the two cores, never both).
+ * Latency of the protected route at a fixed rate, alone and while a login flood keeps every
+ * hashing thread busy (one per core, at nice 19: src/auth/hashing-pool.ts).
  */
 async function floodSuite(fastify) {
-  const pool1 = await startServer('fastify', 'sqlite', { UV_THREADPOOL_SIZE: '1' });
-  servers.push(pool1);
   const RATE = 2000;
-  const targets = [];
-  for (const server of [fastify, pool1]) {
-    const [token] = await server.call('mint', { count: 1 });
-    const { email, password } = await server.call('user');
-    targets.push({
-      server,
-      protectedReq: () => bearerGet('/protected', () => token),
-      loginReq: { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) },
-      quiet: [],
-      flooded: [],
-    });
-  }
+  const [token] = await fastify.call('mint', { count: 1 });
+  const { email, password } = await fastify.call('user');
+  const protectedReq = () => bearerGet('/protected', () => token);
+  const loginReq = { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) };
+  const quiet = [];
+  const flooded = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const t of targets) {
-      t.quiet.push(await load(t.server, t.protectedReq(), { connections: 10, overallRate: RATE }));
-      const flood = autocannon({ url: t.server.url, connections: 32, duration: SECONDS + 1, requests: [t.loginReq] });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const run = await load(t.server, t.protectedReq(), { connections: 10, overallRate: RATE });
-      const f = await flood;
-      run.loginRps = f.requests.total / f.duration;
-      t.flooded.push(run);
-    }
+    quiet.push(await load(fastify, protectedReq(), { connections: 10, overallRate: RATE }));
+    const flood = autocannon({ url: fastify.url, connections: 32, duration: SECONDS + 1, requests: [loginReq] });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const run = await load(fastify, protectedReq(), { connections: 10, overallRate: RATE });
+    const f = await flood;
+    run.loginRps = f.requests.total / f.duration;
+    flooded.push(run);
   }
-  await pool1.stop();
-  const [pool4, single] = targets;
   report.results.flood = {
     rate: RATE,
-    quiet: stats(pool4.quiet),
-    duringLoginFlood: stats(pool4.flooded),
-    loginRpsDuringFlood: summary(pool4.flooded.map((r) => r.loginRps)),
-    pool1: { quiet: stats(single.quiet), duringLoginFlood: stats(single.flooded), loginRpsDuringFlood: summary(single.flooded.map((r) => r.loginRps)) },
+    quiet: stats(quiet),
+    duringLoginFlood: stats(flooded),
+    loginRpsDuringFlood: summary(flooded.map((r) => r.loginRps)),
     note: `protected route at ${RATE} req/s (10 connections); flood: 32 connections of POST /auth/login`,
   };
 }

@@ -160,16 +160,9 @@ if (results.http) {
   if (h.flood) {
     md.push(`\n### Protected route while a login flood saturates hashing (${h.flood.note})\n`);
     const fl = (name, s) => [name, range(s.rps), range(s.p50, ms), range(s.p99, ms), range(s.serverCpuShare, sig)];
-    const p1 = h.flood.pool1;
     md.push(table(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'server CPU (cores busy)', 'logins/s'], [
-      [...fl('protected, quiet (libuv pool 4, default)', h.flood.quiet), '—'],
-      [...fl('protected, during login flood (pool 4)', h.flood.duringLoginFlood), range(h.flood.loginRpsDuringFlood)],
-      ...(p1
-        ? [
-            [...fl('protected, quiet (UV_THREADPOOL_SIZE=1)', p1.quiet), '—'],
-            [...fl('protected, during login flood (pool 1)', p1.duringLoginFlood), range(p1.loginRpsDuringFlood)],
-          ]
-        : []),
+      [...fl('protected, quiet', h.flood.quiet), '—'],
+      [...fl('protected, during a login flood', h.flood.duringLoginFlood), range(h.flood.loginRpsDuringFlood)],
     ]));
   }
 }

@@ -13,12 +13,13 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = join(ROOT, 'bench', 'out');
 export const DIST = join(OUT, 'dist');
 
-function tsFiles(dir) {
+/** Source files to transpile: TypeScript, and the few plain-JavaScript modules (worker entry points). */
+function sourceFiles(dir) {
   const files = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...tsFiles(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && !entry.name.endsWith('.test.ts')) files.push(path);
+    if (entry.isDirectory()) files.push(...sourceFiles(path));
+    else if (entry.name.endsWith('.js') || (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && !entry.name.endsWith('.test.ts'))) files.push(path);
   }
   return files;
 }
@@ -37,7 +38,7 @@ export async function buildSource({ ref } = {}) {
     execFileSync('sh', ['-c', `git archive "$1" src | tar -x -C "$2"`, 'sh', ref, tree], { cwd: ROOT });
     src = join(tree, 'src');
   }
-  const entryPoints = tsFiles(src);
+  const entryPoints = sourceFiles(src);
   await build({
     entryPoints,
     outdir: DIST,

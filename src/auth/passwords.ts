@@ -1,8 +1,8 @@
 /**
  * Password hashing and policy.
  *
- * - argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1), run off the event loop
- *   by `@node-rs/argon2`, at most cores − 1 at a time (`hashing-slots.ts`).
+ * - argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1) and bcrypt, both run on
+ *   low-priority hashing threads, never on the event loop (`hashing-pool.ts`).
  * - bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) of imported users verify, and the caller upgrades
  *   them to argon2id on the next successful login. bcrypt only reads the first 72 bytes of a
  *   password, so a bcrypt hash is only accepted for passwords of at most 72 UTF-8 bytes:
@@ -10,15 +10,12 @@
  * - Policy (NIST SP 800-63B): 8–256 code points after NFC normalisation, no composition
  *   rules, never truncated.
  */
-import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
-import bcrypt from 'bcryptjs';
 import { ApiError } from '../errors.js';
-import { runHashing } from './hashing-slots.js';
+import { passwordHashing } from './hashing-pool.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 
-const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const BCRYPT_PREFIX = /^\$2[aby]\$\d\d\$/;
 const BCRYPT_MAX_BYTES = 72;
 
@@ -62,7 +59,7 @@ export function assertPasswordPolicy(password: string, rules: readonly PasswordR
 }
 
 export function hashPassword(normalized: string): Promise<string> {
-  return runHashing(() => argon2Hash(normalized, ARGON2_OPTIONS));
+  return passwordHashing.hash(normalized);
 }
 
 /** Verifies against an argon2id or bcrypt hash. Never throws for a wrong password or a malformed hash. */
@@ -70,9 +67,9 @@ export async function verifyPassword(storedHash: string, normalized: string): Pr
   try {
     if (BCRYPT_PREFIX.test(storedHash)) {
       if (Buffer.byteLength(normalized, 'utf8') > BCRYPT_MAX_BYTES) return false;
-      return await runHashing(() => bcrypt.compare(normalized, storedHash));
+      return await passwordHashing.verifyBcrypt(storedHash, normalized);
     }
-    return await runHashing(() => argon2Verify(storedHash, normalized));
+    return await passwordHashing.verifyArgon2(storedHash, normalized);
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@
  * composition rules, bcrypt imports verified and upgraded to argon2id, the 72-byte bcrypt
  * truncation closed, and unknown user vs wrong password doing the same work.
  *
- * argon2 and bcrypt are the real implementations, wrapped to count calls.
+ * argon2 and bcrypt are the real implementations (on the hashing threads), wrapped to count calls.
  */
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -14,31 +14,26 @@ import { commonPasswords, isCommonPassword } from '../../src/auth/password-list.
 
 const calls = vi.hoisted(() => ({ argon2Hash: 0, argon2Verify: 0, bcryptCompare: 0 }));
 
-vi.mock('@node-rs/argon2', async (importOriginal) => {
-  const real = await importOriginal<typeof import('@node-rs/argon2')>();
-  return {
-    ...real,
-    hash: (...args: Parameters<typeof real.hash>) => {
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
+  const pool = real.passwordHashing;
+  const counted: typeof pool = {
+    ...pool,
+    size: pool.size,
+    hash: (...args) => {
       calls.argon2Hash++;
-      return real.hash(...args);
+      return pool.hash(...args);
     },
-    verify: (...args: Parameters<typeof real.verify>) => {
+    verifyArgon2: (...args) => {
       calls.argon2Verify++;
-      return real.verify(...args);
+      return pool.verifyArgon2(...args);
     },
-  };
-});
-
-vi.mock('bcryptjs', async (importOriginal) => {
-  const real = (await importOriginal<{ default: typeof import('bcryptjs') }>()).default;
-  const wrapped = {
-    ...real,
-    compare: (...args: Parameters<typeof real.compare>) => {
+    verifyBcrypt: (...args) => {
       calls.bcryptCompare++;
-      return real.compare(...args);
+      return pool.verifyBcrypt(...args);
     },
   };
-  return { ...wrapped, default: wrapped };
+  return { ...real, passwordHashing: counted };
 });
 
 const bcrypt = (await import('bcryptjs')).default;
