@@ -257,7 +257,14 @@ export class AuthService {
     }
     await this.rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
     const { store, refreshGrace, refreshTokenTtl } = this.#o;
-    let session = await store.findSession(claims.sessionId);
+    // One read before any write: the session with its user (whose role the new token carries).
+    // Every read happens before the compare-and-swap: once it has committed, nothing but
+    // answering may fail, or a database outage right then would strand the caller with a spent
+    // token (recoverable only within the grace window).
+    const found = await store.findSessionWithUser(claims.sessionId);
+    if (!found) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    const { user } = found;
+    let session: SessionRecord | undefined = found.session;
     for (let attempt = 0; session && attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const now = this.#o.now();
       if (session.revokedAt !== null) {
@@ -266,11 +273,6 @@ export class AuthService {
       if (now >= session.idleExpiresAt || now >= session.absoluteExpiresAt) return { ok: false, code: 'SESSION_EXPIRED' };
 
       if (claims.counter === session.counter) {
-        // Every read happens before the compare-and-swap: once it has committed, nothing but
-        // answering may fail, or a database outage right then would strand the caller with a
-        // spent token (recoverable only within the grace window).
-        const user = await store.findUserById(session.userId);
-        if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
         const idleExpiresAt = now + refreshTokenTtl * 1000;
         const swapped = await store.rotateSession(session.id, session.counter, now, idleExpiresAt);
         if (swapped.ok) {
@@ -290,8 +292,6 @@ export class AuthService {
         now - session.rotatedAt < refreshGrace * 1000;
       if (inGrace) {
         // Idempotent: hand out the session's current token, no second rotation.
-        const user = await store.findUserById(session.userId);
-        if (!user) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
         return { ok: true, rotated: false, tokens: this.#issue(user, session) };
       }
 

@@ -31,7 +31,7 @@ export const AUDIT_MAX_LIMIT = 1_000;
  * server dropped (restart, failover, idle kill) may still be handed out once by the pool; the
  * retry gets a fresh one. Writes are never retried here — their outcome may be unknown.
  */
-const RETRIED_READS = new Set(['ping', 'findUserByEmail', 'findUserById', 'findSession', 'listActiveSessions', 'listSigningKeys', 'listAudit']);
+const RETRIED_READS = new Set(['ping', 'findUserByEmail', 'findUserById', 'findSession', 'findSessionWithUser', 'listActiveSessions', 'listSigningKeys', 'listAudit']);
 const READ_RETRY_DELAY_MS = 100;
 
 type NewSigningKey = Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>;
@@ -276,6 +276,34 @@ export class KyselyStore implements Store {
     return this.#op('findSession', async (db) => {
       const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toSession(row);
+    });
+  }
+
+  findSessionWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    return this.#op('findSessionWithUser', async (db) => {
+      const row = await db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('sessions')
+        .select([
+          'users.email as user_email',
+          'users.password_hash as user_password_hash',
+          'users.role as user_role',
+          'users.created_at as user_created_at',
+          'users.updated_at as user_updated_at',
+        ])
+        .where('sessions.id', '=', id)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const user = toUser({
+        id: row.user_id,
+        email: row.user_email,
+        password_hash: row.user_password_hash,
+        role: row.user_role,
+        created_at: row.user_created_at,
+        updated_at: row.user_updated_at,
+      });
+      return { session: toSession(row), user };
     });
   }
 

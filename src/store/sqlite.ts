@@ -11,7 +11,7 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Backend, StoreLogger } from './backend.js';
 import { migrationProvider } from './migrations.js';
 import { Mutex } from './mutex.js';
@@ -31,6 +31,31 @@ function mutexFor(file: string): Mutex {
   return mutex;
 }
 
+/** Distinct SQL texts kept prepared per database (the store issues a few dozen). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every query anew; preparing costs about as much as running one of our
+ * queries. This keeps prepared statements by SQL text (parameters are bound per run, so a
+ * statement is reusable; better-sqlite3 runs it synchronously to completion, and the store
+ * never streams). Oldest-first eviction bounds the cache.
+ */
+function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    close: () => raw.close(),
+    prepare(text: string): SqliteStatement {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = raw.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export function openSqlite(path: string, logger: StoreLogger | undefined): Backend {
   const memory = path === ':memory:';
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -45,7 +70,7 @@ export function openSqlite(path: string, logger: StoreLogger | undefined): Backe
     throw error;
   }
   const mutex = memory ? new Mutex() : mutexFor(realpathSync(path));
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   let closed: Promise<void> | undefined;
 
   async function transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {

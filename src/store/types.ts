@@ -136,6 +136,8 @@ export interface Store {
   // ── sessions ────────────────────────────────────────────────────────────
   createSession(session: NewSession): Promise<SessionRecord>;
   findSession(id: string): Promise<SessionRecord | undefined>;
+  /** The session and its user, read in one statement (the refresh path's only read). */
+  findSessionWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
   /**
    * Compare-and-swap: only when the row has `counter = expectedCounter` and is not revoked,
    * set `counter + 1`, `rotatedAt = lastUsedAt = now`, `idleExpiresAt`. One statement.

@@ -230,6 +230,8 @@ export function runStoreConformance(
       expect(created).toEqual(expected);
       expect(await store.findSession('s1')).toEqual(expected);
       expect(await store.findSession('nope')).toBeUndefined();
+      expect(await store.findSessionWithUser('s1')).toEqual({ session: expected, user: await store.findUserById(user.id) });
+      expect(await store.findSessionWithUser('nope')).toBeUndefined();
     });
 
     it('keeps null user agent and ip', async () => {
