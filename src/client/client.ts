@@ -79,7 +79,7 @@ type Status = 'unknown' | 'signed-in' | 'signed-out';
 const MAX_BACKOFF_MS = 30_000;
 
 function timeoutSignal(ms: number): AbortSignal | undefined {
-  return typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(ms) : undefined;
+  return (globalThis as { AbortSignal?: Partial<typeof AbortSignal> }).AbortSignal?.timeout?.(ms);
 }
 
 function defaultBaseUrl(): string {
@@ -118,12 +118,10 @@ class BrowserAuthClient implements AuthClient {
     this.#base = base;
     this.#bufferMs = durationMs(options.refreshBuffer ?? 30, 'refreshBuffer');
     this.#timeoutMs = durationMs(options.requestTimeout ?? 15, 'requestTimeout');
-    const globalFetch = (globalThis as { fetch?: typeof fetch }).fetch;
-    const fetchImpl = options.fetch ?? globalFetch;
-    if (!fetchImpl) throw new TypeError('No fetch implementation is available.');
-    // Unbound window.fetch throws "Illegal invocation".
-    this.#fetch = options.fetch ?? ((input, init) => fetchImpl.call(globalThis, input, init));
-    this.#now = options.now ?? (() => Date.now());
+    // The global fetch, looked up per call (so a polyfill installed later counts) and called
+    // unbound-safe (a detached window.fetch throws "Illegal invocation").
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
 
     const crossTab = (options.crossTab ?? true) && typeof BroadcastChannel !== 'undefined';
@@ -291,7 +289,7 @@ class BrowserAuthClient implements AuthClient {
         // A listener's bug must not break the client; surface it like an uncaught error.
         setTimeout(() => {
           throw error;
-        }, 0);
+        });
       }
     }
   }
@@ -392,11 +390,11 @@ class BrowserAuthClient implements AuthClient {
       throw networkError(error);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    let data: { accessToken?: unknown; expiresIn?: unknown };
+    let data: { accessToken?: unknown; expiresIn?: unknown } | undefined;
     try {
       data = (await response.json()) as typeof data;
-    } catch (error) {
-      throw new AuthError('INTERNAL', 'The server sent an unreadable answer.', { status: response.status, cause: error });
+    } catch {
+      // reported below, like any other answer without a token
     }
     const { accessToken, expiresIn } = data ?? {};
     if (typeof accessToken !== 'string' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
@@ -415,9 +413,7 @@ class BrowserAuthClient implements AuthClient {
   #watchPageLifecycle(): () => void {
     const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
     const channel = this.#channel;
-    if (!channel || typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') {
-      return () => undefined;
-    }
+    if (!channel || !target.addEventListener || !target.removeEventListener) return () => undefined;
     const hide = (): void => channel.goodbye();
     const show = (event: Event): void => {
       if ((event as PageTransitionEvent).persisted) channel.hello();
@@ -425,8 +421,8 @@ class BrowserAuthClient implements AuthClient {
     target.addEventListener('pagehide', hide);
     target.addEventListener('pageshow', show);
     return () => {
-      target.removeEventListener?.('pagehide', hide);
-      target.removeEventListener?.('pageshow', show);
+      target.removeEventListener!('pagehide', hide);
+      target.removeEventListener!('pageshow', show);
     };
   }
 }

@@ -11,5 +11,5 @@ export function durationMs(value: Duration, option: string): number {
     const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
     if (match) return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
   }
-  throw new TypeError(`${option} must be a non-negative number of seconds or a string like '30s'.`);
+  throw new TypeError(`${option}: seconds (>= 0) or a string like '30s' expected.`);
 }

@@ -30,15 +30,17 @@ export type AuthErrorCode =
   | 'INTERNAL'
   | 'NETWORK_ERROR';
 
+// Fields are `declare`d (set in the constructor, not emitted as class fields): bytes count here.
 export class AuthError extends Error {
-  readonly code: AuthErrorCode;
+  declare readonly code: AuthErrorCode;
   /** HTTP status of the answer that caused it; `undefined` for client-side failures. */
-  readonly status: number | undefined;
+  declare readonly status: number | undefined;
   /** Seconds from a 429's `Retry-After`, when given. */
-  readonly retryAfter: number | undefined;
+  declare readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Error reads only `cause` from its options (and only when the key is present).
+    super(message, options);
     this.name = 'AuthError';
     this.code = code;
     this.status = options.status;
@@ -70,14 +72,18 @@ export function networkError(cause: unknown): AuthError {
   return new AuthError('NETWORK_ERROR', 'The server could not be reached.', { cause });
 }
 
+const CODE_OF_STATUS: Record<number, AuthErrorCode> = {
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  502: 'UNAVAILABLE',
+  503: 'UNAVAILABLE',
+  504: 'UNAVAILABLE',
+};
+
 function codeForStatus(status: number): AuthErrorCode {
-  if (status === 429) return 'RATE_LIMITED';
-  if (status === 404) return 'NOT_FOUND';
-  if (status === 413) return 'PAYLOAD_TOO_LARGE';
-  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
-  if (status === 502 || status === 503 || status === 504) return 'UNAVAILABLE';
-  if (status >= 500) return 'INTERNAL';
-  return 'VALIDATION_FAILED';
+  return CODE_OF_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED');
 }
 
 /** Reads the `{error, message}` body of a failed answer (without consuming `response`). */
@@ -95,8 +101,5 @@ export async function errorFromResponse(response: Response): Promise<AuthError> 
     // Not JSON (a proxy's error page): the status decides.
   }
   const retry = Number(response.headers.get('retry-after'));
-  return new AuthError(code, message, {
-    status: response.status,
-    ...(Number.isFinite(retry) && retry > 0 ? { retryAfter: retry } : {}),
-  });
+  return new AuthError(code, message, { status: response.status, retryAfter: Number.isFinite(retry) && retry > 0 ? retry : undefined });
 }

@@ -33,7 +33,7 @@ export function localMutex(): Mutex {
 export function webLocksMutex(locks: LockManager, name: string): Mutex {
   return {
     run<T>(task: () => Promise<T>): Promise<T> {
-      return locks.request(name, { mode: 'exclusive' }, () => task()) as Promise<T>;
+      return locks.request(name, () => task()) as Promise<T>; // exclusive is the default mode
     },
   };
 }

@@ -20,16 +20,19 @@ export interface TokenSnapshot {
 /** Why a tab announces a token: a sign-in (possibly of another user) or a refresh. */
 export type TokenReason = 'login' | 'refresh';
 
-type Message =
-  | { t: 'hello'; from: string }
-  | { t: 'here'; from: string; to: string }
-  | { t: 'bye'; from: string }
-  | ({ t: 'token'; from: string; reason: TokenReason } & TokenSnapshot)
-  | { t: 'signed-out'; from: string }
-  | { t: 'query'; from: string; id: string }
-  | { t: 'reply'; from: string; to: string; id: string; snapshot: TokenSnapshot | null }
-  | { t: 'claim'; from: string; ttlMs: number }
-  | { t: 'release'; from: string };
+/** Every message also carries `from`, the sender's id (added by `#post`). */
+type Outgoing =
+  | { t: 'hello' }
+  | { t: 'here'; to: string }
+  | { t: 'bye' }
+  | ({ t: 'token'; reason: TokenReason } & TokenSnapshot)
+  | { t: 'signed-out' }
+  | { t: 'query'; id: string }
+  | { t: 'reply'; to: string; id: string; snapshot: TokenSnapshot | null }
+  | { t: 'claim'; ttlMs: number }
+  | { t: 'release' };
+
+type Message = Outgoing & { from: string };
 
 export interface TabChannelHandlers {
   /** This tab's current token, for a sibling's query; `null` when it has none. */
@@ -52,22 +55,14 @@ export interface TabChannelOptions {
 }
 
 function randomId(random: () => number): string {
-  const c = (globalThis as { crypto?: Crypto }).crypto;
-  if (c && typeof c.randomUUID === 'function') return c.randomUUID();
-  return `${random().toString(36).slice(2)}${random().toString(36).slice(2)}`;
+  // randomUUID exists only in secure contexts (not on plain-http test hosts).
+  return (globalThis as { crypto?: Partial<Crypto> }).crypto?.randomUUID?.() ?? `${random()}${random()}`.replace(/0\./g, '');
 }
 
 function isSnapshot(value: unknown): value is TokenSnapshot {
   const v = value as Partial<TokenSnapshot> | null;
-  return (
-    !!v &&
-    typeof v.token === 'string' &&
-    typeof v.remainingMs === 'number' &&
-    Number.isFinite(v.remainingMs) &&
-    typeof v.lifetimeMs === 'number' &&
-    Number.isFinite(v.lifetimeMs) &&
-    v.lifetimeMs > 0
-  );
+  // Number.isFinite is false for anything but a finite number (no coercion).
+  return !!v && typeof v.token === 'string' && Number.isFinite(v.remainingMs) && (v.lifetimeMs as number) > 0 && Number.isFinite(v.lifetimeMs);
 }
 
 export class TabChannel {
@@ -103,7 +98,7 @@ export class TabChannel {
 
   /** Announces this tab (again, e.g. after it was frozen or restored from the bfcache). */
   hello(): void {
-    this.#post({ t: 'hello', from: this.id });
+    this.#post({ t: 'hello' });
   }
 
   get peerCount(): number {
@@ -111,16 +106,16 @@ export class TabChannel {
   }
 
   announceToken(snapshot: TokenSnapshot, reason: TokenReason): void {
-    this.#post({ t: 'token', from: this.id, reason, ...snapshot });
+    this.#post({ t: 'token', reason, ...snapshot });
   }
 
   /** Tells siblings this tab is leaving (pagehide); `hello()` brings it back. */
   goodbye(): void {
-    this.#post({ t: 'bye', from: this.id });
+    this.#post({ t: 'bye' });
   }
 
   announceSignedOut(): void {
-    this.#post({ t: 'signed-out', from: this.id });
+    this.#post({ t: 'signed-out' });
   }
 
   /**
@@ -149,18 +144,18 @@ export class TabChannel {
         if (snapshot && accept(snapshot)) finish(snapshot);
         else if (waiting.size === 0) finish(null);
       });
-      this.#post({ t: 'query', from: this.id, id });
+      this.#post({ t: 'query', id });
     });
   }
 
   // ── claims, for the mutex used where Web Locks are missing ────────────────
 
   claim(ttlMs: number): void {
-    this.#post({ t: 'claim', from: this.id, ttlMs });
+    this.#post({ t: 'claim', ttlMs });
   }
 
   release(): void {
-    this.#post({ t: 'release', from: this.id });
+    this.#post({ t: 'release' });
   }
 
   /** Ids of siblings whose claim is still live. */
@@ -197,10 +192,10 @@ export class TabChannel {
     this.#wakeClaimWaiters();
   }
 
-  #post(message: Message): void {
+  #post(message: Outgoing): void {
     if (this.#closed) return;
     try {
-      this.#channel.postMessage(message);
+      this.#channel.postMessage({ ...message, from: this.id });
     } catch {
       // A closed or unavailable channel: this tab just stops coordinating.
     }
@@ -223,7 +218,7 @@ export class TabChannel {
     const { handlers } = this.#o;
     switch (message.t) {
       case 'hello':
-        this.#post({ t: 'here', from: this.id, to: from });
+        this.#post({ t: 'here', to: from });
         break;
       case 'here':
         if (message.to === this.id) this.#endDiscovery();
@@ -235,17 +230,15 @@ export class TabChannel {
         break;
       case 'token':
         if (isSnapshot(message)) {
-          handlers.onToken(
-            { token: message.token, remainingMs: message.remainingMs, lifetimeMs: message.lifetimeMs },
-            message.reason === 'login' ? 'login' : 'refresh',
-          );
+          // The message is a TokenSnapshot (checked above); its extra fields are never read.
+          handlers.onToken(message, message.reason === 'login' ? 'login' : 'refresh');
         }
         break;
       case 'signed-out':
         handlers.onSignedOut();
         break;
       case 'query':
-        this.#post({ t: 'reply', from: this.id, to: from, id: message.id, snapshot: handlers.snapshot() });
+        this.#post({ t: 'reply', to: from, id: message.id, snapshot: handlers.snapshot() });
         break;
       case 'reply':
         if (message.to === this.id) this.#queries.get(message.id)?.(from, isSnapshot(message.snapshot) ? message.snapshot : null);

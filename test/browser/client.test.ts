@@ -6,6 +6,7 @@
  * The five-tab test runs 30 s; everything else is kept short.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, statSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium, openDemo, startBrowserServer, type BrowserServer, type PageProblems } from '../helpers/browser.js';
 
@@ -144,6 +145,11 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
 
       await page.getByTestId('me').click();
       await expect.poll(() => page.getByTestId('me-output').textContent()).toContain(email);
+      // The signed-in page, decoded token and /auth/me answer in view: kept by CI as an artifact.
+      mkdirSync('test-results', { recursive: true });
+      const shot = await page.screenshot({ path: 'test-results/demo-signed-in.png', fullPage: true });
+      expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');
+      expect(statSync('test-results/demo-signed-in.png').size).toBe(shot.length);
 
       // A second session of the same user, opened elsewhere, then revoked from the page.
       expect((await server.client.post('/auth/login', { body: { email, password: PASSWORD } })).status).toBe(200);

@@ -1,0 +1,38 @@
+/**
+ * `npm run size`: the browser client (`latchkey/client`) as an app would ship it — bundled
+ * with its imports, minified, gzipped — against its budget of 4 KB. Exits 1 over budget.
+ *
+ *   node scripts/size.mjs [--json]
+ */
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const CLIENT_ENTRY = fileURLToPath(new URL('../src/client/index.ts', import.meta.url));
+export const BUDGET_BYTES = 4096;
+
+/** Bundles and minifies the client for browsers; returns the code and its sizes in bytes. */
+export async function measureClient() {
+  const result = await build({
+    entryPoints: [CLIENT_ENTRY],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0].text;
+  return { code, minified: Buffer.byteLength(code), gzipped: gzipSync(code, { level: 9 }).length, budget: BUDGET_BYTES };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { minified, gzipped, budget } = await measureClient();
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ minified, gzipped, budget }));
+  else console.log(`latchkey/client: ${minified} B minified, ${gzipped} B minified + gzipped (budget ${budget} B)`);
+  if (gzipped >= budget) {
+    console.error(`latchkey/client is over its budget by ${gzipped - budget + 1} B`);
+    process.exitCode = 1;
+  }
+}
