@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildSource, OUT } from './lib/build.mjs';
 import { range, ratio, sig, si, table } from './lib/stats.mjs';
+import { targetsTable } from './lib/targets.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -105,6 +106,8 @@ md.push(
 );
 md.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`);
 md.push(`Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`);
+md.push('\n## Targets (issue 8; "met" judges the median)\n');
+md.push(targetsTable(results));
 
 const OPS = [
   ['verifyValid', 'verify, valid token'],

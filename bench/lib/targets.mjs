@@ -1,0 +1,120 @@
+/**
+ * The targets of issue 8, checked against one run's results: one row per target with the
+ * measured median (min–max) and whether the median meets it. `npm run bench` prints the table
+ * first; `node bench/lib/targets.mjs [bench/out/results.json]` prints it for an earlier run.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ratio, range, sig, table } from './stats.mjs';
+
+const ALGS = ['ES256', 'EdDSA', 'RS256', 'HS256'];
+
+function contender(results, alg, op, name) {
+  return results.tokens?.results?.[alg]?.results?.[op]?.find((c) => c.name === name);
+}
+
+/** `{ median, min, max }` of a → b per-value mapping (the ranges map monotonically). */
+function mapped(s, f) {
+  if (!s) return undefined;
+  const a = f(s.min);
+  const b = f(s.max);
+  return { median: f(s.median), min: Math.min(a, b), max: Math.max(a, b) };
+}
+
+const verdict = (ok) => (ok === undefined ? '—' : ok ? 'met' : '**not met**');
+
+/** Rows: [target, required, measured, verdict]. Missing suites give '—'. */
+export function targetRows(results) {
+  const rows = [];
+  const tokenRow = (label, required, algs, op, name, min) => {
+    const parts = [];
+    let ok = true;
+    let any = false;
+    for (const alg of algs) {
+      const c = contender(results, alg, op, name);
+      if (!c) continue;
+      any = true;
+      parts.push(`${alg} ${ratio(c.ratioToFloor)}`);
+      if (!(c.ratioToFloor.median >= min)) ok = false;
+    }
+    rows.push([label, required, any ? parts.join('; ') : '—', verdict(any ? ok : undefined)]);
+  };
+
+  tokenRow('verify, valid token, no cache', '≥ 0.95× floor', ['ES256', 'EdDSA', 'RS256'], 'verifyValid', 'Latchkey', 0.95);
+  tokenRow('verify, valid token, no cache (HS256)', '≥ 0.85× floor', ['HS256'], 'verifyValid', 'Latchkey', 0.85);
+  for (const [op, label] of [
+    ['verifyBadSignature', 'bad signature'],
+    ['verifyExpired', 'expired token'],
+    ['verifyWrongKid', 'unknown kid'],
+  ]) {
+    tokenRow(`verify, ${label}`, '≥ 0.9× floor', ALGS, op, 'Latchkey', 0.9);
+  }
+
+  // Cache hit: our µs against fast-jwt's cached µs (higher = faster than fast-jwt).
+  {
+    const parts = [];
+    let ok = true;
+    let any = false;
+    for (const alg of ALGS) {
+      const ours = contender(results, alg, 'verifyValid', 'Latchkey, cache 100 % hits');
+      const theirs = contender(results, alg, 'verifyValid', 'fast-jwt, cache 100 % hits');
+      if (!ours || !theirs) continue;
+      any = true;
+      const speedup = theirs.usPerOp.median / ours.usPerOp.median;
+      parts.push(`${alg} ${sig(ours.usPerOp.median)} µs vs ${sig(theirs.usPerOp.median)} µs (${speedup.toFixed(1)}×)`);
+      if (!(speedup >= 1)) ok = false;
+    }
+    rows.push(['verify, cache hit', '≥ fast-jwt cached rate', any ? parts.join('; ') : '—', verdict(any ? ok : undefined)]);
+  }
+  tokenRow('sign', '≥ 0.9× floor', ALGS, 'sign', 'Latchkey', 0.9);
+
+  const h = results.http?.results;
+  const read = h?.read?.ratios;
+  if (read) {
+    const vsBare = read['requireAuth / no auth (fastify)'];
+    rows.push(['protected route (Fastify, requireAuth) ÷ same route without auth', '≥ 0.9×', ratio(vsBare), verdict(vsBare.median >= 0.9)]);
+    const vsTutorial = read['latchkey/express / tutorial'];
+    rows.push(['protected route (latchkey/express) ÷ tutorial Express + jsonwebtoken', '≥ 5×', ratio(vsTutorial), verdict(vsTutorial.median >= 5)]);
+  }
+  if (h?.login) {
+    const l = h.login.loginToArgon2;
+    rows.push(['POST /auth/login ÷ raw argon2id rate (same library, same cores)', '≥ 0.9×', `${ratio(l)} (tutorial: ${ratio(h.login.tutorialToArgon2)})`, verdict(l.median >= 0.9)]);
+  }
+  if (h?.flood) {
+    const quiet = h.flood.quiet.p99;
+    const flooded = h.flood.duringLoginFlood.p99;
+    rows.push([
+      `protected route p99 at ${h.flood.rate} req/s during a login flood`,
+      '≤ 2× quiet p99',
+      `${range(flooded, sig)} ms vs ${range(quiet, sig)} ms quiet (${(flooded.median / quiet.median).toFixed(2)}×)`,
+      verdict(flooded.median <= 2 * quiet.median),
+    ]);
+  }
+  if (h?.refresh) {
+    const s = h.refresh.scenarios;
+    const sqlite = s['refresh: Latchkey, SQLite'];
+    const pg = s['refresh: Latchkey, PostgreSQL'];
+    const vs = h.refresh.ratios?.['Latchkey SQLite / tutorial SQLite'];
+    rows.push(['refresh on SQLite ÷ tutorial refresh', '≥ 2×', ratio(vs), verdict(vs && vs.median >= 2)]);
+    rows.push([
+      'refresh on SQLite, p99 at 50 connections',
+      '≤ 20 ms',
+      `${range(sqlite.p99, sig)} ms at ${range(sqlite.rps)} req/s${pg ? `; PostgreSQL ${range(pg.p99, sig)} ms at ${range(pg.rps)} req/s` : ''}`,
+      verdict(sqlite.p99.median <= 20),
+    ]);
+  }
+  if (results.footprint) {
+    const rss = results.footprint.idleRssMB;
+    rows.push(['idle RSS (latchkey serve)', '< 100 MB', `${range(rss, sig)} MB`, verdict(rss.median < 100)]);
+  }
+  return rows;
+}
+
+export function targetsTable(results) {
+  return table(['target', 'required', 'measured: median (min–max)', ''], targetRows(results));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2] ?? fileURLToPath(new URL('../out/results.json', import.meta.url));
+  console.log(targetsTable(JSON.parse(readFileSync(file, 'utf8'))));
+}
