@@ -15,6 +15,7 @@ export type VerifyCode =
   | 'JWE_NOT_SUPPORTED'
   | 'ALG_NONE'
   | 'ALG_NOT_ALLOWED'
+  | 'CRIT_UNSUPPORTED'
   | 'KID_NOT_FOUND'
   | 'BAD_SIGNATURE'
   | 'KEY_EMPTY'
@@ -110,6 +111,12 @@ export async function verifyToken(decoded: DecodeResult, keyInput: KeyInput, opt
   }
   if (!isJwsAlgorithm(alg)) {
     return result({ valid: false, code: 'ALG_NOT_ALLOWED', message: 'The header alg is missing or not a supported JWS algorithm.', warnings });
+  }
+  // RFC 7515 §4.1.11: a recipient that does not understand every parameter named in `crit` must
+  // reject the JWS; this tool understands no extension (and `b64: false` changes what is signed).
+  const header = decoded.headerJson;
+  if ('crit' in header || ('b64' in header && header.b64 !== true)) {
+    return result({ valid: false, code: 'CRIT_UNSUPPORTED', message: 'The header requires extensions (crit) this tool does not understand; such a token must be rejected.', warnings });
   }
   const userAlgs = options.algorithms;
   const allows = (k: PreparedKey): boolean => k.algorithms.includes(alg) && (!userAlgs || userAlgs.includes(alg));

@@ -102,6 +102,21 @@ describe('algorithm comes from the key, never the header alone', () => {
   });
 });
 
+describe('crit and b64 (RFC 7515 §4.1.11, RFC 7797)', () => {
+  it('a correctly signed token that requires an extension is invalid, never "valid"', async () => {
+    const { createHmac } = await import('node:crypto');
+    const signed = (header: string) => {
+      const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+    };
+    const key: KeyInput = { type: 'secret', secret: SECRET };
+    expect(await verify(signed('{"alg":"HS256"}'), key)).toMatchObject({ valid: true, code: 'VALID' });
+    expect(await verify(signed('{"alg":"HS256","crit":["exp2"],"exp2":1}'), key)).toMatchObject({ valid: false, code: 'CRIT_UNSUPPORTED' });
+    expect(await verify(signed('{"alg":"HS256","crit":["b64"],"b64":false}'), key)).toMatchObject({ valid: false, code: 'CRIT_UNSUPPORTED' });
+    expect(await verify(signed('{"alg":"HS256","b64":false}'), key)).toMatchObject({ valid: false, code: 'CRIT_UNSUPPORTED' });
+  });
+});
+
 describe('JWKS', () => {
   it('matches by kid', async () => {
     const a = { ...(await exportJWK(pairs.ES256!.publicKey)), kid: 'a' };

@@ -111,3 +111,21 @@ describe('warnings', () => {
     }
   });
 });
+
+describe('linting stays linear on hostile payloads', () => {
+  // Regression: an unanchored e-mail regex backtracked quadratically on long runs of name
+  // characters — one 100 KB claim froze the CLI (and a page tab) for 11 s.
+  it('80 KB claims of name characters, @ signs, dotted runs and digits lint in well under a second', async () => {
+    const hostile = ['x'.repeat(80_000), 'x@'.repeat(40_000), 'a.'.repeat(40_000), `${'x'.repeat(60)}@${'a.'.repeat(120)}`.repeat(200), '1 '.repeat(40_000), '+1'.repeat(40_000)];
+    const started = performance.now();
+    for (const blob of hostile) {
+      const decoded = decodeToken(await hs256({ sub: 'u1', exp: nowS + 600, blob }));
+      expect(decoded.ok).toBe(true);
+      lintToken(decoded, { now: NOW });
+    }
+    expect(performance.now() - started).toBeLessThan(1000);
+    // The window-based check still finds real addresses.
+    const codes = lintToken(decodeToken(await hs256({ exp: nowS + 600, note: `${'x'.repeat(5000)} mail ada@example.com` })), { now: NOW }).warnings.map((w) => w.code);
+    expect(codes).toContain('SENSITIVE_EMAIL');
+  });
+});
