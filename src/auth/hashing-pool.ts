@@ -11,7 +11,10 @@
  * - each thread lowers its own priority to nice 19 (Linux, per thread), so the kernel gives the
  *   event loop the CPU whenever it wants it and hashing gets everything else: a flood uses every
  *   idle cycle for logins without delaying verification;
- * - jobs wait in one FIFO queue; rate limits bound how long it can get.
+ * - jobs wait in one FIFO queue; rate limits bound how long it can get;
+ * - a thread idle for `idleMs` (default 10 s) stops, handing its memory (argon2id's 19 MiB
+ *   blocks and the thread's heap) back, so an idle server stays small; the next login starts it
+ *   again (~30 ms).
  *
  * Passwords cross to the threads by message (in-process memory) and never appear in errors.
  */
@@ -48,6 +51,7 @@ interface Slot {
   job: Job | undefined;
   lowered: boolean;
   osThreadId: number | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 const WORKER_URL = new URL('./hashing-worker.js', import.meta.url);
@@ -56,9 +60,11 @@ export class HashingError extends Error {
   override name = 'HashingError';
 }
 
-export function createHashingPool(options: { size?: number } = {}): HashingPool {
+export function createHashingPool(options: { size?: number; idleMs?: number } = {}): HashingPool {
   const size = options.size ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new RangeError('size must be a positive integer');
+  const idleMs = options.idleMs ?? 10_000;
+  if (!Number.isFinite(idleMs) || idleMs < 0) throw new RangeError('idleMs must be a non-negative number');
   const slots = new Set<Slot>();
   const queue: Job[] = [];
   let nextId = 1;
@@ -67,7 +73,7 @@ export function createHashingPool(options: { size?: number } = {}): HashingPool 
     // No inherited flags: the worker is plain JavaScript, and a host's flags (loaders,
     // --input-type) are not meant for it.
     const worker = new Worker(WORKER_URL, { execArgv: [] });
-    const slot: Slot = { worker, job: undefined, lowered: false, osThreadId: undefined };
+    const slot: Slot = { worker, job: undefined, lowered: false, osThreadId: undefined, idleTimer: undefined };
     worker.unref();
     worker.on('message', (message: { ready?: boolean; lowered?: boolean; tid?: number; id?: number; value?: string | boolean; error?: string }) => {
       if (message.ready) {
@@ -82,6 +88,7 @@ export function createHashingPool(options: { size?: number } = {}): HashingPool 
       if (message.error !== undefined) job.reject(new HashingError(`password hashing failed (${message.error})`));
       else job.resolve(message.value as string | boolean);
       dispatch();
+      if (slot.job === undefined) retireWhenIdle(slot);
     });
     const lost = (error: Error) => {
       if (!slots.delete(slot)) return;
@@ -96,6 +103,14 @@ export function createHashingPool(options: { size?: number } = {}): HashingPool 
     return slot;
   }
 
+  function retireWhenIdle(slot: Slot): void {
+    slot.idleTimer = setTimeout(() => {
+      if (slot.job !== undefined || !slots.delete(slot)) return;
+      void slot.worker.terminate();
+    }, idleMs);
+    slot.idleTimer.unref();
+  }
+
   function idleSlot(): Slot | undefined {
     for (const slot of slots) if (slot.job === undefined) return slot;
     return slots.size < size ? start() : undefined;
@@ -108,6 +123,7 @@ export function createHashingPool(options: { size?: number } = {}): HashingPool 
       const job = queue.shift() as Job;
       const id = nextId++;
       slot.job = job;
+      clearTimeout(slot.idleTimer);
       slot.worker.ref(); // a pending job keeps the process alive (e.g. `latchkey user create`)
       slot.worker.postMessage({ id, op: job.op, password: job.password, hash: job.hash });
     }

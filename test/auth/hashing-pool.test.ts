@@ -51,6 +51,16 @@ describe('hashing pool', () => {
     await own.close();
   });
 
+  it('an idle thread stops after idleMs; the next job starts one again', async () => {
+    const own = createHashingPool({ size: 1, idleMs: 50 });
+    expect(await own.verifyBcrypt(bcrypt.hashSync('z'.repeat(8), 4), 'z'.repeat(8))).toBe(true);
+    expect(own.threads()).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(own.threads()).toHaveLength(0);
+    expect(await own.verifyBcrypt(bcrypt.hashSync('w'.repeat(8), 4), 'w'.repeat(8))).toBe(true);
+    await own.close();
+  });
+
   it('refuses a size below one', () => {
     expect(() => createHashingPool({ size: 0 })).toThrow(RangeError);
   });
