@@ -1,6 +1,6 @@
 /**
  * `npm run size`: the browser client (`latchkey/client`) as an app would ship it — bundled
- * with its imports, minified, gzipped — against its budget of 4 KB. Exits 1 over budget.
+ * with its imports, minified, gzipped — against its budget of 4 KiB (4,096 B). Exits 1 over budget.
  *
  *   node scripts/size.mjs [--json]
  */

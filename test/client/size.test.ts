@@ -1,6 +1,6 @@
 /**
  * `npm run size`: the browser client, bundled and minified as an app ships it, stays under
- * 4 KB gzipped — and the bundle itself shows the client's browser-only promises: no Node
+ * 4 KiB (4,096 B) gzipped — and the bundle itself shows the client's browser-only promises: no Node
  * built-ins, no Buffer, no storage API that could hold a token.
  */
 import { describe, it, expect } from 'vitest';
