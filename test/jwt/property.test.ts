@@ -1,8 +1,8 @@
-/** fast-check properties: a one-character mutation of a valid token never verifies; junk never throws. */
+/** fast-check properties: a one-character or one-byte mutation of a valid token never verifies; junk never throws; failures are always coded. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { createSigner } from '../../src/jwt/index.js';
+import { createSigner, JWT_ERROR_MESSAGES, JwtError } from '../../src/jwt/index.js';
 import { ALGS, KEYS, claims, verifierFor } from './helpers.js';
 
 const verifier = verifierFor();
@@ -60,4 +60,39 @@ it('check() never throws and never accepts arbitrary input', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+describe.each(ALGS)('%s: byte-level mutations of the decoded segments', (alg) => {
+  const k = KEYS[alg];
+  const token = createSigner({ key: { kid: k.kid, alg, key: k.signKey } })(claims());
+  const segments = token.split('.').map((s) => Buffer.from(s, 'base64url'));
+  const KNOWN = new Set(Object.keys(JWT_ERROR_MESSAGES));
+
+  it('flipping, replacing, dropping or adding bytes of the header, payload or signature never verifies; failures are coded, verify() throws only JwtError', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'set', 'drop', 'add'), (part, at, byte, how) => {
+        const bytes = Buffer.from(segments[part]!);
+        const i = at % Math.max(1, bytes.length);
+        let mutated: Buffer;
+        if (how === 'flip') mutated = Buffer.from(bytes.map((b, j) => (j === i ? b ^ (1 << (byte % 8)) : b)));
+        else if (how === 'set') mutated = Buffer.from(bytes.map((b, j) => (j === i ? byte : b)));
+        else if (how === 'drop') mutated = Buffer.concat([bytes.subarray(0, i), bytes.subarray(i + 1)]);
+        else mutated = Buffer.concat([bytes.subarray(0, i), Buffer.from([byte]), bytes.subarray(i)]);
+        fc.pre(!mutated.equals(bytes));
+        const parts = segments.map((s) => s.toString('base64url'));
+        parts[part] = mutated.toString('base64url'); // canonical encoding: only the bytes differ
+        const forged = parts.join('.');
+        const r = verifier.check(forged);
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(KNOWN.has(r.error.code)).toBe(true);
+        try {
+          verifier.verify(forged);
+          expect.unreachable('verify() accepted a mutated token');
+        } catch (error) {
+          expect(error).toBeInstanceOf(JwtError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
