@@ -4,6 +4,7 @@
  * the Express router, the Fastify plugin, on SQLite and on PostgreSQL.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import { createLocalJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import type { Latchkey, LatchkeyOptions } from '../../src/latchkey.js';
 import type { TestClock } from '../helpers/clock.js';
@@ -407,6 +408,22 @@ export function runHttpContract(label: string, start: StartTarget): void {
   });
 
   describe(`HTTP contract — ${label} — configuration-dependent`, () => {
+    it('429 RATE_LIMITED with Retry-After once an account has used its failed-login budget (limits on)', async () => {
+      const target = await start({ rateLimits: { ...loadConfig({}).rateLimits, enabled: true } });
+      try {
+        const user = await signUp(target.client);
+        const budget = loadConfig({}).rateLimits.loginPerAccount;
+        for (let i = 0; i < budget; i++) {
+          expectError(await target.client.post('/auth/login', { body: { email: user.email, password: 'wrong password!' } }), 401, 'INVALID_CREDENTIALS');
+        }
+        const limited = await target.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
+        expectError(limited, 429, 'RATE_LIMITED');
+        expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      } finally {
+        await target.close();
+      }
+    });
+
     it('403 SIGNUP_DISABLED when sign-up is off', async () => {
       const target = await start({ allowSignup: false });
       try {
