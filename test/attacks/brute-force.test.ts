@@ -4,11 +4,32 @@
  * registration floods, refresh floods, X-Forwarded-For spoofing, the lockout's exemption for
  * the owner's known address, its expiry, and the audit trail of trips.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { loadConfig, type RateLimitConfig } from '../../src/config/config.js';
 import { signUp, cookieHeader, refreshCookieOf } from '../http/contract.js';
 import { GuardedClient } from './helpers.js';
+
+// The real hashing pool, wrapped to count password verifications (never mocked away).
+const verifications = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
+  const pool = real.passwordHashing;
+  const counted: typeof pool = {
+    ...pool,
+    size: pool.size,
+    hash: (...args) => pool.hash(...args),
+    verifyArgon2: (...args) => {
+      verifications.count++;
+      return pool.verifyArgon2(...args);
+    },
+    verifyBcrypt: (...args) => {
+      verifications.count++;
+      return pool.verifyBcrypt(...args);
+    },
+  };
+  return { ...real, passwordHashing: counted };
+});
 
 const PASSWORD = 'correct horse battery staple';
 let n = 0;
@@ -79,6 +100,55 @@ describe('attacks: brute force and floods reach 429', () => {
       expect(codes.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(5);
       expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(7);
     });
+  });
+
+  it('acceptance 2: 50 wrong passwords on one account from one IP within a minute: at most 20 evaluated, the rest 429; the owner signs in from that IP after the cool-down', async () => {
+    const { t, c } = await startLimited();
+    try {
+      const { windowSeconds, loginPerAccount } = t.latchkey.config.rateLimits;
+      const victim = email();
+      const owner = await t.latchkey.auth.register(victim, PASSWORD, { ip: '198.51.100.1', userAgent: null });
+      verifications.count = 0;
+      // 50 guesses from 127.0.0.1 in 10 concurrent batches of 5; the test clock stands still,
+      // so all of them fall within one minute.
+      const answers: Awaited<ReturnType<typeof c.post>>[] = [];
+      for (let batch = 0; batch < 10; batch++) {
+        answers.push(
+          ...(await Promise.all(
+            Array.from({ length: 5 }, (_, i) => c.post('/auth/login', { body: { email: victim, password: `wrong guess ${batch}-${i}` } })),
+          )),
+        );
+      }
+      expect(answers).toHaveLength(50);
+      const evaluated = answers.filter((res) => res.status === 401);
+      const refused = answers.filter((res) => res.status !== 401);
+      // Evaluated = reached password verification: counted by the hashing pool and by the audit log.
+      const failures = (await t.latchkey.store.listAudit({ limit: 1000 })).filter((e) => e.type === 'login_failure' && e.userId === owner.id);
+      console.info(`[brute-force] 50 guesses: ${evaluated.length} answered 401, ${verifications.count} verifications, ${failures.length} login_failure events, ${refused.length} × 429`);
+      expect(verifications.count).toBeLessThanOrEqual(20);
+      expect(verifications.count).toBe(evaluated.length);
+      expect(failures).toHaveLength(evaluated.length);
+      expect(evaluated.length).toBe(loginPerAccount); // the documented lockout (5), well under 20
+      for (const res of evaluated) expect(res.body.error).toBe('INVALID_CREDENTIALS');
+      for (const res of refused) {
+        expect([res.status, res.body.error]).toEqual([429, 'RATE_LIMITED']);
+        const retryAfter = Number(res.headers.get('retry-after'));
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+      }
+      // During the cool-down even the right password waits, and is not checked.
+      verifications.count = 0;
+      t.clock.advance(windowSeconds * 1000 - 1000);
+      expect((await c.post('/auth/login', { body: { email: victim, password: PASSWORD } })).status).toBe(429);
+      expect(verifications.count).toBe(0);
+      // The documented cool-down (docs/security.md): the window the first guess opened, 60 s.
+      t.clock.advance(1000);
+      const ok = await c.post('/auth/login', { body: { email: victim, password: PASSWORD } });
+      expect(ok.status).toBe(200);
+      expect(typeof ok.body.accessToken).toBe('string');
+    } finally {
+      await t.close();
+    }
   });
 
   it('credential stuffing from one address: 20 attempts over many accounts, then 429; X-Forwarded-For does not help', async () => {
