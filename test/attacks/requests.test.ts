@@ -4,10 +4,34 @@
  * Every answer is 4xx with the contract body (or the HTTP parser's empty 400/431), never 5xx,
  * never echoing a secret — and the server keeps answering afterwards.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { signUp, cookieHeader, refreshCookieOf } from '../http/contract.js';
 import { GuardedClient, rawHttp } from './helpers.js';
+
+// The real hashing pool, wrapped to count every call (hash and both verifiers).
+const hashing = vi.hoisted(() => ({ calls: 0 }));
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
+  const pool = real.passwordHashing;
+  const counted: typeof pool = {
+    ...pool,
+    size: pool.size,
+    hash: (...args) => {
+      hashing.calls++;
+      return pool.hash(...args);
+    },
+    verifyArgon2: (...args) => {
+      hashing.calls++;
+      return pool.verifyArgon2(...args);
+    },
+    verifyBcrypt: (...args) => {
+      hashing.calls++;
+      return pool.verifyBcrypt(...args);
+    },
+  };
+  return { ...real, passwordHashing: counted };
+});
 
 describe('attacks: oversized and malformed requests', () => {
   let t: TestServer;
@@ -30,6 +54,60 @@ describe('attacks: oversized and malformed requests', () => {
     expect((await c.get('/healthz')).status).toBe(200);
     expect((await c.get('/auth/me', { bearer: user.accessToken })).status).toBe(200);
   }
+
+  it('acceptance 4: a 1 MB password, a 1 MB token and a 10,000-level nested body each get a 4xx in under a second, with no hashing and no parsing past 16 KiB; the server stays healthy', async () => {
+    const MB = 1_048_576;
+    const parsed: number[] = [];
+    const realParse = JSON.parse;
+    const parseSpy = vi.spyOn(JSON, 'parse').mockImplementation((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+      parsed.push(String(text).length);
+      return realParse(text, reviver);
+    });
+    const timings: Record<string, number> = {};
+    const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const result = await run();
+      timings[name] = performance.now() - started;
+      return result;
+    };
+    try {
+      hashing.calls = 0;
+      // 1. A login whose password is 1 MB (1,048,576 characters): over the 16 KiB body limit.
+      const password = 'p'.repeat(MB);
+      expect(password.length).toBe(1_048_576);
+      c.guard(password);
+      const login = await timed('1 MB password', () => c.post('/auth/login', { body: { email: user.email, password } }));
+      expect([login.status, login.body.error]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+      // 2. A 1 MB bearer token on GET /auth/me, over a raw socket: the HTTP parser's 431.
+      const token = `${user.accessToken}.${'A'.repeat(MB - user.accessToken.length - 1)}`;
+      expect(token.length).toBe(MB);
+      const me = await timed('1 MB token', () => rawHttp(t.baseUrl, `GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`));
+      expect(me.status).toBe(431);
+      // 3. JSON nested 10,000 levels. Complete, it is 20,000 bytes (over the limit: 413, never
+      // parsed); cut to its 10,000 opening brackets it fits and the parser refuses it (400).
+      const complete = '['.repeat(10_000) + ']'.repeat(10_000);
+      const nested = await timed('10,000 levels (20,000 B)', () => c.post('/auth/login', { rawBody: complete, headers: { 'content-type': 'application/json' } }));
+      expect([nested.status, nested.body.error]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+      const opened = '['.repeat(10_000);
+      const unclosed = await timed('10,000 levels (10,000 B)', () => c.post('/auth/login', { rawBody: opened, headers: { 'content-type': 'application/json' } }));
+      expect([unclosed.status, unclosed.body.error]).toEqual([400, 'VALIDATION_FAILED']);
+      console.info(`[limits] ${Object.entries(timings).map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`).join(', ')}`);
+      for (const [name, ms] of Object.entries(timings)) expect(ms, name).toBeLessThan(1_000);
+      // Nothing was hashed or verified, and nothing longer than the body limit reached JSON.parse.
+      expect(hashing.calls).toBe(0);
+      expect(parsed.length).toBeGreaterThan(0); // the spy sees the server's parser (the 10,000-byte body)
+      expect(parsed).toContain(10_000);
+      expect(Math.max(...parsed)).toBeLessThanOrEqual(16_384);
+    } finally {
+      parseSpy.mockRestore();
+    }
+    // Healthy afterwards: health, the bearer path, and a normal login.
+    await alive();
+    const again = await c.post('/auth/login', { body: { email: user.email, password: user.password } });
+    expect(again.status).toBe(200);
+    c.guard(again.body.accessToken);
+    expect(hashing.calls).toBe(1); // the counter is live: a real login verifies once
+  });
 
   it('oversized bearer tokens: 401 up to the header limit, 431 beyond, never 5xx', async () => {
     const [h, p, s] = user.accessToken.split('.');
