@@ -396,4 +396,19 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
       },
     );
   }, 60_000);
+
+  // Issue 6: reuse detection must never fire during any of the above — checked in the audit log,
+  // not inferred from 200s. Runs last (tests in a file run in order) and reads every event.
+  it('the server never detected refresh-token reuse during any of these tests (audit log)', async () => {
+    const events: { type: string }[] = [];
+    for (let afterId = 0; ; ) {
+      const page = await server.latchkey.store.listAudit({ afterId, limit: 1000 });
+      if (page.length === 0) break;
+      events.push(...page);
+      afterId = page[page.length - 1]!.id;
+    }
+    const types = events.map((event) => event.type);
+    expect(types).toContain('refresh'); // the log really covers the refreshes above
+    expect(types.filter((type) => type === 'refresh_reuse_detected')).toEqual([]);
+  });
 });

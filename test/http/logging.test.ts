@@ -1,8 +1,11 @@
 /**
- * Logs of a whole flow contain no password, token, cookie or key, and one line per request.
+ * Logs of a whole flow contain no password, token, cookie, master secret or key, and one line per
+ * request; an unexpected store failure answers `{error: 'INTERNAL', message}` with no stack (issue 2).
  */
-import { describe, it, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll, vi } from 'vitest';
 import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config/config.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { signUp, cookieHeader, refreshCookieOf } from './contract.js';
 
@@ -20,8 +23,11 @@ describe('request logging', () => {
         done();
       },
     });
-    t = await startTestServer({ logStream });
-    const secrets: string[] = [];
+    // The master secret as an operator sets it (LATCHKEY_SECRET, hex), decoded by the real config loader.
+    const secretBytes = randomBytes(32);
+    const masterSecret = secretBytes.toString('hex');
+    t = await startTestServer({ logStream, secret: loadConfig({ LATCHKEY_SECRET: masterSecret }).secret });
+    const secrets: string[] = [masterSecret, secretBytes.toString('base64'), secretBytes.toString('base64url')];
     const user = await signUp(t.client, undefined, 'a password to never log');
     secrets.push(user.password, user.accessToken, user.refreshToken);
     const refreshed = await t.client.post('/auth/refresh', { cookie: cookieHeader(user.refreshToken) });
@@ -36,10 +42,27 @@ describe('request logging', () => {
     });
     secrets.push('the next secret password');
     await t.client.post('/auth/logout', { cookie: cookieHeader(refreshCookieOf(refreshed)!.value) });
+
+    // A store that fails with an uncoded error (e.g. a driver bug) whose message quotes a secret.
+    const leak = 'driver said: password=the next secret password';
+    const spy = vi.spyOn(t.latchkey.store, 'findUserByEmail').mockRejectedValueOnce(new Error(leak));
+    const failed = await t.client.post('/auth/login', { body: { email: user.email, password: 'the next secret password' } });
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect(failed.status).toBe(500);
+    expect(Object.keys(failed.body).sort()).toEqual(['error', 'message']);
+    expect(failed.body.error).toBe('INTERNAL');
+    expect(typeof failed.body.message).toBe('string');
+    const failedText = JSON.stringify(failed.body);
+    expect(failedText).not.toContain('driver said');
+    expect(failedText).not.toMatch(/\bat .+:\d+:\d+|stack|\.ts\b|\.js\b/);
+    secrets.push(leak);
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
-    expect(requests).toHaveLength(8); // register, login, refresh, me ×2, failed login, password, logout
+    expect(requests).toHaveLength(9); // register, login, refresh, me ×2, failed login, password, logout, 500 login
+    const logged = lines.map((l) => JSON.parse(l));
+    expect(logged.some((l) => l.msg === 'request failed' && l.err?.type === 'Error')).toBe(true);
     expect(requests.map((r) => r.path)).toContain('/auth/refresh');
     const all = lines.join('\n');
     for (const secret of secrets) expect(all).not.toContain(secret);
