@@ -1,10 +1,29 @@
-/** The `{header, payload, signature, warnings}` document printed by `latchkey decode`, key order preserved. */
+/** The `{header, payload, signature, times, warnings}` document printed by `latchkey decode`, key order preserved. */
 import type { DecodeResult } from './decode.js';
 import { fromPlain, stringifyNode, type JsonNode } from './json.js';
+import type { TimeInfo } from './times.js';
 import type { Warning } from './warnings.js';
 
-/** Builds the report; for a JWE, `payload` and `signature` are null (they are encrypted). */
-export function buildReport(decoded: DecodeResult & { ok: true }, warnings: readonly Warning[]): JsonNode {
+/**
+ * One time claim for the report: the value as found, and when it is a usable date its ISO 8601
+ * UTC form (CONTRACT §8), local form and relative phrase; otherwise the problem code.
+ */
+function timeEntry(t: TimeInfo, payload: JsonNode | undefined): JsonNode {
+  const details: Record<string, unknown> = {};
+  if (t.iso !== undefined) Object.assign(details, { iso: t.iso, local: t.local, relative: t.relative });
+  if (t.problem !== undefined) details.problem = t.problem;
+  if (t.asMillisecondsIso !== undefined) details.isoIfMilliseconds = t.asMillisecondsIso;
+  // The value exactly as written in the token (number text kept), the last one if duplicated.
+  const written = payload?.type === 'object' ? payload.members.findLast((m) => m.key === t.claim)?.value : undefined;
+  const rest = fromPlain(details);
+  return { type: 'object', members: [{ key: 'value', value: written ?? fromPlain(t.raw) }, ...(rest.type === 'object' ? rest.members : [])] };
+}
+
+/**
+ * Builds the report; for a JWE, `payload` and `signature` are null (they are encrypted) and
+ * `times` is empty. `times` has one member per time claim present (exp, nbf, iat, auth_time, updated_at).
+ */
+export function buildReport(decoded: DecodeResult & { ok: true }, warnings: readonly Warning[], times: readonly TimeInfo[] = []): JsonNode {
   const jws = decoded.kind === 'JWS' ? decoded : undefined;
   return {
     type: 'object',
@@ -12,6 +31,7 @@ export function buildReport(decoded: DecodeResult & { ok: true }, warnings: read
       { key: 'header', value: decoded.header },
       { key: 'payload', value: jws ? jws.payload : { type: 'null' } },
       { key: 'signature', value: jws ? { type: 'string', value: jws.segments.signature } : { type: 'null' } },
+      { key: 'times', value: { type: 'object', members: times.map((t) => ({ key: t.claim, value: timeEntry(t, jws?.payload) })) } },
       { key: 'warnings', value: fromPlain(warnings.map((w) => ({ code: w.code, severity: w.severity, message: w.message, path: w.path }))) },
     ],
   };

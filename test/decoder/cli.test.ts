@@ -55,12 +55,13 @@ afterAll(() => {
 });
 
 describe('latchkey decode (in-process)', () => {
-  it('prints {header, payload, signature, warnings} and exits 0', async () => {
+  it('prints {header, payload, signature, times, warnings} and exits 0', async () => {
     const io = fakeIo();
     const t = await hs256({ b: 1, a: 2, '1': 3 }, { jku: 'https://evil.example/k' });
     expect(await decode([t], io)).toBe(0);
     const out = JSON.parse(io.out) as Record<string, unknown>;
-    expect(Object.keys(out)).toEqual(['header', 'payload', 'signature', 'warnings']);
+    expect(Object.keys(out)).toEqual(['header', 'payload', 'signature', 'times', 'warnings']);
+    expect(out.times).toEqual({});
     expect(io.out.indexOf('"b":1')).toBeLessThan(io.out.indexOf('"a":2'));
     const codes = (out.warnings as { code: string }[]).map((w) => w.code);
     expect(codes).toEqual(expect.arrayContaining(['HEADER_JKU', 'EXP_MISSING']));
@@ -81,6 +82,37 @@ describe('latchkey decode (in-process)', () => {
     const io2 = fakeIo();
     expect(await decode([weak, '--no-guess'], io2)).toBe(0);
     expect(io2.out).not.toContain('HMAC_SECRET_GUESSED');
+  });
+  it('times: every time claim as written, ISO 8601 UTC, local and relative; odd values become problems', async () => {
+    const t = rawToken('{"alg":"HS256"}', '{"iat":1700000000,"exp":1700000900.0,"nbf":"soon","auth_time":1700000000000}');
+    const io = fakeIo();
+    expect(await decode([t, '--no-guess'], io)).toBe(0);
+    expect(io.out).toContain('"exp":{"value":1700000900.0,');
+    const times = (JSON.parse(io.out) as { times: Record<string, Record<string, unknown>> }).times;
+    expect(Object.keys(times)).toEqual(['exp', 'nbf', 'iat', 'auth_time']);
+    expect(times.exp).toMatchObject({ value: 1700000900, iso: '2023-11-14T22:28:20.000Z', relative: expect.stringMatching(/^expired \d+ years? ago$/) });
+    expect(times.exp!.local).toEqual(expect.any(String));
+    expect(times.iat).toMatchObject({ iso: '2023-11-14T22:13:20.000Z', relative: expect.stringMatching(/^issued .* ago$/) });
+    expect(times.nbf).toEqual({ value: 'soon', problem: 'NOT_NUMERIC' });
+    expect(times.auth_time).toMatchObject({ problem: 'MILLISECONDS', isoIfMilliseconds: '2023-11-14T22:13:20.000Z' });
+    const codes = (JSON.parse(io.out) as { warnings: { code: string }[] }).warnings.map((w) => w.code);
+    expect(codes).toEqual(expect.arrayContaining(['EXPIRED', 'TIME_NOT_NUMERIC', 'TIME_MILLISECONDS']));
+  });
+  it('@file reads the token from a file; an unreadable file is a usage error that does not echo the path content', async () => {
+    const t = await hs256({ sub: 'from-file', exp: now() + 60 });
+    const path = file('token.txt', `${t}\n`);
+    const io = fakeIo();
+    expect(await decode([`@${path}`, '--no-guess'], io)).toBe(0);
+    expect((JSON.parse(io.out) as { payload: { sub: string } }).payload.sub).toBe('from-file');
+    const rel = fakeIo();
+    expect(await decode(['@token.txt', '--no-guess'], rel)).toBe(0); // relative to the working directory
+    const missing = fakeIo();
+    expect(await decode(['@no-such-file.txt'], missing)).toBe(2);
+    expect(missing.err).toContain('cannot read no-such-file.txt: ENOENT');
+    expect(missing.out).toBe('');
+    const v = fakeIo();
+    expect(await verify([`@${path}`, '--secret-file', file('s.txt', SECRET)], v)).toBe(0);
+    expect(await verify(['@no-such-file.txt', '--secret-file', file('s2.txt', SECRET)], fakeIo())).toBe(2);
   });
   it('exit 3 for malformed tokens, with a coded error', async () => {
     const io = fakeIo();

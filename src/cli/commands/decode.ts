@@ -1,45 +1,22 @@
 /**
- * `latchkey decode <token|->` — decodes and lints a JWT locally and prints
- * `{header, payload, signature, warnings}` as JSON (CONTRACT §5). Nothing is fetched.
+ * `latchkey decode <token|-|@file>` — decodes and lints a JWT locally and prints
+ * `{header, payload, signature, times, warnings}` as JSON (CONTRACT §5). Nothing is fetched.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT, type CliIo, type Command } from '../io.js';
+import { EXIT, type Command } from '../io.js';
+import { CliUsageError, parseCommandArgs, parseSeconds, readTokenArgument } from '../inputs.js';
 import { buildReport, decodeToken, guessCommonSecret, lintToken, renderReport, warning, type LintOptions, type TimeInfo } from '../../decoder/index.js';
 
-export const DECODE_USAGE = `usage: latchkey decode <token|-> [--pretty] [--typ T] [--max-lifetime SECONDS] [--no-guess]
+export const DECODE_USAGE = `usage: latchkey decode <token|-|@file> [--pretty] [--typ T] [--max-lifetime SECONDS] [--no-guess]
 
-Decodes and lints a JWT without sending it anywhere. "-" reads the token from stdin.
+Decodes and lints a JWT without sending it anywhere. "-" reads the token from stdin,
+"@file" from a file (either keeps the token out of shell history).
+Prints {header, payload, signature, times, warnings} as JSON.
   --pretty              indented JSON, and the time claims in words on stderr
   --typ T               warn unless the header typ is T (e.g. at+jwt)
   --max-lifetime S      warn when exp − iat exceeds S seconds (default 86400)
   --no-guess            skip the offline check of HS* tokens against the common-secrets list
 Exit codes: 0 decoded, 2 usage error, 3 malformed token.
 `;
-
-/** Parses argv; a usage error is returned as a message instead of throwing. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
-  args: string[],
-  options: T,
-): { ok: true; values: Record<string, string | boolean | undefined>; positionals: string[] } | { ok: false; message: string } {
-  try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { ok: true, values: values as Record<string, string | boolean | undefined>, positionals };
-  } catch (error) {
-    return { ok: false, message: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** The token argument: a literal, or `-` for all of stdin. */
-export async function readTokenArgument(arg: string, io: CliIo): Promise<string> {
-  return arg === '-' ? io.readStdin() : arg;
-}
-
-export function parseSeconds(value: string | undefined, name: string): number | string | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) return `${name} must be a number of seconds`;
-  return n;
-}
 
 function describeTimeLine(t: TimeInfo): string {
   if (t.seconds === undefined) return `${t.claim.padEnd(9)} ${t.problem === 'NOT_NUMERIC' ? 'not a number' : 'out of range'}`;
@@ -72,7 +49,14 @@ export const decode: Command = async (args, io) => {
     io.stderr(`latchkey decode: ${maxLifetime}\n`);
     return EXIT.USAGE;
   }
-  const input = await readTokenArgument(parsed.positionals[0]!, io);
+  let input: string;
+  try {
+    input = await readTokenArgument(parsed.positionals[0]!, io);
+  } catch (error) {
+    if (!(error instanceof CliUsageError)) throw error;
+    io.stderr(`latchkey decode: ${error.message}\n`);
+    return EXIT.USAGE;
+  }
   const decoded = decodeToken(input);
   if (!decoded.ok) {
     io.stdout(JSON.stringify({ error: { code: decoded.code, message: decoded.message, ...(decoded.part ? { part: decoded.part } : {}) } }) + '\n');
@@ -87,7 +71,7 @@ export const decode: Command = async (args, io) => {
     const guess = await guessCommonSecret(decoded);
     if (guess.found) warnings.unshift(warning('HMAC_SECRET_GUESSED', `It is entry ${guess.index + 1} of data-files/common-jwt-secrets.txt.`, '/signature'));
   }
-  io.stdout(renderReport(buildReport(decoded, warnings), parsed.values.pretty === true) + '\n');
+  io.stdout(renderReport(buildReport(decoded, warnings, times), parsed.values.pretty === true) + '\n');
   if (parsed.values.pretty) for (const t of times) io.stderr(describeTimeLine(t) + '\n');
   return EXIT.OK;
 };

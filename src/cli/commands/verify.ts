@@ -1,19 +1,18 @@
 /**
- * `latchkey verify <token|-> (--secret-file F | --key PEM_FILE | --jwk FILE | --jwks FILE_OR_URL)`
+ * `latchkey verify <token|-|@file> (--secret-file F | --key PEM_FILE | --jwk FILE | --jwks FILE_OR_URL)`
  * — checks the signature with a key the user names (CONTRACT §5). Secrets are never argv values.
  * The only network access anywhere in the decoder: `--jwks https://…` given explicitly here.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
-import { EXIT, type CliIo, type Command } from '../io.js';
+import { EXIT, type Command } from '../io.js';
+import { CliUsageError, MAX_KEY_BYTES, parseCommandArgs, parseSeconds, readInputFile, readTokenArgument } from '../inputs.js';
 import { decodeToken, isJwsAlgorithm, verifyToken, type JwsAlgorithm, type KeyInput, type SecretEncoding } from '../../decoder/index.js';
-import { parseCommandArgs, parseSeconds, readTokenArgument } from './decode.js';
 
-export const VERIFY_USAGE = `usage: latchkey verify <token|-> (--secret-file F | --key PEM_FILE | --jwk FILE | --jwks FILE_OR_URL)
+export const VERIFY_USAGE = `usage: latchkey verify <token|-|@file> (--secret-file F | --key PEM_FILE | --jwk FILE | --jwks FILE_OR_URL)
                        [--alg ALG[,ALG…]] [--secret-encoding utf8|base64|base64url|hex]
                        [--clock-tolerance SECONDS] [--json]
 
-Verifies a JWT signature locally. "-" reads the token (or, for --secret-file, the secret) from stdin.
+Verifies a JWT signature locally. "-" reads the token (or, for --secret-file, the secret) from stdin,
+"@file" reads the token from a file.
 Secrets are never taken from the command line. The algorithm comes from the key (and --alg),
 never from the token header alone; keys embedded in the token (jwk, x5c, jku, x5u) are ignored.
 --jwks may be an https:// URL: fetched once, with a 5 s timeout; nothing else is ever fetched.
@@ -22,28 +21,14 @@ Exit codes: 0 valid, 1 key could not be fetched, 2 usage error (bad flags, unrea
 `;
 
 const FETCH_TIMEOUT_MS = 5_000;
-const MAX_KEY_BYTES = 1024 * 1024;
 
-class UsageError extends Error {}
 class FetchError extends Error {}
-
-async function readKeyFile(path: string, io: CliIo): Promise<string> {
-  if (path === '-') return io.readStdin();
-  try {
-    const text = await readFile(isAbsolute(path) ? path : resolve(io.cwd, path), 'utf8');
-    if (text.length > MAX_KEY_BYTES) throw new UsageError(`${path} is larger than 1 MiB`);
-    return text;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
 
 function parseJsonFile(text: string, name: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new UsageError(`${name} is not valid JSON`);
+    throw new CliUsageError(`${name} is not valid JSON`);
   }
 }
 
@@ -119,29 +104,36 @@ export const verify: Command = async (args, io) => {
   let keyInput: KeyInput;
   try {
     if (source === 'secret-file') {
-      const secret = (await readKeyFile(sourceValue, io)).replace(/\r?\n$/, '');
+      const secret = (await readInputFile(sourceValue, io)).replace(/\r?\n$/, '');
       keyInput = { type: 'secret', secret, encoding: encoding as SecretEncoding };
     } else if (source === 'key') {
-      keyInput = { type: 'pem', pem: await readKeyFile(sourceValue, io) };
+      keyInput = { type: 'pem', pem: await readInputFile(sourceValue, io) };
     } else if (source === 'jwk') {
-      const jwk = parseJsonFile(await readKeyFile(sourceValue, io), sourceValue);
+      const jwk = parseJsonFile(await readInputFile(sourceValue, io), sourceValue);
       keyInput = jwk && typeof jwk === 'object' && 'keys' in jwk ? { type: 'jwks', jwks: jwk } : { type: 'jwk', jwk };
     } else {
       let url: URL | undefined;
       if (/^https?:\/\//i.test(sourceValue)) url = new URL(sourceValue);
       const timeoutMs = Number(io.env.LATCHKEY_JWKS_TIMEOUT_MS) > 0 ? Number(io.env.LATCHKEY_JWKS_TIMEOUT_MS) : FETCH_TIMEOUT_MS;
-      keyInput = { type: 'jwks', jwks: url ? await fetchJwks(url, timeoutMs) : parseJsonFile(await readKeyFile(sourceValue, io), sourceValue) };
+      keyInput = { type: 'jwks', jwks: url ? await fetchJwks(url, timeoutMs) : parseJsonFile(await readInputFile(sourceValue, io), sourceValue) };
     }
   } catch (error) {
     if (error instanceof FetchError) {
       io.stderr(`latchkey verify: ${error.message}\n`);
       return EXIT.FAILURE;
     }
-    if (error instanceof UsageError || error instanceof TypeError) return usage(error.message);
+    if (error instanceof CliUsageError || error instanceof TypeError) return usage(error.message);
     throw error;
   }
 
-  const decoded = decodeToken(await readTokenArgument(tokenArg, io));
+  let tokenText: string;
+  try {
+    tokenText = await readTokenArgument(tokenArg, io);
+  } catch (error) {
+    if (error instanceof CliUsageError) return usage(error.message);
+    throw error;
+  }
+  const decoded = decodeToken(tokenText);
   const options: { algorithms?: JwsAlgorithm[]; clockToleranceSeconds?: number; now: number } = { now: Date.now() };
   if (algorithms) options.algorithms = algorithms;
   if (tolerance !== undefined) options.clockToleranceSeconds = tolerance;
