@@ -47,6 +47,44 @@ describe('latchkey serve', () => {
     expect(stderr).toBe('');
   });
 
+  it('serves the decoder (CSP connect-src \'none\') and the demo, and counts the real flow in /metrics', async () => {
+    const cwd = await tempDir();
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = `http://127.0.0.1:${port}`;
+    const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_REFRESH_GRACE: '0' } });
+    try {
+      await waitForHttp(`${base}/healthz`);
+      const decoder = await fetch(`${base}/decoder`);
+      expect(decoder.status).toBe(200);
+      expect(decoder.headers.get('content-type')).toMatch(/^text\/html/);
+      const csp = decoder.headers.get('content-security-policy') ?? '';
+      expect(csp).toMatch(/(^|; )default-src 'self'(;|$)/);
+      expect(csp).toMatch(/(^|; )connect-src 'none'(;|$)/);
+      expect(await decoder.text()).toContain('data-testid="token-input"');
+      expect((await fetch(`${base}/`)).status).toBe(200);
+
+      const json = { 'content-type': 'application/json', 'x-latchkey-transport': 'body' };
+      const credentials = JSON.stringify({ email: 'metrics@example.com', password: 'correct horse battery staple' });
+      expect((await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: credentials })).status).toBe(201);
+      const login = (await (await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: credentials })).json()) as { refreshToken: string };
+      const refresh = (token: string) => fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refreshToken: token }) });
+      expect((await refresh(login.refreshToken)).status).toBe(200);
+      const replay = await refresh(login.refreshToken); // grace 0: a spent token → reuse, session revoked
+      expect(replay.status).toBe(401);
+      expect(((await replay.json()) as { error: string }).error).toBe('REFRESH_TOKEN_REUSED');
+
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^latchkey_logins_total\{result="success"\} 1$/m);
+      expect(metrics).toMatch(/^latchkey_refreshes_total\{result="success"\} 1$/m);
+      expect(metrics).toMatch(/^latchkey_refresh_reuse_detected_total 1$/m);
+      expect(metrics).toMatch(/^latchkey_http_request_duration_seconds_bucket\{.*route="\/auth\/refresh".*\} \d+$/m);
+      expect(metrics).not.toContain(login.refreshToken);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ LATCHKEY_SIGNING_ALG: 'none' }, 'LATCHKEY_SIGNING_ALG'],
