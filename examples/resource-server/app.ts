@@ -4,7 +4,7 @@
  * fetched once and cached (re-fetched on a new key id, at most once per 30 s).
  */
 import express, { type Express } from 'express';
-import { requireAuth, requireRole } from '../../src/adapters/express.js'; // 'latchkey/express'
+import { requireAuth, requireRole, type RemoteAuthOptions } from '../../src/adapters/express.js'; // 'latchkey/express'
 
 export interface ResourceServerOptions {
   /** e.g. https://auth.example.com/.well-known/jwks.json */
@@ -13,6 +13,8 @@ export interface ResourceServerOptions {
   issuer: string;
   /** The auth server's LATCHKEY_AUDIENCE. */
   audience: string | string[];
+  /** JWKS client settings, e.g. `{ cooldownMs }` (default 30 s between two fetches). */
+  jwksOptions?: RemoteAuthOptions['jwksOptions'];
 }
 
 export function createApp(options: ResourceServerOptions): Express {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, runCli, spawnCli, waitForHttp } from '../helpers/cli.js';
+import { SignJWT, generateKeyPair } from 'jose';
 import { startTestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/http-client.js';
 import { cookieHeader, expectError, signUp } from '../http/contract.js';
@@ -135,5 +136,94 @@ describe('examples, as the programs users run', () => {
     resource.child.kill('SIGTERM');
     expect(await authExit).toBe(0);
     expect(await resourceExit).toBe(0);
+  });
+  it('resource-server + a separately running `latchkey serve`: verifies its tokens, survives its JWKS going down, follows two key rotations within one cooldown', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'latchkey-rotation-'));
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const authUrl = `http://127.0.0.1:${port}`;
+    const cooldownSeconds = 2;
+    const authEnv = { LATCHKEY_SECRET: randomBytes(32).toString('base64url'), LATCHKEY_KEY_RELOAD_INTERVAL: '1', LATCHKEY_RATE_LIMITS: 'off', LATCHKEY_LOG_LEVEL: 'error' };
+    const serve = async () => {
+      const child = spawnCli(['serve', '--port', String(port)], { cwd: work, env: authEnv });
+      children.push(child);
+      await waitForHttp(`${authUrl}/healthz`);
+      return child;
+    };
+    const kidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
+    const body = { 'x-latchkey-transport': 'body' };
+    const credentials = { email: 'rotation@example.com', password: 'correct horse battery staple' };
+    const authClient = new TestClient(authUrl);
+    const login = async () => {
+      const res = await authClient.post('/auth/login', { body: credentials, headers: body });
+      expect(res.status).toBe(200);
+      return res.body.accessToken as string;
+    };
+    try {
+      let auth = await serve();
+      const resource = await start('resource-server', { AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`, AUTH_JWKS_COOLDOWN_SECONDS: String(cooldownSeconds) });
+      const api = new TestClient(resource.url);
+      expect((await authClient.post('/auth/register', { body: credentials })).status).toBe(201);
+      const first = await login();
+      const unseen = await login(); // same key, never shown to the resource server before the outage
+      expect((await api.get('/api/orders', { bearer: first })).status).toBe(200);
+
+      // The auth server goes away: keys already fetched keep working, forgeries still fail.
+      const down = exited(auth);
+      auth.kill('SIGTERM');
+      expect(await down).toBe(0);
+      expect((await fetch(`${authUrl}/.well-known/jwks.json`).catch(() => undefined))?.ok).not.toBe(true);
+      expect((await api.get('/api/orders', { bearer: unseen })).status).toBe(200);
+      expectError(await api.get('/api/orders', { bearer: `${unseen.slice(0, -4)}AAAA` }), 401, 'INVALID_TOKEN');
+      await new Promise((r) => setTimeout(r, cooldownSeconds * 1000 + 100));
+      const stranger = await generateKeyPair('ES256');
+      const foreign = await new SignJWT({ sub: 'x', sid: 'y', role: 'admin', jti: 'z' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'kid-nobody-published', typ: 'at+jwt' })
+        .setIssuer('http://localhost:3000').setAudience('latchkey').setIssuedAt().setExpirationTime('5m')
+        .sign(stranger.privateKey);
+      // An unknown kid while the JWKS cannot be fetched is an outage (503), not a verdict.
+      expectError(await api.get('/api/orders', { bearer: foreign }), 503, 'UNAVAILABLE');
+
+      // Back up; one rotation: the promoted key was published ahead as `next`, so it is accepted at once.
+      auth = await serve();
+      const rotate = async () => {
+        const r = await runCli(['keys', 'rotate'], { cwd: work, env: authEnv });
+        expect(r.code).toBe(0);
+        return JSON.parse(r.stdout) as { kid: string; previous: string };
+      };
+      const signedBy = async (kid: string) => {
+        for (let i = 0; i < 50; i++) {
+          const token = await login();
+          if (kidOf(token) === kid) return token;
+          await new Promise((r) => setTimeout(r, 100)); // the server reloads its keys every 1 s here
+        }
+        throw new Error(`the server never signed with ${kid}`);
+      };
+      const one = await rotate();
+      expect(one.previous).toBe(kidOf(first));
+      expect((await api.get('/api/orders', { bearer: await signedBy(one.kid) })).status).toBe(200);
+
+      // Two rotations between fetches: the signing key is one the resource server has never seen.
+      const two = await rotate();
+      const fresh = await signedBy(two.kid);
+      const startedAt = performance.now();
+      let status = 0;
+      while (performance.now() - startedAt < (cooldownSeconds + 1) * 1000) {
+        status = (await api.get('/api/orders', { bearer: fresh })).status;
+        if (status === 200) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(200);
+      expect(performance.now() - startedAt).toBeLessThanOrEqual(cooldownSeconds * 1000 + 500);
+      // Tokens of the retired keys keep verifying until they expire; a forgery still fails.
+      expect((await api.get('/api/orders', { bearer: first })).status).toBe(200);
+      expectError(await api.get('/api/orders', { bearer: foreign }), 401, 'INVALID_TOKEN');
+
+      const stopped = [exited(auth), exited(resource.child)];
+      auth.kill('SIGTERM');
+      resource.child.kill('SIGTERM');
+      expect(await Promise.all(stopped)).toEqual([0, 0]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });
