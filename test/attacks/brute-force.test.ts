@@ -12,24 +12,11 @@ import { GuardedClient } from './helpers.js';
 
 // The real hashing pool, wrapped to count password verifications (never mocked away).
 const verifications = vi.hoisted(() => ({ count: 0 }));
-vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
-  const pool = real.passwordHashing;
-  const counted: typeof pool = {
-    ...pool,
-    size: pool.size,
-    hash: (...args) => pool.hash(...args),
-    verifyArgon2: (...args) => {
-      verifications.count++;
-      return pool.verifyArgon2(...args);
-    },
-    verifyBcrypt: (...args) => {
-      verifications.count++;
-      return pool.verifyBcrypt(...args);
-    },
-  };
-  return { ...real, passwordHashing: counted };
-});
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) =>
+  (await import('../helpers/counted-hashing.js')).countedHashing(importOriginal, (call) => {
+    if (call !== 'hash') verifications.count++;
+  }),
+);
 
 const PASSWORD = 'correct horse battery staple';
 let n = 0;

@@ -11,27 +11,9 @@ import { GuardedClient, rawHttp } from './helpers.js';
 
 // The real hashing pool, wrapped to count every call (hash and both verifiers).
 const hashing = vi.hoisted(() => ({ calls: 0 }));
-vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
-  const pool = real.passwordHashing;
-  const counted: typeof pool = {
-    ...pool,
-    size: pool.size,
-    hash: (...args) => {
-      hashing.calls++;
-      return pool.hash(...args);
-    },
-    verifyArgon2: (...args) => {
-      hashing.calls++;
-      return pool.verifyArgon2(...args);
-    },
-    verifyBcrypt: (...args) => {
-      hashing.calls++;
-      return pool.verifyBcrypt(...args);
-    },
-  };
-  return { ...real, passwordHashing: counted };
-});
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) =>
+  (await import('../helpers/counted-hashing.js')).countedHashing(importOriginal, () => void hashing.calls++),
+);
 
 describe('attacks: oversized and malformed requests', () => {
   let t: TestServer;

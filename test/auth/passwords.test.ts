@@ -14,27 +14,13 @@ import { commonPasswords, isCommonPassword } from '../../src/auth/password-list.
 
 const calls = vi.hoisted(() => ({ argon2Hash: 0, argon2Verify: 0, bcryptCompare: 0 }));
 
-vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/auth/hashing-pool.js')>();
-  const pool = real.passwordHashing;
-  const counted: typeof pool = {
-    ...pool,
-    size: pool.size,
-    hash: (...args) => {
-      calls.argon2Hash++;
-      return pool.hash(...args);
-    },
-    verifyArgon2: (...args) => {
-      calls.argon2Verify++;
-      return pool.verifyArgon2(...args);
-    },
-    verifyBcrypt: (...args) => {
-      calls.bcryptCompare++;
-      return pool.verifyBcrypt(...args);
-    },
-  };
-  return { ...real, passwordHashing: counted };
-});
+vi.mock('../../src/auth/hashing-pool.js', async (importOriginal) =>
+  (await import('../helpers/counted-hashing.js')).countedHashing(importOriginal, (call) => {
+    if (call === 'hash') calls.argon2Hash++;
+    else if (call === 'verifyArgon2') calls.argon2Verify++;
+    else calls.bcryptCompare++;
+  }),
+);
 
 const bcrypt = (await import('bcryptjs')).default;
 const reset = () => Object.assign(calls, { argon2Hash: 0, argon2Verify: 0, bcryptCompare: 0 });
