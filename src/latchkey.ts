@@ -51,6 +51,11 @@ export interface Latchkey {
    * hourly; embedders schedule it themselves.
    */
   purgeEndedSessions(retentionSeconds?: number): Promise<number>;
+  /**
+   * Deletes audit events older than `retentionSeconds` (default `LATCHKEY_AUDIT_RETENTION`,
+   * 90 days; `0` keeps every event); returns how many. `latchkey serve` runs it hourly.
+   */
+  purgeAuditEvents(retentionSeconds?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -139,6 +144,9 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       },
       purgeEndedSessions(retentionSeconds = SESSION_RETENTION_SECONDS) {
         return store.purgeSessions(now() - retentionSeconds * 1000);
+      },
+      async purgeAuditEvents(retentionSeconds = config.auditRetention) {
+        return retentionSeconds > 0 ? store.purgeAudit(now() - retentionSeconds * 1000) : 0;
       },
       async close() {
         keys.close();

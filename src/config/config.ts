@@ -66,6 +66,11 @@ export interface LatchkeyConfig {
    * (`LATCHKEY_DB_STARTUP_TIMEOUT`, 0–600, default 30).
    */
   dbStartupTimeout: number;
+  /**
+   * Seconds audit events are kept (`LATCHKEY_AUDIT_RETENTION`, default 90 days; `0` keeps them
+   * forever). `latchkey serve` deletes older events hourly.
+   */
+  auditRetention: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -217,5 +222,6 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     dbPoolSize: integer(env, 'LATCHKEY_DB_POOL_SIZE', 10, 1, 1000),
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 10, 1, 30),
     dbStartupTimeout: integer(env, 'LATCHKEY_DB_STARTUP_TIMEOUT', 30, 0, 600),
+    auditRetention: integer(env, 'LATCHKEY_AUDIT_RETENTION', 7_776_000, 0),
   });
 }

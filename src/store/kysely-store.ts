@@ -487,4 +487,11 @@ export class KyselyStore implements Store {
       return rows.reverse().map(toAudit);
     });
   }
+
+  purgeAudit(before: number): Promise<number> {
+    return this.#op('purgeAudit', async (db) => {
+      const result = await db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
 }

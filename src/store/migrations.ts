@@ -86,10 +86,20 @@ function initial(dialect: DialectName): Migration {
   };
 }
 
+/** An index on `audit_events.at`, for the retention purge (and time-bounded audit queries). */
+function auditEventsAt(): Migration {
+  return {
+    async up(db) {
+      await db.schema.createIndex('audit_events_at_idx').on('audit_events').column('at').execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
+    '0002_audit_events_at': auditEventsAt(),
   };
 }
 

@@ -179,4 +179,6 @@ export interface Store {
    * Without: the latest `limit` events. `limit` defaults to 100 and is capped at 1000.
    */
   listAudit(options?: { afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
+  /** Deletes audit events that happened before `before` (ms). Returns the count. */
+  purgeAudit(before: number): Promise<number>;
 }

@@ -569,6 +569,16 @@ export function runStoreConformance(
       // Without a cursor, `limit` gives the latest events, still newest last.
       expect((await store.listAudit({ limit: 3 })).map((e) => e.type)).toEqual(['e7', 'e8', 'e9']);
     });
+
+    it('purgeAudit deletes events before the cutoff only, and counts them', async () => {
+      const store = await open();
+      for (let i = 0; i < 6; i++) await store.appendAudit({ type: `e${i}`, at: T0 + i * DAY });
+      expect(await store.purgeAudit(T0 + 3 * DAY)).toBe(3);
+      expect((await store.listAudit()).map((e) => e.type)).toEqual(['e3', 'e4', 'e5']);
+      expect(await store.purgeAudit(T0 + 3 * DAY)).toBe(0);
+      await store.appendAudit({ type: 'later', at: T0 + 10 * DAY });
+      expect((await store.listAudit()).map((e) => e.type)).toEqual(['e3', 'e4', 'e5', 'later']);
+    });
   });
 
   describe(`${name}: races`, () => {

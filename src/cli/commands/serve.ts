@@ -62,6 +62,10 @@ export const serve: Command = async (args, io) => {
       (count) => count > 0 && app.log.info({ count }, 'purged ended sessions'),
       () => app.log.warn('could not purge ended sessions; will retry'),
     );
+    latchkey.purgeAuditEvents().then(
+      (count) => count > 0 && app.log.info({ count }, 'purged audit events past LATCHKEY_AUDIT_RETENTION'),
+      () => app.log.warn('could not purge audit events; will retry'),
+    );
   };
   purge();
   const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
