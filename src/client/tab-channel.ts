@@ -101,10 +101,6 @@ export class TabChannel {
     this.#post({ t: 'hello' });
   }
 
-  get peerCount(): number {
-    return this.#peers.size;
-  }
-
   announceToken(snapshot: TokenSnapshot, reason: TokenReason): void {
     this.#post({ t: 'token', reason, ...snapshot });
   }
