@@ -9,14 +9,12 @@ import type { Warning } from './warnings.js';
  * UTC form (CONTRACT §8), local form and relative phrase; otherwise the problem code.
  */
 function timeEntry(t: TimeInfo, payload: JsonNode | undefined): JsonNode {
-  const details: Record<string, unknown> = {};
-  if (t.iso !== undefined) Object.assign(details, { iso: t.iso, local: t.local, relative: t.relative });
-  if (t.problem !== undefined) details.problem = t.problem;
-  if (t.asMillisecondsIso !== undefined) details.isoIfMilliseconds = t.asMillisecondsIso;
   // The value exactly as written in the token (number text kept), the last one if duplicated.
   const written = payload?.type === 'object' ? payload.members.findLast((m) => m.key === t.claim)?.value : undefined;
-  const rest = fromPlain(details);
-  return { type: 'object', members: [{ key: 'value', value: written ?? fromPlain(t.raw) }, ...(rest.type === 'object' ? rest.members : [])] };
+  const members = [{ key: 'value', value: written ?? fromPlain(t.raw) }];
+  const details = { iso: t.iso, local: t.local, relative: t.relative, problem: t.problem, isoIfMilliseconds: t.asMillisecondsIso };
+  for (const [key, value] of Object.entries(details)) if (value !== undefined) members.push({ key, value: fromPlain(value) });
+  return { type: 'object', members };
 }
 
 /**

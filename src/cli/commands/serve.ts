@@ -57,15 +57,14 @@ export const serve: Command = async (args, io) => {
   if (!config.rateLimits.enabled) app.log.warn('LATCHKEY_RATE_LIMITS=off: every rate limit is disabled');
   if (!config.cookieSecure) app.log.warn('LATCHKEY_COOKIE_SECURE=false: refresh cookies are sent over plain http');
   await app.listen({ port: config.port, host: config.host });
+  const purgeOne = (what: string, task: () => Promise<number>) =>
+    task().then(
+      (count) => count > 0 && app.log.info({ count }, `purged ${what}`),
+      () => app.log.warn(`could not purge ${what}; will retry`),
+    );
   const purge = () => {
-    latchkey.purgeEndedSessions().then(
-      (count) => count > 0 && app.log.info({ count }, 'purged ended sessions'),
-      () => app.log.warn('could not purge ended sessions; will retry'),
-    );
-    latchkey.purgeAuditEvents().then(
-      (count) => count > 0 && app.log.info({ count }, 'purged audit events past LATCHKEY_AUDIT_RETENTION'),
-      () => app.log.warn('could not purge audit events; will retry'),
-    );
+    void purgeOne('ended sessions', () => latchkey.purgeEndedSessions());
+    void purgeOne('audit events past LATCHKEY_AUDIT_RETENTION', () => latchkey.purgeAuditEvents());
   };
   purge();
   const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
