@@ -37,7 +37,7 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
-/** A code of the HTTP/API error contract (CONTRACT §3). */
+/** A code of the HTTP/API error contract (docs/errors.md). */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Base class of every error Latchkey throws on purpose. */

@@ -41,7 +41,7 @@ export interface Latchkey {
   readonly now: () => number;
   /** Subscribes to audited events; returns the unsubscribe function. */
   onEvent(listener: (event: AuditEventInput) => void): () => void;
-  /** The auth routes (CONTRACT §3) for Express: `app.use('/auth', latchkey.expressRouter())`. See docs/embedding.md. */
+  /** The auth routes (docs/http-api.md#endpoints) for Express: `app.use('/auth', latchkey.expressRouter())`. See docs/embedding.md. */
   expressRouter(options?: ExpressRouterOptions): ExpressAuthRouter;
   /** The auth routes as an encapsulated Fastify plugin: `app.register(latchkey.fastifyPlugin, { prefix: '/auth' })`. */
   readonly fastifyPlugin: FastifyPluginAsync;
@@ -64,14 +64,14 @@ export const SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
 
 /**
  * Opens (and migrates) the store, loads the master secret and signing keys, and returns
- * the service. Unset options take the defaults of CONTRACT §2 (environment not read:
+ * the service. Unset options take the defaults of the README's configuration table (environment not read:
  * call `loadConfig()` yourself and spread it in to honour it).
  */
 export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Latchkey> {
   const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, logger, rateLimitStore: givenCounters, ...overrides } =
     options;
   const merged: LatchkeyConfig = { ...loadConfig({}), ...stripUndefined(overrides) };
-  // The default allowed origin follows the issuer, as with the environment (CONTRACT §2).
+  // The default allowed origin follows the issuer, as with the environment.
   if (!overrides.allowedOrigins) merged.allowedOrigins = [new URL(merged.issuer).origin];
   const config: LatchkeyConfig = Object.freeze(merged);
   const listeners = new Set<(event: AuditEventInput) => void>();

@@ -1,7 +1,7 @@
 /**
  * What `requireAuth` does, independent of the framework: bearer extraction, verification
  * (the local service, or a remote JWKS), the optional live-session check, and the translation
- * of failures into contract answers (CONTRACT §3, §5, §7.3). The Express and Fastify adapters
+ * of failures into API answers (docs/http-api.md#bearer-failures). The Express and Fastify adapters
  * only move these results in and out of their request objects.
  */
 import type { IncomingHttpHeaders } from 'node:http';

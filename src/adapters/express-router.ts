@@ -1,5 +1,5 @@
 /**
- * The auth routes of CONTRACT §3 as Express middleware, without re-implementing them: the
+ * The auth routes (docs/http-api.md#endpoints) as Express middleware, without re-implementing them: the
  * request is handed to the very Fastify plugin the standalone server runs
  * (`fastify.routing(req, res)` on a Fastify instance that never listens), so behaviour,
  * validation and error answers are identical by construction.
@@ -37,7 +37,7 @@ export type ExpressAuthRouter = ((req: IncomingMessage, res: ServerResponse, nex
 const MAX_MOUNT_PATHS = 32;
 
 /**
- * The auth routes of CONTRACT §3 as Express middleware: `app.use('/auth', expressRouter(latchkey))`
+ * The auth routes (docs/http-api.md#endpoints) as Express middleware: `app.use('/auth', expressRouter(latchkey))`
  * (or `latchkey.expressRouter()`). The refresh cookie's `Path` is the mount path.
  *
  * Mount it before any body parser (`express.json()` …): the routes read the raw body

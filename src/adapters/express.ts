@@ -2,7 +2,7 @@
  * `latchkey/express` — Latchkey inside an existing Express (4 or 5) app:
  *
  * ```ts
- * app.use('/auth', latchkey.expressRouter());                    // CONTRACT §3 routes
+ * app.use('/auth', latchkey.expressRouter());                    // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));       // for resource servers
  * app.use(express.json());                                        // your parsers after the router
  * app.get('/api/profile', requireAuth({ latchkey }), (req, res) => res.json(req.user));

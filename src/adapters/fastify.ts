@@ -2,7 +2,7 @@
  * `latchkey/fastify` — Latchkey inside an existing Fastify app:
  *
  * ```ts
- * await app.register(latchkey.fastifyPlugin, { prefix: '/auth' });      // CONTRACT §3 routes
+ * await app.register(latchkey.fastifyPlugin, { prefix: '/auth' });      // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));               // for resource servers
  * await app.register(latchkeyUser);                                       // decorates request.user
  * app.get('/api/profile', { preHandler: requireAuth({ latchkey }) }, (req) => req.user);
@@ -92,7 +92,7 @@ export const latchkeyUser: FastifyPluginAsync = Object.assign(
 const Ajv = AjvModule.default ?? (AjvModule as unknown as typeof AjvModule.default);
 
 /**
- * The auth routes of CONTRACT §3 as an encapsulated plugin, bound to `latchkey`:
+ * The auth routes (docs/http-api.md#endpoints) as an encapsulated plugin, bound to `latchkey`:
  * `app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' })` (or `latchkey.fastifyPlugin`).
  * Inside it: the contract's strict JSON bodies, error shape, validation without type coercion,
  * 404 `NOT_FOUND` for unknown paths under the prefix, and the refresh cookie's `Path` = prefix.

@@ -210,7 +210,7 @@ export class AuthService {
     const normalizedPassword = normalizePassword(password);
     // Counted before anything else; over a limit, the password is never checked.
     const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
-    // Out-of-policy lengths can never match: answer without hashing (CONTRACT §7.6).
+    // Out-of-policy lengths can never match: answer without hashing (docs/http-api.md#passwords-and-e-mail-addresses).
     if (isPasswordLengthInvalid(normalizedPassword)) return this.#loginFailed(normalizedEmail, undefined, ctx);
     const user = await this.#o.store.findUserByEmail(normalizedEmail);
     if (!user) {

@@ -11,7 +11,7 @@ export interface CliIo {
 /** A CLI command: parses its own arguments and returns the process exit code. */
 export type Command = (args: string[], io: CliIo) => Promise<number>;
 
-/** Exit codes shared by every command (CONTRACT §5). */
+/** Exit codes shared by every command (docs/http-api.md#exit-codes). */
 export const EXIT = {
   OK: 0,
   FAILURE: 1,

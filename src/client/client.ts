@@ -1,5 +1,5 @@
 /**
- * `createAuthClient`: the browser half of the Latchkey flow (CONTRACT §5).
+ * `createAuthClient`: the browser half of the Latchkey flow (docs/client.md).
  *
  * - The access token lives in this object only — never in localStorage, sessionStorage,
  *   IndexedDB or a readable cookie. The refresh token is the server's httpOnly cookie.

@@ -1,11 +1,11 @@
 /**
  * `AuthError`: every failure the client reports on purpose, with a stable `code`. Server
- * failures carry the code of CONTRACT §3 unchanged; the client adds `NETWORK_ERROR` (the
+ * failures carry the server's code (docs/errors.md) unchanged; the client adds `NETWORK_ERROR` (the
  * server could not be reached) and uses `MISSING_TOKEN` for "not signed in".
  * Messages never contain a token or password.
  */
 
-/** The codes of CONTRACT §3 a client can meet, plus the client's own `NETWORK_ERROR`. */
+/** The server's codes (docs/errors.md) a client can meet, plus the client's own `NETWORK_ERROR`. */
 export type AuthErrorCode =
   | 'VALIDATION_FAILED'
   | 'EMAIL_TAKEN'

@@ -1,5 +1,5 @@
 /**
- * `latchkey/client` — the browser SDK (CONTRACT §5). Web APIs only: no Node built-ins, no
+ * `latchkey/client` — the browser SDK (docs/client.md). Web APIs only: no Node built-ins, no
  * runtime dependencies.
  */
 export { createAuthClient } from './client.js';

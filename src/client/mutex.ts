@@ -6,8 +6,8 @@
  *   is released by the browser.
  * - Without them, a best-effort protocol over the tab channel: wait until no sibling claims,
  *   wait a random moment, claim, listen briefly for a rival claim (the lower tab id wins).
- *   Should two tabs still overlap, the server's refresh grace window (CONTRACT §7.1) gives
- *   both the same working session: the cost is one extra refresh, never a sign-out.
+ *   Should two tabs still overlap, the server's refresh grace window
+ *   (docs/http-api.md#rotation-and-the-grace-window) gives both the same working session: the cost is one extra refresh, never a sign-out.
  *
  * Both forms also serialise callers within the tab.
  */

@@ -1,5 +1,6 @@
 /**
- * Server configuration: read from the environment (CONTRACT §2), validated once, frozen.
+ * Server configuration: read from the environment (the README's configuration table,
+ * docs/http-api.md#configuration), validated once, frozen.
  * Anything wrong throws a {@link ConfigError} naming the variable; the CLI turns that into
  * exit code 2 and one line on stderr. Values are never echoed back (they may be secrets).
  */
@@ -189,7 +190,8 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     loginPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_IP', 20, 1),
     loginPerAccount: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT', 5, 1),
     registerPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_REGISTER_IP', 10, 1),
-    // CONTRACT §7.5: never below 60 per session per minute, i.e. one per second of the window.
+    // Refresh is never limited below 60 per session per minute, i.e. one per second of the window
+    // (docs/http-api.md#rate-limits).
     refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, windowSeconds),
     windowSeconds,
     redisFailure: redisFailure(env),

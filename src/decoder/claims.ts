@@ -57,7 +57,7 @@ export const PAYLOAD_CLAIMS: Readonly<Record<string, ClaimInfo>> = {
   cnf: c('Confirmation', 'Key the presenter must prove possession of (sender-constrained token).', 'RFC 7800 / RFC 9449'),
   act: c('Actor', 'The party acting on behalf of the subject (delegation).', 'RFC 8693 §4.1'),
   may_act: c('May act', 'Who is allowed to act on behalf of the subject.', 'RFC 8693 §4.4'),
-  role: c('Role', "The user's role (Latchkey access tokens).", 'Latchkey CONTRACT §4'),
+  role: c('Role', "The user's role (Latchkey access tokens).", 'Latchkey docs/http-api.md#access-tokens'),
 };
 
 export const HEADER_PARAMS: Readonly<Record<string, ClaimInfo>> = {

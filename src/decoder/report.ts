@@ -6,7 +6,7 @@ import type { Warning } from './warnings.js';
 
 /**
  * One time claim for the report: the value as found, and when it is a usable date its ISO 8601
- * UTC form (CONTRACT §8), local form and relative phrase; otherwise the problem code.
+ * UTC form (docs/http-api.md#times), local form and relative phrase; otherwise the problem code.
  */
 function timeEntry(t: TimeInfo, payload: JsonNode | undefined): JsonNode {
   // The value exactly as written in the token (number text kept), the last one if duplicated.

@@ -1,5 +1,5 @@
 /**
- * Request bodies: JSON only, UTF-8 only, at most 16 KiB (CONTRACT §7.7).
+ * Request bodies: JSON only, UTF-8 only, at most 16 KiB (docs/http-api.md#request-bodies).
  * Registered per encapsulation context, so the auth routes behave the same when mounted
  * into someone else's Fastify app.
  */

@@ -1,6 +1,6 @@
 /**
- * Cross-site request check for the cookie endpoints (CONTRACT §4, §7.4): a browser request
- * from a foreign `Origin`, or one marked `Sec-Fetch-Site: cross-site`, is refused. Requests
+ * Cross-site request check for the cookie endpoints (docs/http-api.md#cross-site-requests):
+ * a browser request from a foreign `Origin`, or one marked `Sec-Fetch-Site: cross-site`, is refused. Requests
  * without `Origin` come from non-browser clients and pass.
  */
 import type { FastifyRequest } from 'fastify';

@@ -16,7 +16,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
 };
 
-/** Bearer failures carry an RFC 6750 challenge (CONTRACT §7.3). */
+/** Bearer failures carry an RFC 6750 challenge (docs/http-api.md#bearer-failures). */
 const BEARER_CODES = new Set<ErrorCode>(['INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
 
 export function bearerChallenge(code: ErrorCode | 'MISSING_TOKEN'): string {

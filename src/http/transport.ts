@@ -1,6 +1,7 @@
 /**
- * How the refresh token travels: an httpOnly cookie for browsers (CONTRACT §4), or the JSON
- * body for non-browser clients that send `X-Latchkey-Transport: body`.
+ * How the refresh token travels: an httpOnly cookie for browsers
+ * (docs/http-api.md#the-refresh-cookie), or the JSON body for non-browser clients that send
+ * `X-Latchkey-Transport: body` (docs/http-api.md#body-transport).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieSerializeOptions } from '@fastify/cookie';

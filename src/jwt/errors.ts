@@ -70,7 +70,7 @@ export function tokenError(code: JwtErrorCode, claim?: string, message?: string)
   }
 }
 
-/** Maps a token failure to the API code of CONTRACT §7.3: only an expired token is `TOKEN_EXPIRED`. */
+/** Maps a token failure to its API code (docs/http-api.md#bearer-failures): only an expired token is `TOKEN_EXPIRED`. */
 export function toApiCode(error: JwtError): 'TOKEN_EXPIRED' | 'INVALID_TOKEN' {
   return error.code === 'JWT_EXPIRED' ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN';
 }

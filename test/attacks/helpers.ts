@@ -45,7 +45,7 @@ export class GuardedClient extends TestClient {
         expect(visible.includes(half), `${method} ${path} ${res.status} leaks part of a secret`).toBe(false);
       }
       if (res.text === '') {
-        // Only the HTTP parser answers without a body (CONTRACT §7.7).
+        // Only the HTTP parser answers without a body (docs/http-api.md#request-bodies).
         expect([400, 431], `${method} ${path} ${res.status} has an empty body`).toContain(res.status);
       } else {
         expect(res.body, `${method} ${path} ${res.status} is not JSON`).toBeTypeOf('object');

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §1: on SIGTERM the server stops accepting, finishes in-flight requests, closes the
+ * docs/http-api.md#shutdown: on SIGTERM the server stops accepting, finishes in-flight requests, closes the
  * database and exits 0. The in-flight request here is a registration whose body is still
  * being uploaded when the signal arrives.
  */

@@ -60,7 +60,7 @@ describe('examples, in-process', () => {
 
       await t.client.post('/auth/logout-all', { bearer: admin });
       expectError(await t.client.post('/api/account/export', { bearer: admin, body: {} }), 401, 'SESSION_REVOKED');
-      // Stateless routes accept the token until it expires (CONTRACT §4).
+      // Stateless routes accept the token until it expires (docs/http-api.md#access-tokens).
       expect((await t.client.get('/api/admin/stats', { bearer: admin })).status).toBe(200);
     } finally {
       await stop(resource);

@@ -1,5 +1,5 @@
 /**
- * The HTTP contract suite (CONTRACT §3, §4, §7) over real sockets. Exported as a function
+ * The HTTP contract suite (docs/http-api.md) over real sockets. Exported as a function
  * so the same assertions run against every way of serving the API: the standalone server,
  * the Express router, the Fastify plugin, on SQLite and on PostgreSQL.
  */

@@ -1,5 +1,5 @@
 /**
- * Rotation under concurrency (CONTRACT §4, §7.1), over real sockets. Exported so that the
+ * Rotation under concurrency (docs/http-api.md#rotation-and-the-grace-window), over real sockets. Exported so that the
  * same races run on every store and every way of serving the API.
  */
 import { describe, it, expect, afterEach } from 'vitest';

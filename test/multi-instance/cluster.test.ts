@@ -47,7 +47,7 @@ await describeServices('two instances on one PostgreSQL database', {}, () => {
   afterAll(async () => {
     const codes = await Promise.all(cluster?.instances.map((i) => i.stop()) ?? []);
     await cluster?.close();
-    // A graceful stop of every instance: exit 0 (CONTRACT §1).
+    // A graceful stop of every instance: exit 0 (docs/http-api.md#shutdown).
     expect(codes.every((c) => c === 0)).toBe(true);
   }, 60_000);
 

@@ -22,7 +22,7 @@ import { TestClient, type TestResponse } from '../helpers/http-client.js';
 import { describeWithServices } from '../helpers/services.js';
 
 export const TEST_REDIS_URL = process.env.LATCHKEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** Cookie name with `LATCHKEY_COOKIE_SECURE=false` (CONTRACT §4). */
+/** Cookie name with `LATCHKEY_COOKIE_SECURE=false` (docs/http-api.md#the-refresh-cookie). */
 export const COOKIE = 'refreshToken';
 export const PASSWORD = 'correct horse battery staple';
 

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §4 / issue acceptance 3: a copy of the database taken while the server runs
+ * docs/architecture.md#refresh-tokens: a copy of the database taken while the server runs
  * holds no refresh token, no password and no usable private key. The test does what an
  * attacker with the copy would do, and checks that each attempt fails.
  */

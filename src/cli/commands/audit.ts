@@ -12,7 +12,7 @@ import type { AuditEventRecord } from '../../store/types.js';
 const USAGE = 'usage: latchkey audit tail [--follow] [--limit N]\n';
 const POLL_MS = 1000;
 
-/** One event as a JSON line; times as ISO 8601 UTC (CONTRACT §7.8). */
+/** One event as a JSON line; times as ISO 8601 UTC (docs/http-api.md#times). */
 export function formatAuditEvent(event: AuditEventRecord): string {
   return `${JSON.stringify({
     id: event.id,

@@ -1,6 +1,6 @@
 /**
  * `latchkey decode <token|-|@file>` — decodes and lints a JWT locally and prints
- * `{header, payload, signature, times, warnings}` as JSON (CONTRACT §5). Nothing is fetched.
+ * `{header, payload, signature, times, warnings}` as JSON (docs/decoder.md). Nothing is fetched.
  */
 import { EXIT, type Command } from '../io.js';
 import { CliUsageError, parseCommandArgs, parseSeconds, readTokenArgument } from '../inputs.js';

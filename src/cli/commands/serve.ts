@@ -8,9 +8,9 @@ import { pino } from 'pino';
 import { loggerOptions } from '../../http/logger.js';
 import { EXIT, type Command } from '../io.js';
 
-/** How long in-flight requests may take to finish after a stop signal (CONTRACT §1). */
+/** How long in-flight requests may take to finish after a stop signal (docs/http-api.md#shutdown). */
 const SHUTDOWN_GRACE_MS = 10_000;
-/** How often ended sessions are deleted from the store. */
+/** How often ended sessions, and audit events past `LATCHKEY_AUDIT_RETENTION`, are deleted from the store. */
 const PURGE_INTERVAL_MS = 3_600_000;
 
 export const serve: Command = async (args, io) => {

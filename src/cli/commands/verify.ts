@@ -1,6 +1,6 @@
 /**
  * `latchkey verify <token|-|@file> (--secret-file F | --key PEM_FILE | --jwk FILE | --jwks FILE_OR_URL)`
- * — checks the signature with a key the user names (CONTRACT §5). Secrets are never argv values.
+ * — checks the signature with a key the user names (docs/decoder.md). Secrets are never argv values.
  * The only network access anywhere in the decoder: `--jwks https://…` given explicitly here.
  */
 import { EXIT, type Command } from '../io.js';

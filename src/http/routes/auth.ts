@@ -1,6 +1,6 @@
 /**
- * The auth API of CONTRACT §3 as one encapsulated Fastify plugin. The standalone server
- * mounts it at `/auth`; an existing Fastify app can mount it at any prefix, and the
+ * The auth API (docs/http-api.md#endpoints) as one encapsulated Fastify plugin. The
+ * standalone server mounts it at `/auth`; an existing Fastify app can mount it at any prefix, and the
  * refresh cookie's `Path` follows the prefix.
  *
  * Handlers only translate: HTTP in, service call, HTTP out. Policy is in `auth/`.

@@ -1,5 +1,5 @@
 /**
- * `GET /decoder` — the local-only JWT decoder page (CONTRACT §6), one static file built by
+ * `GET /decoder` — the local-only JWT decoder page (docs/decoder.md), one static file built by
  * `web/decoder/build.mjs`, sent with the CSP computed at build time (`connect-src 'none'`).
  */
 import { readFile } from 'node:fs/promises';
