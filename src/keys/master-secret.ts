@@ -1,10 +1,16 @@
 /**
  * The master secret (`LATCHKEY_SECRET`) and the purpose-bound keys derived from it.
  *
- * The master secret never touches the database. Two keys are derived with HKDF-SHA256,
- * one per purpose, so that a leak of one use cannot be replayed in the other:
- * - `refreshMac`: HMAC key of refresh tokens (a database dump cannot mint one);
- * - `keyEncryption`: AES-256-GCM key sealing signing private keys at rest.
+ * The master secret never touches the database. Three keys are derived from it with
+ * HKDF-SHA256 (salt `latchkey/v1`), one per purpose, so that a leak of one use cannot be
+ * replayed in another:
+ * - `refreshMac` (info `refresh-token-mac`): HMAC key of refresh tokens (a database dump
+ *   cannot mint one);
+ * - `keyEncryption` (info `signing-key-encryption`): AES-256-GCM key sealing signing private
+ *   keys at rest;
+ * - the rate-limit account key (info `rate-limit-account-key`, derived today by
+ *   `src/auth/rate-limit.ts`): HMAC key that turns an e-mail address into a counter name, so
+ *   no address reaches Redis.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
