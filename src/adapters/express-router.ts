@@ -13,6 +13,7 @@ import type { Latchkey } from '../latchkey.js';
 import { errorHandler, notFoundHandler } from '../http/errors.js';
 import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
 import { loggerOptions } from '../http/logger.js';
+import { trustProxyOption } from '../http/client-address.js';
 import { fastifyAuthPlugin } from './fastify.js';
 
 /** What the router reads of an Express request (Express 4 and 5). */
@@ -94,7 +95,7 @@ async function buildAuthApp(latchkey: Latchkey, prefix: string, logger: FastifyB
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.logLevel) }),
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy as boolean | string | string[],
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },

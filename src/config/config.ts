@@ -4,6 +4,8 @@
  * Anything wrong throws a {@link ConfigError} naming the variable; the CLI turns that into
  * exit code 2 and one line on stderr. Values are never echoed back (they may be secrets).
  */
+import { isIP } from 'node:net';
+import proxyAddr from 'proxy-addr';
 import { ConfigError } from '../errors.js';
 
 /** Algorithms the server can sign access tokens with. */
@@ -52,6 +54,7 @@ export interface LatchkeyConfig {
   cookieSecure: boolean;
   allowedOrigins: string[];
   rateLimits: RateLimitConfig;
+  /** Which peers are proxies whose `X-Forwarded-For` is believed (`LATCHKEY_TRUST_PROXY`; see `trustProxy()` below). */
   trustProxy: boolean | number | string[];
   logLevel: string;
   dbPoolSize: number;
@@ -120,13 +123,43 @@ export function decodeSecret(raw: string, name = 'LATCHKEY_SECRET'): Uint8Array 
   return new Uint8Array(bytes);
 }
 
+const TRUST_PROXY_HELP = 'must be false, true, a hop count, or a comma-separated list of IP addresses, CIDR ranges and loopback/linklocal/uniquelocal';
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** One entry of an address list: an IP address, `address/prefix`, `address/netmask` or a named range. */
+function isTrustedProxyEntry(entry: string): boolean {
+  if (NAMED_RANGES.includes(entry)) return true;
+  const [address = '', range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(range) === 4;
+}
+
+/**
+ * `LATCHKEY_TRUST_PROXY` (docs/security.md, "Client address"): `false`/`0`/unset → the socket
+ * address; `true` → every hop; a whole number n → the n hops nearest the server; otherwise a
+ * list of proxy addresses and ranges. `yes`/`on` are refused: trusting every hop lets any
+ * client choose its address, so it is spelled `true`.
+ */
 function trustProxy(env: Env): boolean | number | string[] {
   const raw = read(env, 'LATCHKEY_TRUST_PROXY');
-  if (raw === undefined || raw.toLowerCase() === 'false') return false;
-  if (raw.toLowerCase() === 'true') return true;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new ConfigError('LATCHKEY_TRUST_PROXY', 'must be true, false, a hop count or a list of addresses');
+  const lower = raw?.toLowerCase();
+  if (lower === undefined || lower === 'false' || lower === '0') return false;
+  if (lower === 'true') return true;
+  if (/^\d+$/.test(lower)) {
+    const hops = Number(lower);
+    if (hops > 100) throw new ConfigError('LATCHKEY_TRUST_PROXY', 'a hop count must be between 0 and 100');
+    return hops;
+  }
+  const list = lower.split(',').map((s) => s.trim());
+  if (!list.every(isTrustedProxyEntry)) throw new ConfigError('LATCHKEY_TRUST_PROXY', TRUST_PROXY_HELP);
+  try {
+    proxyAddr.compile(list); // what the server will run: refuse here what it would refuse (e.g. a non-contiguous netmask)
+  } catch {
+    throw new ConfigError('LATCHKEY_TRUST_PROXY', TRUST_PROXY_HELP);
+  }
   return list;
 }
 

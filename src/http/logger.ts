@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
+import { clientAddress } from './client-address.js';
 
 export function loggerOptions(level: string): LoggerOptions {
   return {
@@ -34,7 +35,7 @@ export function installRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?', 1)[0];
     request.log.info(
-      { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip },
+      { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: clientAddress(request) },
       'request',
     );
   });

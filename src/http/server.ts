@@ -14,6 +14,7 @@ import { useJsonBodies, BODY_LIMIT } from './body.js';
 import { installMetrics } from './metrics.js';
 import { installRequestLog, loggerOptions } from './logger.js';
 import { installOpenApi } from './openapi.js';
+import { trustProxyOption } from './client-address.js';
 
 export interface ServerOptions {
   latchkey: Latchkey;
@@ -31,8 +32,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
     logger,
     // Our own single line per request replaces Fastify's two (see logger.ts).
     logController: new LogController({ disableRequestLogging: true }),
-    // Fastify accepts a hop count at runtime; its types omit it.
-    trustProxy: config.trustProxy as boolean | string | string[],
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,

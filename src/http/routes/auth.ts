@@ -16,6 +16,7 @@ import { assertSameSite } from '../csrf.js';
 import { extractBearerToken } from '../bearer.js';
 import { clearRefreshCookie, readRefreshToken, setRefreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
 import { schemas } from './auth-schemas.js';
+import { clientAddress } from '../client-address.js';
 
 export interface AuthRoutesOptions {
   latchkey: Latchkey;
@@ -23,7 +24,7 @@ export interface AuthRoutesOptions {
 
 function context(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
+  return { ip: clientAddress(request), userAgent: typeof userAgent === 'string' ? userAgent : null };
 }
 
 function requireString(body: unknown, field: string): string {
