@@ -54,7 +54,8 @@ export interface VerifierOptions {
   now?: () => number;
   /**
    * Keep up to `size` verified tokens and answer a token seen before from memory (about
-   * 0.2 µs, see bench/RESULTS.md, instead of a signature check), re-checking its time claims and its key on every hit.
+   * 0.2 µs, see bench/RESULTS.md, instead of a signature check), re-checking its time claims
+   * and its key on every hit.
    * Default: off. Results of cached tokens are deep-frozen. See docs/jwt.md.
    */
   cache?: TokenCacheOptions;

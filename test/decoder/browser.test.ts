@@ -3,7 +3,7 @@
  * decoderRoutes and opened from file://. Every network request is recorded: after load there
  * must be none, even for tokens whose header names jku/x5u URLs.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,6 +63,7 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await app?.close();
+    rmSync(outDir, { recursive: true, force: true });
   });
 
   async function open(url: string): Promise<{ page: Page; rec: Recorder; loadRequests: string[] }> {

@@ -5,10 +5,10 @@
  * 5 expired or not yet valid). Tokens are built for real: signed with jose, then tampered.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportSPKI, generateKeyPair, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { decode } from '../../src/cli/commands/decode.js';
 import { verify } from '../../src/cli/commands/verify.js';
@@ -19,6 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'lk-decoder-corpus-'));
 const secretFile = join(dir, 'secret.txt');
 const pemFile = join(dir, 'es256.pem');
 writeFileSync(secretFile, `${SECRET}\n`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function io(): CliIo & { out: string; err: string } {
   const o = {

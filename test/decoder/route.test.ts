@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import build from '../../web/decoder/build.mjs';
 import { decoderRoutes } from '../../src/http/routes/decoder.js';
@@ -13,6 +13,7 @@ describe('GET /decoder (no browser)', () => {
   beforeAll(async () => {
     await build({ root, outDir });
   });
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it('serves one self-contained file with the build-time CSP in header and meta', async () => {
     const app = Fastify();
