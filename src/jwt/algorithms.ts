@@ -1,17 +1,28 @@
 /**
- * The four JWS algorithms we support and the one place that decides which key may be used
+ * The five JWS algorithms we support and the one place that decides which key may be used
  * with which algorithm. Algorithm confusion is impossible by construction: an HMAC key is a
  * `KeyObject` of type `secret`, every asymmetric key must be `public`/`private` with the
  * exact `asymmetricKeyType` (and curve) of its algorithm, and nothing here ever turns key
  * bytes of one kind into a key of another.
  */
-import { KeyObject, createHmac, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import {
+  KeyObject,
+  constants,
+  createHmac,
+  createPublicKey,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto';
 
 /** JWS `alg` values Latchkey supports (RFC 7518 §3.1, RFC 8037 §3.1). */
-export type JwsAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
+export type JwsAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256' | 'HS256';
 
 /** Every supported algorithm. */
-export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'RS256', 'HS256']);
+export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256']);
+
+/** RSASSA-PSS as RFC 7518 §3.5 fixes it for PS256: MGF1 with SHA-256, salt as long as the hash (32 bytes). */
+const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } as const;
 
 /** Minimum HMAC secret length (bytes) for HS256 (RFC 7518 §3.2: at least the hash size). */
 export const MIN_HMAC_SECRET_BYTES = 32;
@@ -21,7 +32,7 @@ export const MAX_RSA_BITS = 8192;
 
 /** Is `value` one of {@link JWS_ALGORITHMS} (exact, case-sensitive)? */
 export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
-  return value === 'ES256' || value === 'EdDSA' || value === 'RS256' || value === 'HS256';
+  return value === 'ES256' || value === 'EdDSA' || value === 'RS256' || value === 'PS256' || value === 'HS256';
 }
 
 /**
@@ -48,10 +59,11 @@ export function keyProblem(alg: JwsAlgorithm, key: unknown, use: 'sign' | 'verif
     if (type !== 'ed25519') return 'EdDSA needs an Ed25519 key';
     return undefined;
   }
-  // RS256
-  if (type !== 'rsa') return 'RS256 needs an RSA (PKCS#1 v1.5, not RSA-PSS) key';
+  // RS256 and PS256 use the same plain RSA keys (the padding comes from `alg`, never from the key:
+  // an `rsa-pss` KeyObject carries its own parameters and is refused).
+  if (type !== 'rsa') return `${alg} needs an RSA key (type rsa, not rsa-pss)`;
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) return `RS256 key must be ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`;
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) return `${alg} key must be ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`;
   return undefined;
 }
 
@@ -83,7 +95,7 @@ export function prepareVerificationKey(alg: JwsAlgorithm, key: unknown): Prepare
   const keyObject = key as KeyObject;
   const verifyKey = keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject;
   const signatureLength =
-    alg === 'RS256' ? (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8 : alg === 'HS256' ? 32 : 64;
+    alg === 'RS256' || alg === 'PS256' ? (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8 : alg === 'HS256' ? 32 : 64;
   const entry: PreparedKey = Object.freeze({ alg, key: verifyKey, signatureLength });
   prepared.set(keyObject, entry);
   return entry;
@@ -119,6 +131,8 @@ export function verifySignature(prepared: PreparedKey, data: Buffer | string, si
         return cryptoVerify(null, bytes, prepared.key, signature);
       case 'RS256':
         return cryptoVerify('sha256', bytes, prepared.key, signature);
+      case 'PS256':
+        return cryptoVerify('sha256', bytes, { key: prepared.key, ...PSS }, signature);
     }
   } catch {
     return false;
@@ -140,5 +154,7 @@ export function createSignature(alg: JwsAlgorithm, key: KeyObject, data: Buffer)
       return cryptoSign(null, data, key);
     case 'RS256':
       return cryptoSign('sha256', data, key);
+    case 'PS256':
+      return cryptoSign('sha256', data, { key, ...PSS });
   }
 }

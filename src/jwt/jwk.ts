@@ -103,7 +103,8 @@ export function importJwk(jwk: unknown, options: ImportJwkOptions = {}): Importe
       inferred = 'EdDSA';
     } else if (kty === 'RSA') {
       publicJwk = { kty, n: requireB64(j, 'n'), e: requireB64(j, 'e') };
-      inferred = 'RS256';
+      // One RSA key fits RS256 and PS256: the JWK's (or the caller's) `alg` chooses, RS256 otherwise.
+      inferred = (j.alg ?? options.alg) === 'PS256' ? 'PS256' : 'RS256';
     } else {
       throw jwkError('kty: only EC, OKP and RSA keys are supported');
     }
@@ -126,13 +127,13 @@ export function importJwk(jwk: unknown, options: ImportJwkOptions = {}): Importe
 }
 
 /**
- * Exports the public part of an ES256, EdDSA or RS256 key as a JWK with `kid`, `alg` and
+ * Exports the public part of an ES256, EdDSA, RS256 or PS256 key as a JWK with `kid`, `alg` and
  * `use: "sig"`. A private key is reduced to its public part. HS256 secrets are never exported.
  * @throws {JwtError} `JWT_JWK_INVALID` when the key does not fit `alg` or is a secret.
  */
 export function exportPublicJwk(kid: string, alg: JwsAlgorithm, keyObject: KeyObject): PublicJwk {
   if (typeof kid !== 'string' || kid.length === 0) throw jwkError('kid: a non-empty string is required');
-  if (!isJwsAlgorithm(alg) || alg === 'HS256') throw jwkError('alg: only ES256, EdDSA and RS256 keys can be published');
+  if (!isJwsAlgorithm(alg) || alg === 'HS256') throw jwkError('alg: only ES256, EdDSA, RS256 and PS256 keys can be published');
   const problem = keyProblem(alg, keyObject, 'verify');
   if (problem !== undefined) throw jwkError(problem);
   const publicKey = keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject;
@@ -150,7 +151,7 @@ export interface GeneratedKeyPair {
 }
 
 /**
- * Generates a key pair for `alg`: P-256 for ES256, Ed25519 for EdDSA, RSA for RS256
+ * Generates a key pair for `alg`: P-256 for ES256, Ed25519 for EdDSA, RSA for RS256 and PS256
  * (`modulusLength` default 2048). For HS256 use {@link generateSecret}.
  */
 export function generateKeyPair(alg: Exclude<JwsAlgorithm, 'HS256'>, options: { modulusLength?: number } = {}): GeneratedKeyPair {
@@ -160,9 +161,10 @@ export function generateKeyPair(alg: Exclude<JwsAlgorithm, 'HS256'>, options: { 
     case 'EdDSA':
       return generateKeyPairSync('ed25519');
     case 'RS256':
+    case 'PS256':
       return generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048 });
     default:
-      throw new JwtError('JWT_OPTIONS_INVALID', 'alg: only ES256, EdDSA and RS256 key pairs can be generated');
+      throw new JwtError('JWT_OPTIONS_INVALID', 'alg: only ES256, EdDSA, RS256 and PS256 key pairs can be generated');
   }
 }
 

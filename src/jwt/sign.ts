@@ -8,7 +8,7 @@ import { type JwsAlgorithm, createSignature, isJwsAlgorithm, keyProblem } from '
 import { encodeBase64url } from './base64url.js';
 import { JwtError } from './errors.js';
 
-/** A private (ES256/EdDSA/RS256) or secret (HS256) key with its `kid`. */
+/** A private (ES256/EdDSA/RS256/PS256) or secret (HS256) key with its `kid`. */
 export interface SigningKey {
   kid: string;
   alg: JwsAlgorithm;

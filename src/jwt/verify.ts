@@ -25,7 +25,7 @@ import { parseJsonObject } from './json.js';
 export interface VerificationKey {
   kid: string;
   alg: JwsAlgorithm;
-  /** `public` (or `private`, reduced to public) key for ES256/EdDSA/RS256; `secret` for HS256. */
+  /** `public` (or `private`, reduced to public) key for ES256/EdDSA/RS256/PS256; `secret` for HS256. */
   key: KeyObject;
 }
 
@@ -239,7 +239,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!Array.isArray(algorithms) || algorithms.length === 0) throw optionsError('algorithms: a non-empty array is required');
   for (const alg of algorithms as unknown[]) {
     if (typeof alg === 'string' && alg.toLowerCase() === 'none') throw optionsError('algorithms: "none" is never allowed');
-    if (!isJwsAlgorithm(alg)) throw optionsError('algorithms: only ES256, EdDSA, RS256 and HS256 are supported');
+    if (!isJwsAlgorithm(alg)) throw optionsError('algorithms: only ES256, EdDSA, RS256, PS256 and HS256 are supported');
   }
   const allowed: ReadonlySet<JwsAlgorithm> = new Set(algorithms);
 

@@ -1,5 +1,5 @@
 /** Shared fixtures for the jwt/ tests: real keys, a frozen clock, and a token forger. */
-import { type KeyObject, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { type KeyObject, constants, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 import type { JwsAlgorithm, VerificationKey, VerifierOptions } from '../../src/jwt/index.js';
 import { createVerifier } from '../../src/jwt/index.js';
@@ -34,9 +34,10 @@ export const KEYS: Record<JwsAlgorithm, TestKey> = {
   ES256: pair('ES256', 'es-1'),
   EdDSA: pair('EdDSA', 'ed-1'),
   RS256: pair('RS256', 'rs-1'),
+  PS256: pair('PS256', 'ps-1'),
   HS256: { kid: 'hs-1', alg: 'HS256', signKey: secret, verifyKey: secret },
 };
-export const ALGS: JwsAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'HS256'];
+export const ALGS: JwsAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256'];
 
 export function verificationKey(k: TestKey): VerificationKey {
   return { kid: k.kid, alg: k.alg, key: k.verifyKey };
@@ -78,6 +79,8 @@ export function rawSign(alg: JwsAlgorithm | 'ES256-DER', key: KeyObject | Buffer
       return sign(null, bytes, key as KeyObject);
     case 'RS256':
       return sign('sha256', bytes, key as KeyObject);
+    case 'PS256':
+      return sign('sha256', bytes, { key: key as KeyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   }
 }
 

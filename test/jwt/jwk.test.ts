@@ -16,7 +16,7 @@ const code = (fn: () => unknown): string => {
 };
 
 describe('exportPublicJwk / importJwk', () => {
-  it.each(['ES256', 'EdDSA', 'RS256'] as const)('%s round-trips and matches jose.exportJWK', async (alg) => {
+  it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)('%s round-trips and matches jose.exportJWK', async (alg) => {
     const k = KEYS[alg];
     const jwk = exportPublicJwk('kid-1', alg, k.signKey); // private in, public out
     expect(jwk).toMatchObject({ kid: 'kid-1', alg, use: 'sig' });
@@ -97,8 +97,35 @@ describe('exportPublicJwk / importJwk', () => {
   });
 });
 
+describe('PS256 keys', () => {
+  it('an RSA JWK is RS256 unless its alg (or the caller) says PS256', () => {
+    const { alg: _alg, ...bare } = exportPublicJwk('r', 'RS256', KEYS.RS256.verifyKey);
+    expect(importJwk(bare).alg).toBe('RS256');
+    expect(importJwk({ ...bare, alg: 'PS256' }).alg).toBe('PS256');
+    expect(importJwk(bare, { alg: 'PS256' }).alg).toBe('PS256');
+    expect(code(() => importJwk({ ...bare, alg: 'PS256' }, { alg: 'RS256' }))).toBe('JWT_JWK_INVALID');
+  });
+
+  it('an rsa-pss KeyObject (its own parameters) and RSA under 2048 bits are refused', () => {
+    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 });
+    expect(code(() => createSigner({ key: { kid: 'p', alg: 'PS256', key: pss.privateKey } }))).toBe('JWT_OPTIONS_INVALID');
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    expect(code(() => createSigner({ key: { kid: 'p', alg: 'PS256', key: small.privateKey } }))).toBe('JWT_OPTIONS_INVALID');
+  });
+
+  it('a PS256 signature does not verify as RS256 with the same key, nor the reverse', () => {
+    const { publicKey, privateKey } = generateKeyPair('RS256');
+    for (const [signAlg, verifyAlg] of [['PS256', 'RS256'], ['RS256', 'PS256']] as const) {
+      const token = createSigner({ key: { kid: 'g', alg: signAlg, key: privateKey } })(claims());
+      const forged = `${Buffer.from(JSON.stringify({ alg: verifyAlg, kid: 'g', typ: 'at+jwt' })).toString('base64url')}.${token.split('.').slice(1).join('.')}`;
+      const v = createVerifier({ algorithms: [verifyAlg], keys: [{ kid: 'g', alg: verifyAlg, key: publicKey }], issuer: ISS, audience: AUD, now: () => NOW_MS });
+      expect(v.check(forged)).toMatchObject({ ok: false, error: { code: 'JWT_SIGNATURE_INVALID' } });
+    }
+  });
+});
+
 describe('generateKeyPair / generateSecret', () => {
-  it.each(['ES256', 'EdDSA', 'RS256'] as const)('%s keys sign and verify', (alg) => {
+  it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)('%s keys sign and verify', (alg) => {
     const { publicKey, privateKey } = generateKeyPair(alg);
     const token = createSigner({ key: { kid: 'g', alg, key: privateKey } })(claims());
     const v = createVerifier({ algorithms: [alg], keys: [{ kid: 'g', alg, key: publicKey }], issuer: ISS, audience: AUD, now: () => NOW_MS });

@@ -21,7 +21,7 @@ describe('createSigner', () => {
     const [h, p, s] = token.split('.') as [string, string, string];
     expect(Buffer.from(h, 'base64url').toString()).toBe(`{"alg":"${alg}","kid":"${k.kid}","typ":"at+jwt"}`);
     expect(JSON.parse(Buffer.from(p, 'base64url').toString())).toEqual(claims());
-    expect(Buffer.from(s, 'base64url').length).toBe({ ES256: 64, EdDSA: 64, RS256: 256, HS256: 32 }[alg]);
+    expect(Buffer.from(s, 'base64url').length).toBe({ ES256: 64, EdDSA: 64, RS256: 256, PS256: 256, HS256: 32 }[alg]);
   });
 
   it('custom typ, and HS256 equals a plain HMAC of the signing input', () => {
