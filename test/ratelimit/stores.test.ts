@@ -161,7 +161,7 @@ describe.skipIf(!reachable)('Redis counter store (127.0.0.1:6379)', () => {
       for (let i = 0; i < 7; i++) during.push((await login(10 + i)).status);
       expect(during).toEqual([401, 401, 401, 401, 401, 429, 429]);
       expect(Date.now() - started).toBeLessThan(5_000); // nobody waits for the dead Redis
-      proxy.start();
+      await proxy.start();
       await waitFor(async () => (t.latchkey.auth.rateLimiter!.store as FallbackCounterStore).shared);
       // Back on Redis: its counter (3) resumes; 2 more checked, then 429.
       const after: number[] = [];
