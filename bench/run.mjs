@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildSource, OUT } from './lib/build.mjs';
-import { range, ratio, sig, si, table } from './lib/stats.mjs';
+import { range, ratio, sig, table } from './lib/stats.mjs';
 import { targetsTable } from './lib/targets.mjs';
 
 const { values: args } = parseArgs({
@@ -139,12 +139,12 @@ if (results.http) {
   if (h.read) {
     md.push('\n### Protected route (GET, bearer token; ES256 for Latchkey and fast-jwt, HS256 for the tutorial)\n');
     md.push(table(head, Object.entries(h.read.scenarios).map(([n, s]) => row(n, s))));
-    md.push('\n' + table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.read.ratios).map(([n, s]) => [n, ratio(s)])));
+    md.push(`\n${table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.read.ratios).map(([n, s]) => [n, ratio(s)]))}`);
   }
   if (h.refresh) {
     md.push(`\n### POST /auth/refresh (every request a fresh token: ${h.refresh.method})\n`);
     md.push(table(head, Object.entries(h.refresh.scenarios).map(([n, s]) => row(n, s))));
-    md.push('\n' + table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.refresh.ratios ?? {}).map(([n, s]) => [n, ratio(s)])));
+    md.push(`\n${table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.refresh.ratios ?? {}).map(([n, s]) => [n, ratio(s)]))}`);
   }
   if (h.refreshSkipped) md.push(`\nPostgreSQL skipped: ${h.refreshSkipped}`);
   if (h.login) {

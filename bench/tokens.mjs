@@ -11,7 +11,7 @@
  * Run alone: node bench/tokens.mjs [--rounds 5] [--ms 150] [--json out.json]
  * (needs bench/out/dist: `node bench/lib/build.mjs`).
  */
-import { createHmac, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { createHmac, createSecretKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import jsonwebtoken from 'jsonwebtoken';

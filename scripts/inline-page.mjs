@@ -63,6 +63,6 @@ export async function buildInlinePage({ root, outDir, name, connectSrc }) {
   const html = template.split('%CSP%').join(metaCsp).split('%STYLE%').join(style).split('%SCRIPT%').join(script);
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, `${name}.html`), html);
-  await writeFile(join(outDir, `${name}.csp`), headerCsp + '\n');
+  await writeFile(join(outDir, `${name}.csp`), `${headerCsp}\n`);
   return { html: join(outDir, `${name}.html`), csp: headerCsp, bytes: Buffer.byteLength(html) };
 }

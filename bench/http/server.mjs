@@ -126,7 +126,7 @@ async function fastifyApp() {
       preHandler: (request, reply, done) => {
         const header = request.headers.authorization;
         try {
-          if (!header || !header.startsWith('Bearer ')) throw new Error('missing');
+          if (!header?.startsWith('Bearer ')) throw new Error('missing');
           request.user = verify(header.slice(7));
           done();
         } catch {
@@ -149,8 +149,8 @@ async function expressApp() {
   const { default: express } = await import('express');
   const { requireAuth } = await import('../out/dist/adapters/express.js');
   const app = express();
-  app.get('/healthz', (req, res) => res.json({ status: 'ok' }));
-  app.get('/bare', (req, res) => res.json(ok));
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  app.get('/bare', (_req, res) => res.json(ok));
   app.get('/protected', requireAuth({ latchkey }), (req, res) => res.json({ id: req.user.id }));
   return listen(app);
 }
@@ -202,8 +202,8 @@ async function tutorialApp() {
   app.use(express.json());
   app.use(cookieParser());
   function authenticateToken(req, res, next) {
-    const authHeader = req.headers['authorization'];
-    const token = authHeader && authHeader.split(' ')[1];
+    const authHeader = req.headers.authorization;
+    const token = authHeader?.split(' ')[1];
     if (token == null) return res.sendStatus(401);
     jwt.verify(token, ACCESS_TOKEN_SECRET, (err, user) => {
       if (err) return res.sendStatus(403);
@@ -212,8 +212,8 @@ async function tutorialApp() {
     });
   }
   const cookieOptions = { httpOnly: true, sameSite: 'strict', maxAge: 7 * 86_400_000 };
-  app.get('/healthz', (req, res) => res.json({ status: 'ok' }));
-  app.get('/bare', (req, res) => res.json(ok));
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  app.get('/bare', (_req, res) => res.json(ok));
   app.get('/protected', authenticateToken, (req, res) => res.json({ id: req.user.sub }));
   app.post('/auth/login', async (req, res) => {
     const tokens = await login(req.body.email, req.body.password);

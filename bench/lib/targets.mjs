@@ -13,14 +13,6 @@ function contender(results, alg, op, name) {
   return results.tokens?.results?.[alg]?.results?.[op]?.find((c) => c.name === name);
 }
 
-/** `{ median, min, max }` of a → b per-value mapping (the ranges map monotonically). */
-function mapped(s, f) {
-  if (!s) return undefined;
-  const a = f(s.min);
-  const b = f(s.max);
-  return { median: f(s.median), min: Math.min(a, b), max: Math.max(a, b) };
-}
-
 const verdict = (ok) => (ok === undefined ? '—' : ok ? 'met' : '**not met**');
 
 /** Rows: [target, required, measured, verdict]. Missing suites give '—'. */

@@ -2,7 +2,7 @@
  * `latchkey` command line. Each command lives in its own module under `commands/` and is
  * loaded only when called, so `latchkey decode` never opens a database.
  */
-import { processIo, EXIT, type Command, type CliIo } from './io.js';
+import { EXIT, type Command, type CliIo } from './io.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: { summary: 'run the auth server', load: async () => (await import('./commands/serve.js')).serve },

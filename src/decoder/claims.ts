@@ -87,5 +87,5 @@ export const HEADER_PARAMS: Readonly<Record<string, ClaimInfo>> = {
 /** Explanation of a payload claim or header parameter, if registered. */
 export function explainClaim(name: string, where: 'header' | 'payload' = 'payload'): ClaimInfo | undefined {
   const table = where === 'header' ? HEADER_PARAMS : PAYLOAD_CLAIMS;
-  return Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+  return Object.hasOwn(table, name) ? table[name] : undefined;
 }

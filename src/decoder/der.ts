@@ -57,19 +57,19 @@ export type SpkiFamily = 'rsa' | 'ec-p256' | 'ec-p384' | 'ec-p521' | 'ed25519';
 /** Key family of an SPKI, or null when unsupported or unparsable. */
 export function spkiFamily(spki: Uint8Array): SpkiFamily | null {
   const outer = readTlv(spki, 0);
-  if (!outer || outer.tag !== 0x30 || outer.end !== spki.length) return null;
+  if (outer?.tag !== 0x30 || outer.end !== spki.length) return null;
   const parts = children(spki, outer);
   const algId = parts?.[0];
-  if (!algId || algId.tag !== 0x30) return null;
+  if (algId?.tag !== 0x30) return null;
   const ids = children(spki, algId);
   const oid = ids?.[0];
-  if (!oid || oid.tag !== 0x06) return null;
+  if (oid?.tag !== 0x06) return null;
   const kind = OIDS[toHex(spki.subarray(oid.start, oid.end))];
   if (kind === 'rsa' || kind === 'rsa-pss') return 'rsa';
   if (kind === 'ed25519') return 'ed25519';
   if (kind === 'ec') {
     const curve = ids?.[1];
-    if (!curve || curve.tag !== 0x06) return null;
+    if (curve?.tag !== 0x06) return null;
     return CURVES[toHex(spki.subarray(curve.start, curve.end))] ?? null;
   }
   return null;
@@ -78,14 +78,14 @@ export function spkiFamily(spki: Uint8Array): SpkiFamily | null {
 /** The SubjectPublicKeyInfo bytes of an X.509 certificate (DER), or null. */
 export function spkiFromCertificate(cert: Uint8Array): Uint8Array | null {
   const outer = readTlv(cert, 0);
-  if (!outer || outer.tag !== 0x30) return null;
+  if (outer?.tag !== 0x30) return null;
   const tbs = children(cert, outer)?.[0];
-  if (!tbs || tbs.tag !== 0x30) return null;
+  if (tbs?.tag !== 0x30) return null;
   const fields = children(cert, tbs);
   if (!fields) return null;
   const skip = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
   const spki = fields[skip + 5];
-  if (!spki || spki.tag !== 0x30) return null;
+  if (spki?.tag !== 0x30) return null;
   return cert.slice(spki.offset, spki.end);
 }
 

@@ -212,7 +212,7 @@ export function toPlain(node: JsonNode): unknown {
 
 /** The last member of that name (JSON.parse semantics), or undefined. */
 export function getMember(node: JsonNode | undefined, key: string): JsonNode | undefined {
-  if (!node || node.type !== 'object') return undefined;
+  if (node?.type !== 'object') return undefined;
   let found: JsonNode | undefined;
   for (const m of node.members) if (m.key === key) found = m.value;
   return found;
@@ -236,8 +236,8 @@ export function fromPlain(value: unknown): JsonNode {
  * `indent` 0 gives compact output.
  */
 export function stringifyNode(node: JsonNode, indent = 2, level = 0): string {
-  const pad = indent > 0 ? '\n' + ' '.repeat(indent * (level + 1)) : '';
-  const end = indent > 0 ? '\n' + ' '.repeat(indent * level) : '';
+  const pad = indent > 0 ? `\n${' '.repeat(indent * (level + 1))}` : '';
+  const end = indent > 0 ? `\n${' '.repeat(indent * level)}` : '';
   const sep = indent > 0 ? ': ' : ':';
   switch (node.type) {
     case 'null':
@@ -250,9 +250,9 @@ export function stringifyNode(node: JsonNode, indent = 2, level = 0): string {
       return JSON.stringify(node.value);
     case 'array':
       if (node.items.length === 0) return '[]';
-      return '[' + node.items.map((v) => pad + stringifyNode(v, indent, level + 1)).join(',') + end + ']';
+      return `[${node.items.map((v) => pad + stringifyNode(v, indent, level + 1)).join(',')}${end}]`;
     case 'object':
       if (node.members.length === 0) return '{}';
-      return '{' + node.members.map((m) => pad + JSON.stringify(m.key) + sep + stringifyNode(m.value, indent, level + 1)).join(',') + end + '}';
+      return `{${node.members.map((m) => pad + JSON.stringify(m.key) + sep + stringifyNode(m.value, indent, level + 1)).join(',')}${end}}`;
   }
 }

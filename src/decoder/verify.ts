@@ -164,7 +164,7 @@ export async function verifyToken(decoded: DecodeResult, keyInput: KeyInput, opt
     }
   }
   if (importFailures === usable.length) {
-    return result({ valid: false, code: 'KEY_INVALID', message: 'The key could not be imported for ' + alg + '.', warnings });
+    return result({ valid: false, code: 'KEY_INVALID', message: `The key could not be imported for ${alg}.`, warnings });
   }
   const keyWarn = usable.length === 1 ? keyWarnings(usable[0]!, alg) : [];
   return result({ valid: false, code: 'BAD_SIGNATURE', message: 'Signature invalid: the token was not signed with the key given, or was altered.', alg, warnings: [...warnings, ...keyWarn] });

@@ -9,7 +9,7 @@
  *   ("Failing row contains (…hash…)"), and nothing the store throws may carry a password
  *   hash or sealed key into a log.
  */
-import { ApiError, LatchkeyError, StoreUnavailableError } from '../errors.js';
+import { LatchkeyError, StoreUnavailableError } from '../errors.js';
 
 const NODE_NETWORK_CODES = new Set([
   'ECONNREFUSED',

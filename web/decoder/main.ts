@@ -100,7 +100,7 @@ function renderClaims(d: DecodeResult, times: TimeInfo[]): void {
       const tr = el('tr');
       tr.dataset.claim = m.key;
       const desc = el('td');
-      if (info) desc.append(el('strong', info.name + ': '), document.createTextNode(info.description + ' '), el('span', `(${info.spec})`, 'muted'));
+      if (info) desc.append(el('strong', `${info.name}: `), document.createTextNode(`${info.description} `), el('span', `(${info.spec})`, 'muted'));
       else desc.append(el('span', 'not a registered claim', 'muted'));
       if (t) {
         const line = el('div', timeText(t));
@@ -124,7 +124,7 @@ async function runVerify(gen: number): Promise<void> {
   keyWarnings = [];
   const d = current;
   const input = detectKeyInput(keyInput.value, encodingSelect.value as SecretEncoding);
-  if (!d || !d.ok) {
+  if (!d?.ok) {
     setStatus(input ? 'invalid' : 'none', input ? 'invalid — the token cannot be decoded' : 'no key given — signature not checked');
     renderWarnings();
     return;
@@ -146,7 +146,7 @@ async function runVerify(gen: number): Promise<void> {
 
 async function runGuess(gen: number): Promise<void> {
   const d = current;
-  if (!d || !d.ok || d.kind !== 'JWS') return;
+  if (!d?.ok || d.kind !== 'JWS') return;
   const g = await guessCommonSecret(d, { shouldStop: () => gen !== generation });
   if (gen !== generation || !g.found) return;
   extraWarnings = [warning('HMAC_SECRET_GUESSED', `It is entry ${g.index + 1} of the shipped list of common secrets.`, '/signature')];

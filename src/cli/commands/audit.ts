@@ -27,7 +27,7 @@ export function formatAuditEvent(event: AuditEventRecord): string {
 
 export const audit: Command = async (args, io) => {
   const [sub, ...rest] = args;
-  let values;
+  let values: { follow?: boolean; limit?: string };
   try {
     ({ values } = parseArgs({ args: rest, options: { follow: { type: 'boolean', short: 'f' }, limit: { type: 'string', short: 'n' } }, strict: true }));
   } catch {

@@ -59,7 +59,7 @@ export const decode: Command = async (args, io) => {
   }
   const decoded = decodeToken(input);
   if (!decoded.ok) {
-    io.stdout(JSON.stringify({ error: { code: decoded.code, message: decoded.message, ...(decoded.part ? { part: decoded.part } : {}) } }) + '\n');
+    io.stdout(`${JSON.stringify({ error: { code: decoded.code, message: decoded.message, ...(decoded.part ? { part: decoded.part } : {}) } })}\n`);
     io.stderr(`latchkey decode: malformed token (${decoded.code}): ${decoded.message}\n`);
     return EXIT.MALFORMED;
   }
@@ -71,7 +71,7 @@ export const decode: Command = async (args, io) => {
     const guess = await guessCommonSecret(decoded);
     if (guess.found) warnings.unshift(warning('HMAC_SECRET_GUESSED', `It is entry ${guess.index + 1} of data-files/common-jwt-secrets.txt.`, '/signature'));
   }
-  io.stdout(renderReport(buildReport(decoded, warnings, times), parsed.values.pretty === true) + '\n');
-  if (parsed.values.pretty) for (const t of times) io.stderr(describeTimeLine(t) + '\n');
+  io.stdout(`${renderReport(buildReport(decoded, warnings, times), parsed.values.pretty === true)}\n`);
+  if (parsed.values.pretty) for (const t of times) io.stderr(`${describeTimeLine(t)}\n`);
   return EXIT.OK;
 };

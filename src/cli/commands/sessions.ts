@@ -7,7 +7,7 @@ const USAGE = 'usage: latchkey sessions revoke --email E\n';
 
 export const sessions: Command = async (args, io) => {
   const [sub, ...rest] = args;
-  let values;
+  let values: { email?: string };
   try {
     ({ values } = parseArgs({ args: rest, options: { email: { type: 'string' } }, strict: true }));
   } catch {

@@ -22,7 +22,7 @@ export const user: Command = async (args, io) => {
 };
 
 async function create(rest: string[], io: CliIo): Promise<number> {
-  let values;
+  let values: { email?: string; 'password-stdin'?: boolean; role?: string };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -51,7 +51,7 @@ const report = (io: CliIo, problems: readonly ImportProblem[]) => {
 };
 
 async function importCommand(rest: string[], io: CliIo): Promise<number> {
-  let values;
+  let values: { file?: string; 'dry-run'?: boolean };
   try {
     ({ values } = parseArgs({ args: rest, options: { file: { type: 'string' }, 'dry-run': { type: 'boolean' } }, strict: true }));
   } catch (error) {

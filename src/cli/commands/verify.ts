@@ -148,10 +148,10 @@ export const verify: Command = async (args, io) => {
 
   const status = code === EXIT.OK ? 'valid' : 'invalid';
   if (v.json) {
-    io.stdout(JSON.stringify({ status, valid: r.valid, code: r.code, message: r.message, alg: r.alg, kid: r.kid, time: r.time, timeMessage: r.timeMessage, warnings: r.warnings.map(({ code: c, severity, message }) => ({ code: c, severity, message })) }) + '\n');
+    io.stdout(`${JSON.stringify({ status, valid: r.valid, code: r.code, message: r.message, alg: r.alg, kid: r.kid, time: r.time, timeMessage: r.timeMessage, warnings: r.warnings.map(({ code: c, severity, message }) => ({ code: c, severity, message })) })}\n`);
   } else {
     const line = r.valid && r.time !== 'ok' ? `invalid: ${r.message} ${r.timeMessage ?? ''}`.trimEnd() : `${status}: ${r.message}`;
-    (code === EXIT.OK ? io.stdout : io.stderr)(line + '\n');
+    (code === EXIT.OK ? io.stdout : io.stderr)(`${line}\n`);
     for (const w of r.warnings) io.stderr(`warning ${w.code}: ${w.message}\n`);
   }
   return code;
