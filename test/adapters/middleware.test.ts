@@ -44,7 +44,7 @@ describe.each(Object.entries(hosts))('requireAuth in %s', (_name, start) => {
     expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="latchkey"');
     const basic = await t.client.get('/api/profile', { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expectError(basic, 401, 'MISSING_TOKEN');
-    const tampered = user.accessToken.slice(0, -4) + 'AAAA';
+    const tampered = `${user.accessToken.slice(0, -4)}AAAA`;
     for (const authorization of [`Bearer ${tampered}`, 'Bearer', 'Bearer a b', `Bearer ${user.refreshToken}`]) {
       const res = await t.client.get('/api/profile', { headers: { authorization } });
       expectError(res, 401, 'INVALID_TOKEN');

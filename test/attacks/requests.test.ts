@@ -142,7 +142,7 @@ describe('attacks: oversized and malformed requests', () => {
     const depth = 8_000;
     const bombs: string[] = [
       '['.repeat(depth) + ']'.repeat(depth),
-      '{"a":'.repeat(2_700) + '1' + '}'.repeat(2_700),
+      `${'{"a":'.repeat(2_700)}1${'}'.repeat(2_700)}`,
       `{"email":${'['.repeat(7_000)}${']'.repeat(7_000)},"password":"x"}`,
       `{"email":"a@b.co","password":"correct horse","x":${'{"y":'.repeat(2_500)}1${'}'.repeat(2_500)}}`,
       `{${Array.from({ length: 1_400 }, (_, i) => `"k${i}":${i}`).join(',')}}`,

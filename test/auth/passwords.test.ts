@@ -69,7 +69,7 @@ describe('password policy and hashing', () => {
 
   it('8–256 code points after NFC; longer is refused before any hashing', async () => {
     reset();
-    expect((await register('a'.repeat(257) + 'b')).status).toBe(422);
+    expect((await register(`${'a'.repeat(257)}b`)).status).toBe(422);
     expect((await register('🔑'.repeat(257))).status).toBe(422);
     expect((await register('seven77')).status).toBe(422);
     expect(calls.argon2Hash).toBe(0);
@@ -107,7 +107,7 @@ describe('password policy and hashing', () => {
 
   it('the 72-byte bcrypt truncation does not let a different password in', async () => {
     const address = email();
-    const first72 = 'x'.repeat(60) + 'same prefix!'; // exactly 72 bytes
+    const first72 = `${'x'.repeat(60)}same prefix!`; // exactly 72 bytes
     expect(Buffer.byteLength(first72)).toBe(72);
     const hash = bcrypt.hashSync(first72, 8);
     // bcrypt itself cannot tell them apart:

@@ -58,15 +58,13 @@ describe('latchkey user import', () => {
 
   it('imports bcrypt hashes as-is; login works and upgrades the hash to argon2id; a re-run skips existing users', async () => {
     const file = join(dir, 'users.jsonl');
-    await writeFile(
-      file,
-      [
-        JSON.stringify({ email: ' Alice@Example.com ', passwordHash: aliceHash, role: 'admin', name: 'ignored' }),
-        '',
-        JSON.stringify({ email: 'bob@example.com', passwordHash: bobHash }),
-        JSON.stringify({ email: 'carol@example.com', password: 'carol sings loudly' }),
-      ].join('\r\n') + '\n',
-    );
+    const lines = [
+      JSON.stringify({ email: ' Alice@Example.com ', passwordHash: aliceHash, role: 'admin', name: 'ignored' }),
+      '',
+      JSON.stringify({ email: 'bob@example.com', passwordHash: bobHash }),
+      JSON.stringify({ email: 'carol@example.com', password: 'carol sings loudly' }),
+    ];
+    await writeFile(file, `${lines.join('\r\n')}\n`);
     const dry = await runCli(['user', 'import', '--file', file, '--dry-run'], { env });
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ valid: 3, dryRun: true });

@@ -25,8 +25,12 @@ function io(): CliIo & { out: string; err: string } {
   const o = {
     out: '',
     err: '',
-    stdout: (t: string) => void (o.out += t),
-    stderr: (t: string) => void (o.err += t),
+    stdout: (t: string) => {
+      o.out += t;
+    },
+    stderr: (t: string) => {
+      o.err += t;
+    },
     readStdin: async () => '',
     env: {},
     cwd: dir,
@@ -123,7 +127,7 @@ beforeAll(async () => {
     { name: 'header not JSON', token: `${b64('{alg:HS256}')}.${vp}.${vs}`, decode: 3, codes: ['HEADER_NOT_JSON'], verify: 3 },
     { name: 'payload a JSON array', token: rawToken('{"alg":"HS256"}', '[1,2,3]'), decode: 3, codes: ['PAYLOAD_NOT_OBJECT'], verify: 3 },
     { name: 'payload not UTF-8', token: `${vh}.${b64(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))}.${vs}`, decode: 3, codes: ['NOT_UTF8'], verify: 3 },
-    { name: 'huge token (300 KiB)', token: `${vh}.${b64('{"a":"' + 'x'.repeat(300 * 1024) + '"}')}.${vs}`, decode: 3, codes: ['TOO_LARGE'], verify: 3 },
+    { name: 'huge token (300 KiB)', token: `${vh}.${b64(`{"a":"${'x'.repeat(300 * 1024)}"}`)}.${vs}`, decode: 3, codes: ['TOO_LARGE'], verify: 3 },
     { name: 'large but valid (100 KB claim)', token: big, decode: 0, codes: [], verify: 0 },
     { name: 'signed with a common secret (guessed)', token: await hs256(fresh(), {}, new TextEncoder().encode('secret')), decode: 0, codes: ['HMAC_SECRET_GUESSED'], verify: 4, decodeArgs: [] },
   );

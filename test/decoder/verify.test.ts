@@ -48,7 +48,7 @@ describe('HS256', () => {
     const t = await hs256(claims);
     expect(await verify(t, { type: 'secret', secret: SECRET })).toMatchObject({ valid: true, code: 'VALID', alg: 'HS256', time: 'ok', warnings: [] });
     expect(await verify(tamper(t), { type: 'secret', secret: SECRET })).toMatchObject({ valid: false, code: 'BAD_SIGNATURE' });
-    expect(await verify(t, { type: 'secret', secret: SECRET + 'x' })).toMatchObject({ valid: false, code: 'BAD_SIGNATURE' });
+    expect(await verify(t, { type: 'secret', secret: `${SECRET}x` })).toMatchObject({ valid: false, code: 'BAD_SIGNATURE' });
   });
   it('secret encodings and oct JWKs', async () => {
     const bytes = crypto.getRandomValues(new Uint8Array(32));

@@ -250,7 +250,12 @@ describe('remote JWKS: never fetches a URL named by a token', () => {
 
   it('jku, x5u and a URL as kid are ignored: only the configured URL is fetched', async () => {
     const fetched: string[] = [];
-    const { check } = authenticator({ fetch: (url, init) => (fetched.push(url), fetch(url, init)) });
+    const { check } = authenticator({
+      fetch: (url, init) => {
+        fetched.push(url);
+        return fetch(url, init);
+      },
+    });
     const key = jwks.current;
     const withHeaders = (header: Record<string, unknown>) =>
       new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', ...header }).sign(key.key);

@@ -98,7 +98,12 @@ describe('header key injection: jwk, jku, x5u, x5c are never used to find a key'
 
   it('the key resolver only ever sees the kid string', () => {
     const seen: unknown[] = [];
-    const v = verifierFor({ keys: (kid) => (seen.push(kid), undefined) });
+    const v = verifierFor({
+      keys: (kid) => {
+        seen.push(kid);
+        return undefined;
+      },
+    });
     v.check(forge({ alg: 'ES256', kid: 'attacker', typ: 'at+jwt', jwk: attackerJwk, jku: 'https://attacker.example' }, claims(), bySigner));
     expect(seen).toEqual(['attacker']);
   });

@@ -284,7 +284,12 @@ describe('one negative test per check', () => {
     (kid) => {
       expectCode(signed(es, { kid }), 'JWT_KID_UNKNOWN');
       const seen: string[] = [];
-      const v = verifierFor({ keys: (k) => (seen.push(k), k === es.kid ? verificationKey(es) : undefined) });
+      const v = verifierFor({
+        keys: (k) => {
+          seen.push(k);
+          return k === es.kid ? verificationKey(es) : undefined;
+        },
+      });
       expectCode(signed(es, { kid }), 'JWT_KID_UNKNOWN', undefined, v);
     },
   );
