@@ -1,9 +1,9 @@
 /**
  * `latchkey` — the service entry point. Every public export is named here (no `export *`),
- * so this file is the list of what the package promises.
+ * so this file is the list of what the package promises. It loads no web framework.
  *
- * Framework adapters live in `latchkey/express` and `latchkey/fastify`, the browser SDK in
- * `latchkey/client`.
+ * Framework adapters live in `latchkey/express` and `latchkey/fastify`, the standalone
+ * server in `latchkey/server`, the browser SDK in `latchkey/client`.
  */
 
 // The service
@@ -11,8 +11,6 @@ export { createLatchkey } from './latchkey.js';
 export type { Latchkey, LatchkeyOptions } from './latchkey.js';
 export { loadConfig, SIGNING_ALGORITHMS } from './config/config.js';
 export type { LatchkeyConfig, RateLimitConfig, SigningAlgorithm } from './config/config.js';
-export { buildServer } from './http/server.js';
-export type { ServerOptions } from './http/server.js';
 
 // The auth flow's types (results of the hot paths, the authenticated caller)
 export type {

@@ -1,6 +1,8 @@
 /**
  * `createLatchkey(options)`: the service assembled — store, master secret, key ring and
  * auth service — for the standalone server, the CLI and apps that embed Latchkey.
+ * It knows no HTTP framework: the edges (`latchkey/express`, `latchkey/fastify`,
+ * `latchkey/server`) take the service as an argument.
  */
 import { loadConfig, type LatchkeyConfig } from './config/config.js';
 import { createStore, type StoreLogger } from './store/index.js';
@@ -12,9 +14,6 @@ import { AuthService } from './auth/service.js';
 import type { PasswordRule } from './auth/passwords.js';
 import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
 import { createCounterStore, type CounterStore } from './ratelimit/index.js';
-import type { FastifyPluginAsync } from 'fastify';
-import { expressRouter, type ExpressAuthRouter, type ExpressRouterOptions } from './adapters/express-router.js';
-import { fastifyAuthPlugin } from './adapters/fastify.js';
 
 export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
   /** Use this store instead of opening `databaseUrl` (it is not closed by `close()`). */
@@ -41,10 +40,6 @@ export interface Latchkey {
   readonly now: () => number;
   /** Subscribes to audited events; returns the unsubscribe function. */
   onEvent(listener: (event: AuditEventInput) => void): () => void;
-  /** The auth routes (docs/http-api.md#endpoints) for Express: `app.use('/auth', latchkey.expressRouter())`. See docs/embedding.md. */
-  expressRouter(options?: ExpressRouterOptions): ExpressAuthRouter;
-  /** The auth routes as an encapsulated Fastify plugin: `app.register(latchkey.fastifyPlugin, { prefix: '/auth' })`. */
-  readonly fastifyPlugin: FastifyPluginAsync;
   /**
    * Deletes sessions that ended (expired or revoked) more than `retentionSeconds` ago
    * (default {@link SESSION_RETENTION_SECONDS}); returns how many. `latchkey serve` runs it
@@ -127,7 +122,6 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         for (const listener of listeners) listener(event);
       },
     });
-    let plugin: FastifyPluginAsync | undefined;
     const latchkey: Latchkey = {
       config,
       store,
@@ -137,10 +131,6 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       onEvent(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
-      },
-      expressRouter: (routerOptions) => expressRouter(latchkey, routerOptions),
-      get fastifyPlugin() {
-        return (plugin ??= fastifyAuthPlugin(latchkey));
       },
       purgeEndedSessions(retentionSeconds = SESSION_RETENTION_SECONDS) {
         return store.purgeSessions(now() - retentionSeconds * 1000);

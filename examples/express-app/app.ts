@@ -6,14 +6,14 @@
  */
 import express, { type Express } from 'express';
 import type { Latchkey } from '../../src/latchkey.js'; // 'latchkey'
-import { jwksHandler, requireAuth, requireRole } from '../../src/adapters/express.js'; // 'latchkey/express'
+import { expressRouter, jwksHandler, requireAuth, requireRole } from '../../src/adapters/express.js'; // 'latchkey/express'
 
 export function createApp(latchkey: Latchkey): Express {
   const app = express();
 
   // 1. The auth API (register, login, refresh, logout, sessions, ...). Mount it before any
   //    body parser: it reads and limits its own bodies. The refresh cookie's Path is /auth.
-  app.use('/auth', latchkey.expressRouter());
+  app.use('/auth', expressRouter(latchkey));
   // 2. The public keys, so other services can verify tokens without a shared secret.
   app.get('/.well-known/jwks.json', jwksHandler(latchkey));
 

@@ -5,12 +5,12 @@
  * only move these results in and out of their request objects.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
+import { ApiError, LatchkeyError, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import type { AuthenticateResult } from '../auth/service.js';
 import { createVerifier, toApiCode, type JwsAlgorithm, type Verifier } from '../jwt/index.js';
 import { extractBearerToken } from '../http/bearer.js';
-import { bearerChallenge, toApiError } from '../http/errors.js';
+import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { cachedSessionCheck, DEFAULT_SESSION_CACHE_MS, MAX_SESSION_CACHE_MS, type SessionCheck } from './session-check.js';
 
@@ -74,23 +74,7 @@ export type AuthOutcome = { ok: true; user: AuthUser } | { ok: false; error: Api
 /** Authenticates the request with these headers. Synchronous unless the network or store is needed. */
 export type Authenticator = (headers: IncomingHttpHeaders) => AuthOutcome | Promise<AuthOutcome>;
 
-/** A contract error as status, headers and JSON body, for any framework. */
-export interface ErrorAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: { error: ErrorCode; message: string };
-}
-
 const DEFAULT_REMOTE_TOKEN_CACHE_SIZE = 10_000;
-
-const BEARER_CODES = new Set<ErrorCode>(['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
-
-export function errorAnswer(error: ApiError): ErrorAnswer {
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-  if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
-  // Fixed messages only: never the token, never a verifier detail.
-  return { status: error.status, headers, body: { error: error.code, message: ERROR_CODES[error.code].message } };
-}
 
 function configError(message: string): LatchkeyError {
   return new LatchkeyError('CONFIG_INVALID', `requireAuth: ${message}`);

@@ -1,23 +1,24 @@
 /**
- * The auth routes (docs/http-api.md#endpoints) as Express middleware, without re-implementing them: the
- * request is handed to the very Fastify plugin the standalone server runs
- * (`fastify.routing(req, res)` on a Fastify instance that never listens), so behaviour,
- * validation and error answers are identical by construction.
+ * The auth routes as Express middleware. The routes themselves are `src/http/routes/auth.ts`,
+ * written once against the framework-neutral exchange; this file only matches the path, reads
+ * the body with the same rules as the Fastify edge (`readJsonBody`), and writes the answer.
+ * No Fastify is loaded.
  *
- * Typed with `node:http` types only, so `latchkey` itself never needs `@types/express`.
+ * Typed with `node:http` types only, so `latchkey/express` never needs `@types/express`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { LatchkeyError } from '../errors.js';
+import { pino } from 'pino';
+import { ApiError, LatchkeyError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
-import { errorHandler, notFoundHandler } from '../http/errors.js';
-import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
+import { readJsonBody } from '../http/body.js';
+import { nodeClientAddress } from '../http/client-address.js';
+import { errorAnswer, failureAnswer, type ErrorLogger } from '../http/errors.js';
+import { writeAnswer, type HttpRoute } from '../http/exchange.js';
 import { loggerOptions } from '../http/logger.js';
-import { trustProxyOption } from '../http/client-address.js';
-import { fastifyAuthPlugin } from './fastify.js';
+import { authRoutes } from '../http/routes/auth.js';
 
 /** What the router reads of an Express request (Express 4 and 5). */
-type ExpressRequest = IncomingMessage & { baseUrl: string; originalUrl: string };
+type ExpressRequest = IncomingMessage & { baseUrl: string; url: string };
 
 export interface ExpressRouterOptions {
   /**
@@ -26,84 +27,104 @@ export interface ExpressRouterOptions {
    */
   fallthrough?: boolean;
   /** A pino-compatible logger for the router's 5xx logs. Default: pino at the configured `logLevel`. */
-  logger?: FastifyBaseLogger;
+  logger?: ErrorLogger;
 }
 
-/** The Express middleware of {@link expressRouter}; `close()` releases its internal Fastify instances. */
-export type ExpressAuthRouter = ((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void) & {
-  close(): Promise<void>;
-};
+/** The Express middleware of {@link expressRouter}. */
+export type ExpressAuthRouter = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
-/** Distinct mount paths served (each needs its own cookie `Path`); a parameterised mount path could grow without bound. */
-const MAX_MOUNT_PATHS = 32;
+/** Longest path parameter matched (as the standalone server's router): longer ones are 404. */
+const MAX_PARAM_LENGTH = 200;
+
+interface CompiledRoute {
+  route: HttpRoute;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: HttpRoute): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, (_match, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${source}$`), names };
+}
+
+type Match = { route: HttpRoute; params: Record<string, string> };
+
+function matcher(routes: readonly HttpRoute[]): (method: string, path: string) => Match | undefined {
+  const compiled = routes.map(compile);
+  return (method, path) => {
+    // HEAD is answered by the GET route (Node sends no body), as Fastify does.
+    const wanted = method === 'HEAD' ? 'GET' : method;
+    for (const { route, pattern, names } of compiled) {
+      if (route.method !== wanted) continue;
+      const found = pattern.exec(path);
+      if (!found) continue;
+      const params: Record<string, string> = {};
+      for (let i = 0; i < names.length; i++) {
+        let value: string;
+        try {
+          value = decodeURIComponent(found[i + 1]!);
+        } catch {
+          return undefined;
+        }
+        if (value.length > MAX_PARAM_LENGTH) return undefined;
+        params[names[i]!] = value;
+      }
+      return { route, params };
+    }
+    return undefined;
+  };
+}
 
 /**
- * The auth routes (docs/http-api.md#endpoints) as Express middleware: `app.use('/auth', expressRouter(latchkey))`
- * (or `latchkey.expressRouter()`). The refresh cookie's `Path` is the mount path.
+ * The auth routes as Express middleware: `app.use('/auth', expressRouter(latchkey))`.
+ * The refresh cookie's `Path` is the mount path.
  *
  * Mount it before any body parser (`express.json()` …): the routes read the raw body
  * themselves (16 KiB limit, strict UTF-8 JSON); a consumed body is reported as a setup error.
+ * The client address follows `LATCHKEY_TRUST_PROXY` (Express's `trust proxy` is not consulted).
  */
 export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions = {}): ExpressAuthRouter {
-  const apps = new Map<string, Promise<FastifyInstance>>();
+  const match = matcher(authRoutes(latchkey));
+  const ipOf = nodeClientAddress(latchkey.config.trustProxy);
+  let log = options.logger;
+  const logger = (): ErrorLogger => (log ??= pino(loggerOptions(latchkey.config.logLevel)));
 
-  function appFor(mountPath: string): Promise<FastifyInstance> {
-    let app = apps.get(mountPath);
-    if (!app) {
-      if (apps.size >= MAX_MOUNT_PATHS) {
-        return Promise.reject(new LatchkeyError('CONFIG_INVALID', 'expressRouter: mount it at a fixed path (too many distinct mount paths).'));
-      }
-      app = buildAuthApp(latchkey, mountPath, options.logger);
-      apps.set(mountPath, app);
-      app.catch(() => apps.delete(mountPath));
-    }
-    return app;
-  }
-
-  const router = function latchkeyAuthRouter(raw: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+  return function latchkeyAuthRouter(raw, res, next) {
     const req = raw as ExpressRequest;
-    appFor(req.baseUrl).then((app) => {
-      if (req.readableEnded) {
-        next(new LatchkeyError('CONFIG_INVALID', 'expressRouter: the request body was already read; mount the Latchkey router before body parsers such as express.json().'));
-        return;
-      }
-      const url = req.originalUrl;
-      if (options.fallthrough) {
-        const path = url.split('?', 1)[0]!;
-        if (!app.findRoute({ method: req.method as 'GET', url: path })) {
-          next();
-          return;
-        }
-      }
-      // The inner app's routes carry the full mount path as prefix: route on the original URL.
-      req.url = url;
-      app.routing(req, res);
-    }, next);
-  } as ExpressAuthRouter;
-
-  router.close = async () => {
-    const all = [...apps.values()];
-    apps.clear();
-    await Promise.all(all.map((app) => app.then((instance) => instance.close()).catch(() => undefined)));
+    if (req.readableEnded) {
+      next(
+        new LatchkeyError(
+          'CONFIG_INVALID',
+          'expressRouter: the request body was already read; mount the Latchkey router before body parsers such as express.json().',
+        ),
+      );
+      return;
+    }
+    const found = match(req.method ?? 'GET', req.url.split('?', 1)[0]!);
+    if (!found) {
+      if (options.fallthrough) next();
+      else writeAnswer(res, errorAnswer(new ApiError('NOT_FOUND')));
+      return;
+    }
+    readJsonBody(req)
+      .then((body) =>
+        found.route.handle({
+          method: req.method ?? 'GET',
+          headers: req.headers,
+          ip: ipOf(req),
+          body,
+          params: found.params,
+          mountPath: req.baseUrl || '/',
+        }),
+      )
+      .then(
+        (answer) => writeAnswer(res, answer),
+        (error: unknown) => writeAnswer(res, failureAnswer(error, logger())),
+      )
+      .catch(next);
   };
-  return router;
-}
-
-/** A never-listening Fastify instance serving the auth plugin at `prefix`, set up like the standalone server. */
-async function buildAuthApp(latchkey: Latchkey, prefix: string, logger: FastifyBaseLogger | undefined): Promise<FastifyInstance> {
-  const { config } = latchkey;
-  const app = Fastify({
-    ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.logLevel) }),
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: trustProxyOption(config.trustProxy),
-    bodyLimit: BODY_LIMIT,
-    routerOptions: { maxParamLength: 200 },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-  });
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
-  useJsonBodies(app);
-  await app.register(fastifyAuthPlugin(latchkey), { prefix });
-  await app.ready();
-  return app;
 }

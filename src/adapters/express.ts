@@ -2,19 +2,23 @@
  * `latchkey/express` — Latchkey inside an existing Express (4 or 5) app:
  *
  * ```ts
- * app.use('/auth', latchkey.expressRouter());                    // the auth routes
+ * app.use('/auth', expressRouter(latchkey));                      // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));       // for resource servers
  * app.use(express.json());                                        // your parsers after the router
  * app.get('/api/profile', requireAuth({ latchkey }), (req, res) => res.json(req.user));
  * app.delete('/api/users/:id', requireAuth({ latchkey }), requireRole('admin'), …);
  * ```
  *
- * The router (express-router.ts) runs the very Fastify plugin of the standalone server.
+ * The router (express-router.ts) serves the same route handlers as the standalone server;
+ * this entry loads no Fastify.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
-import { createAuthenticator, errorAnswer, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
+import { errorAnswer } from '../http/errors.js';
+import { writeAnswer } from '../http/exchange.js';
+import { jwksAnswer } from '../http/routes/jwks.js';
+import { createAuthenticator, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
 import { hasRole } from './roles.js';
 
 export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
@@ -36,8 +40,7 @@ declare global {
 }
 
 function reject(res: Response, error: ApiError): void {
-  const answer = errorAnswer(error);
-  res.status(answer.status).set(answer.headers).send(JSON.stringify(answer.body));
+  writeAnswer(res, errorAnswer(error));
 }
 
 /**
@@ -74,9 +77,9 @@ export function requireRole(...roles: [string, ...string[]]): RequestHandler {
   };
 }
 
-/** `GET /.well-known/jwks.json` for a host app: the public keys, cacheable for 5 minutes. */
+/** `GET /.well-known/jwks.json` for a host app (`src/http/routes/jwks.ts`). */
 export function jwksHandler(latchkey: Latchkey): RequestHandler {
-  return function latchkeyJwks(_req, res) {
-    res.set('cache-control', 'public, max-age=300').json(latchkey.keys.jwks());
+  return function latchkeyJwks(req, res) {
+    writeAnswer(res, jwksAnswer(latchkey, req.headers));
   };
 }

@@ -2,7 +2,7 @@
  * `latchkey/fastify` — Latchkey inside an existing Fastify app:
  *
  * ```ts
- * await app.register(latchkey.fastifyPlugin, { prefix: '/auth' });      // the auth routes
+ * await app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' });  // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));               // for resource servers
  * await app.register(latchkeyUser);                                       // decorates request.user
  * app.get('/api/profile', { preHandler: requireAuth({ latchkey }) }, (req) => req.user);
@@ -11,12 +11,14 @@
  * The plugin is the very plugin the standalone server mounts, so behaviour is identical.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler, RouteHandlerMethod } from 'fastify';
-import AjvModule from 'ajv';
 import { ApiError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import { authRoutes } from '../http/routes/auth.js';
-import { notFoundHandler } from '../http/errors.js';
-import { createAuthenticator, errorAnswer, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
+import { jwksAnswer } from '../http/routes/jwks.js';
+import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
+import { clientAddress } from '../http/client-address.js';
+import { errorAnswer, errorHandler, notFoundHandler, sendAnswer } from '../http/errors.js';
+import { createAuthenticator, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
 import { hasRole } from './roles.js';
 
 export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
@@ -31,8 +33,7 @@ declare module 'fastify' {
 }
 
 function reject(reply: FastifyReply, error: ApiError): void {
-  const answer = errorAnswer(error);
-  void reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
+  void sendAnswer(reply, errorAnswer(error));
 }
 
 function settle(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void, outcome: AuthOutcome): void {
@@ -89,29 +90,50 @@ export const latchkeyUser: FastifyPluginAsync = Object.assign(
   { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'latchkey-user' },
 );
 
-const Ajv = AjvModule.default ?? (AjvModule as unknown as typeof AjvModule.default);
-
 /**
  * The auth routes (docs/http-api.md#endpoints) as an encapsulated plugin, bound to `latchkey`:
- * `app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' })` (or `latchkey.fastifyPlugin`).
- * Inside it: the contract's strict JSON bodies, error shape, validation without type coercion,
- * 404 `NOT_FOUND` for unknown paths under the prefix, and the refresh cookie's `Path` = prefix.
- * Nothing leaks to the host app.
+ * `app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' })`.
+ * Inside it: the strict JSON bodies, the error shape, 404 `NOT_FOUND` for unknown paths under
+ * the prefix, and the refresh cookie's `Path` = prefix. Nothing leaks to the host app, and the
+ * host's settings (type coercion, parsers, serializers) do not leak in: the routes
+ * (`src/http/routes/auth.ts`) validate and serialise themselves, as under Express.
  */
 export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
-  // Host apps often coerce types (Fastify's default): `{"password": 12345678}` must stay a 400.
-  const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+  const routes = authRoutes(latchkey);
   return async function latchkeyAuthRoutes(app) {
-    app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+    useJsonBodies(app);
+    app.setErrorHandler(errorHandler);
     if (app.prefix) app.setNotFoundHandler(notFoundHandler);
-    await authRoutes(app, { latchkey });
+    // The schemas are registered for the OpenAPI document; validation and serialisation are the routes' own.
+    app.setValidatorCompiler(() => () => true);
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    const mountPath = app.prefix || '/';
+    for (const route of routes) {
+      app.route({
+        method: route.method,
+        url: route.path,
+        schema: route.schema,
+        bodyLimit: BODY_LIMIT,
+        handler: async (request, reply) =>
+          sendAnswer(
+            reply,
+            await route.handle({
+              method: request.method,
+              headers: request.headers,
+              ip: clientAddress(request),
+              body: request.body,
+              params: request.params as Record<string, string>,
+              mountPath,
+            }),
+          ),
+      });
+    }
   };
 }
 
-/** `GET /.well-known/jwks.json` for a host app: the public keys, cacheable for 5 minutes. */
+/** `GET /.well-known/jwks.json` for a host app (`src/http/routes/jwks.ts`). */
 export function jwksHandler(latchkey: Latchkey): RouteHandlerMethod {
-  return async function latchkeyJwks(_request, reply) {
-    reply.header('cache-control', 'public, max-age=300');
-    return latchkey.keys.jwks();
+  return async function latchkeyJwks(request, reply) {
+    return sendAnswer(reply, jwksAnswer(latchkey, request.headers));
   };
 }

@@ -4,7 +4,9 @@
  * "Client address"). Rate limits, audit rows, sessions and the request log all use
  * {@link clientAddress}, so they always agree.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import proxyAddr from 'proxy-addr';
 import type { LatchkeyConfig } from '../config/config.js';
@@ -23,12 +25,27 @@ export function trustProxyOption(setting: LatchkeyConfig['trustProxy']): boolean
   return proxyAddr.compile(setting);
 }
 
-/**
- * The client's address: what Fastify derived under `trustProxy`, if it is an IP address of
- * at most 45 characters; otherwise (junk, a port suffix, 15 KB of header) the socket peer.
- */
-export function clientAddress(request: FastifyRequest): string | null {
-  const candidate = request.ip;
+/** `candidate` if it is an IP address of at most 45 characters; otherwise (junk, a port suffix, 15 KB of header) the socket peer. */
+function believable(candidate: string | undefined, socket: Socket | undefined): string | null {
   if (typeof candidate === 'string' && candidate.length <= MAX_ADDRESS_LENGTH && isIP(candidate) !== 0) return candidate;
-  return request.socket?.remoteAddress ?? null;
+  return socket?.remoteAddress ?? null;
+}
+
+/** The client's address: what Fastify derived under `trustProxy` (see {@link trustProxyOption}), if believable. */
+export function clientAddress(request: FastifyRequest): string | null {
+  return believable(request.ip, request.socket);
+}
+
+/**
+ * The same rules for a plain Node request (the Express router, which runs no Fastify): the
+ * setting compiled once, the returned function gives the address of one request.
+ */
+export function nodeClientAddress(setting: LatchkeyConfig['trustProxy']): (request: IncomingMessage) => string | null {
+  const trust = trustProxyOption(setting);
+  if (trust === false) return (request) => believable(request.socket.remoteAddress, request.socket);
+  const believe = trust === true ? () => true : trust;
+  return (request) => {
+    const addresses = proxyAddr.all(request, believe);
+    return believable(addresses[addresses.length - 1], request.socket);
+  };
 }

@@ -3,11 +3,11 @@
  * a browser request from a foreign `Origin`, or one marked `Sec-Fetch-Site: cross-site`, is refused. Requests
  * without `Origin` come from non-browser clients and pass.
  */
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../errors.js';
 
-export function assertSameSite(request: FastifyRequest, allowedOrigins: readonly string[]): void {
-  if (String(request.headers['sec-fetch-site'] ?? '').toLowerCase() === 'cross-site') throw new ApiError('CSRF_REJECTED');
-  const origin = request.headers.origin;
+export function assertSameSite(headers: IncomingHttpHeaders, allowedOrigins: readonly string[]): void {
+  if (String(headers['sec-fetch-site'] ?? '').toLowerCase() === 'cross-site') throw new ApiError('CSRF_REJECTED');
+  const origin = headers.origin;
   if (origin !== undefined && !allowedOrigins.includes(origin)) throw new ApiError('CSRF_REJECTED');
 }

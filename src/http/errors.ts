@@ -1,10 +1,15 @@
 /**
  * Translation of errors into the contract's `{error, message}` answers — the single
- * place where a code becomes an HTTP status. Nothing here decides policy.
+ * place where a code becomes an HTTP answer, for every edge (standalone server, Fastify
+ * plugin, Express router, `requireAuth`). Nothing here decides policy.
+ *
+ * Framework-neutral at run time: Fastify appears only as types (its errors are recognised by
+ * their `code` and `statusCode`, and the two Fastify handlers at the end only call `reply`).
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
 import { RateLimitedError } from '../auth/rate-limit.js';
+import { jsonAnswer, type HttpAnswer } from './exchange.js';
 
 /** Fastify's own error codes that are the client's fault, and the contract code for each. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -13,25 +18,31 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
   FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_FAILED',
-  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
 };
 
 /** Bearer failures carry an RFC 6750 challenge (docs/http-api.md#bearer-failures). */
-const BEARER_CODES = new Set<ErrorCode>(['INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
+const BEARER_CODES: ReadonlySet<ErrorCode> = new Set(['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'SESSION_REVOKED']);
 
-export function bearerChallenge(code: ErrorCode | 'MISSING_TOKEN'): string {
+/** What an edge logs 5xx causes to (pino-compatible). */
+export interface ErrorLogger {
+  error(obj: object, msg?: string): void;
+}
+
+function bearerChallenge(code: ErrorCode): string {
   if (code === 'MISSING_TOKEN') return 'Bearer realm="latchkey"';
   return `Bearer realm="latchkey", error="invalid_token", error_description="${ERROR_CODES[code].message}"`;
 }
 
-export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
-  if (error.code === 'MISSING_TOKEN' || BEARER_CODES.has(error.code)) {
-    reply.header('www-authenticate', bearerChallenge(error.code));
-  }
-  if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfter));
-  const body: Record<string, unknown> = { error: error.code, message: error.message };
-  if (error.details) Object.assign(body, error.details);
-  return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+/**
+ * The answer of an {@link ApiError}: its status, `{error, message}` (plus its `details`),
+ * `Cache-Control: no-store`, the RFC 6750 challenge for bearer failures and `Retry-After`
+ * for 429. ApiError messages are fixed texts: never a token, never a verifier detail.
+ */
+export function errorAnswer(error: ApiError): HttpAnswer {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
+  if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfter);
+  return jsonAnswer(error.status, { error: error.code, message: error.message, ...error.details }, headers);
 }
 
 /** Maps any thrown error to an {@link ApiError}; unknown errors become `INTERNAL`. */
@@ -39,11 +50,6 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof LatchkeyError && error.code === 'UNAVAILABLE') return new ApiError('UNAVAILABLE', undefined, { cause: error });
   const fastifyError = error as Partial<FastifyError>;
-  if (fastifyError.validation) {
-    const first = fastifyError.validation[0];
-    const field = first?.instancePath?.replace(/^\//, '') || (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    return new ApiError('VALIDATION_FAILED', field ? `Invalid or missing field: ${field}.` : undefined);
-  }
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return new ApiError(mapped);
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
@@ -54,16 +60,26 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('INTERNAL', undefined, { cause: error });
 }
 
-export function errorHandler(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** The answer for anything thrown while handling a request; a 5xx is logged (its cause's type and code only). */
+export function failureAnswer(error: unknown, log: ErrorLogger): HttpAnswer {
   const apiError = toApiError(error);
   if (apiError.status >= 500) {
     // Log the cause's type and code, never its message: driver errors may quote parameters.
     const cause = apiError.cause as { name?: string; code?: string } | undefined;
-    request.log.error({ err: { type: cause?.name ?? 'Error', code: cause?.code ?? apiError.code } }, 'request failed');
+    log.error({ err: { type: cause?.name ?? 'Error', code: cause?.code ?? apiError.code } }, 'request failed');
   }
-  return sendApiError(reply, apiError);
+  return errorAnswer(apiError);
+}
+
+/** Writes an {@link HttpAnswer} with a Fastify reply (the body is already serialised). */
+export function sendAnswer(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
+}
+
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendAnswer(reply, failureAnswer(error, request.log));
 }
 
 export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendApiError(reply, new ApiError('NOT_FOUND'));
+  return sendAnswer(reply, errorAnswer(new ApiError('NOT_FOUND')));
 }

@@ -1,11 +1,12 @@
 /**
- * The standalone HTTP server: the auth API under `/auth`, JWKS, health, metrics, the demo
- * page and the decoder. `buildServer` returns a Fastify instance that is not listening yet
- * (tests use `inject()`); `latchkey serve` listens and handles signals.
+ * `latchkey/server` — the standalone HTTP server: the auth API under `/auth` (the Fastify
+ * plugin of `latchkey/fastify`), JWKS, health, metrics, the demo page and the decoder.
+ * `buildServer` returns a Fastify instance that is not listening yet (tests use `inject()`);
+ * `latchkey serve` listens and handles signals.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Latchkey } from '../latchkey.js';
-import { authRoutes } from './routes/auth.js';
+import { fastifyAuthPlugin } from '../adapters/fastify.js';
 import { healthRoutes } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
 import { decoderRoutes } from './routes/decoder.js';
@@ -37,7 +38,6 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -50,7 +50,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
   installMetrics(app, latchkey, { processMetrics: processMetrics ?? false });
   await installOpenApi(app, latchkey); // before the routes: it collects their schemas
   await app.register(healthRoutes, { latchkey });
-  await app.register(authRoutes, { latchkey, prefix: '/auth' });
+  await app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' });
   await app.register(pageRoutes);
   await app.register(decoderRoutes);
   return app;

@@ -3,8 +3,8 @@
  * (docs/http-api.md#the-refresh-cookie), or the JSON body for non-browser clients that send
  * `X-Latchkey-Transport: body` (docs/http-api.md#body-transport).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseCookie, stringifySetCookie } from 'cookie';
 
 export interface CookieSettings {
   secure: boolean;
@@ -17,29 +17,39 @@ export function refreshCookieName(secure: boolean): string {
   return secure ? '__Secure-refreshToken' : 'refreshToken';
 }
 
-export function usesBodyTransport(request: FastifyRequest): boolean {
-  return String(request.headers['x-latchkey-transport'] ?? '').toLowerCase() === 'body';
+export function usesBodyTransport(headers: IncomingHttpHeaders): boolean {
+  return String(headers['x-latchkey-transport'] ?? '').toLowerCase() === 'body';
 }
 
-function cookieOptions(settings: CookieSettings, maxAge: number): CookieSerializeOptions {
-  return { httpOnly: true, secure: settings.secure, sameSite: 'strict', path: settings.path, maxAge };
+function setCookie(settings: CookieSettings, value: string, maxAge: number): string {
+  return stringifySetCookie({
+    name: refreshCookieName(settings.secure),
+    value,
+    httpOnly: true,
+    secure: settings.secure,
+    sameSite: 'strict',
+    path: settings.path,
+    maxAge,
+  });
 }
 
 /** The presented refresh token, from the body (body transport) or the cookie. */
-export function readRefreshToken(request: FastifyRequest, settings: CookieSettings): string | undefined {
-  if (usesBodyTransport(request)) {
-    const value = (request.body as { refreshToken?: unknown } | undefined)?.refreshToken;
+export function readRefreshToken(headers: IncomingHttpHeaders, body: unknown, settings: CookieSettings): string | undefined {
+  if (usesBodyTransport(headers)) {
+    const value = (body as { refreshToken?: unknown } | undefined)?.refreshToken;
     return typeof value === 'string' && value !== '' ? value : undefined;
   }
-  const value = request.cookies[refreshCookieName(settings.secure)];
+  const header = headers.cookie;
+  const value = header ? parseCookie(header)[refreshCookieName(settings.secure)] : undefined;
   return value === undefined || value === '' ? undefined : value;
 }
 
-export function setRefreshCookie(reply: FastifyReply, settings: CookieSettings, token: string, expiresAt: number, now: number): void {
-  const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
-  reply.setCookie(refreshCookieName(settings.secure), token, cookieOptions(settings, maxAge));
+/** The `Set-Cookie` value carrying `token` until `expiresAt` (epoch ms). */
+export function refreshCookie(settings: CookieSettings, token: string, expiresAt: number, now: number): string {
+  return setCookie(settings, token, Math.max(0, Math.floor((expiresAt - now) / 1000)));
 }
 
-export function clearRefreshCookie(reply: FastifyReply, settings: CookieSettings): void {
-  reply.setCookie(refreshCookieName(settings.secure), '', cookieOptions(settings, 0));
+/** The `Set-Cookie` value that deletes the refresh cookie. */
+export function clearedRefreshCookie(settings: CookieSettings): string {
+  return setCookie(settings, '', 0);
 }

@@ -9,12 +9,14 @@ import express from 'express';
 import Fastify from 'fastify';
 import type { Latchkey } from '../../src/latchkey.js';
 import {
+  expressRouter,
   jwksHandler as expressJwks,
   requireAuth as expressRequireAuth,
   requireRole as expressRequireRole,
   type ExpressRouterOptions,
 } from '../../src/adapters/express.js';
 import {
+  fastifyAuthPlugin,
   jwksHandler as fastifyJwks,
   latchkeyUser,
   requireAuth as fastifyRequireAuth,
@@ -35,7 +37,7 @@ export interface ExpressHostOptions extends ExpressRouterOptions {
 export async function expressHost(latchkey: Latchkey, options: ExpressHostOptions = {}): Promise<Host> {
   const { mountPath = '/auth', parserFirst = false, ...routerOptions } = options;
   const app = express();
-  const router = latchkey.expressRouter(routerOptions);
+  const router = expressRouter(latchkey, routerOptions);
   if (parserFirst) app.use(express.json());
   app.use(mountPath, router);
   app.get('/.well-known/jwks.json', expressJwks(latchkey));
@@ -68,7 +70,6 @@ export async function expressHost(latchkey: Latchkey, options: ExpressHostOption
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await router.close();
     },
   };
 }
@@ -77,7 +78,7 @@ export async function fastifyHost(latchkey: Latchkey, prefix = '/auth') {
   // Fastify defaults on purpose (coerceTypes, removeAdditional): the plugin must not depend on the host's settings.
   const app = Fastify();
   await app.register(latchkeyUser);
-  await app.register(latchkey.fastifyPlugin, { prefix });
+  await app.register(fastifyAuthPlugin(latchkey), { prefix });
   app.get('/.well-known/jwks.json', fastifyJwks(latchkey));
   app.get('/api/profile', { preHandler: fastifyRequireAuth({ latchkey }) }, async (request) => request.user);
   app.get('/api/admin', { preHandler: [fastifyRequireAuth({ latchkey }), fastifyRequireRole('admin')] }, async (request) => ({

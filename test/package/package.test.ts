@@ -79,7 +79,7 @@ describe('the published package', () => {
       const names = async (s) => Object.keys(await import(s)).sort();
       console.log(JSON.stringify({
         main: await names('latchkey'), express: await names('latchkey/express'),
-        fastify: await names('latchkey/fastify'), client: await names('latchkey/client'),
+        fastify: await names('latchkey/fastify'), server: await names('latchkey/server'), client: await names('latchkey/client'),
         resolved: import.meta.resolve('latchkey/express'),
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
@@ -88,6 +88,8 @@ describe('the published package', () => {
     expect(api.main).toEqual(expect.arrayContaining(['createLatchkey', 'loadConfig', 'createVerifier', 'createSigner', 'createRemoteJwks', 'LatchkeyError', 'JwtError']));
     expect(api.express).toEqual(expect.arrayContaining(['requireAuth', 'requireRole', 'expressRouter', 'jwksHandler']));
     expect(api.fastify).toEqual(expect.arrayContaining(['requireAuth', 'requireRole', 'fastifyAuthPlugin', 'jwksHandler']));
+    expect(api.server).toEqual(['buildServer']);
+    expect(api.main).not.toContain('buildServer');
     expect(api.client).toEqual(['AuthError', 'createAuthClient']);
   });
 

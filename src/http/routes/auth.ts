@@ -1,30 +1,25 @@
 /**
- * The auth API (docs/http-api.md#endpoints) as one encapsulated Fastify plugin. The
- * standalone server mounts it at `/auth`; an existing Fastify app can mount it at any prefix, and the
- * refresh cookie's `Path` follows the prefix.
+ * The auth API (docs/http-api.md#endpoints), written once against the framework-neutral
+ * exchange of `../exchange.ts`. The Fastify plugin (`latchkey/fastify`, also what the standalone
+ * server mounts at `/auth`) and the Express router (`latchkey/express`) only carry requests in and
+ * answers out; the refresh cookie's `Path` follows the mount path.
  *
  * Handlers only translate: HTTP in, service call, HTTP out. Policy is in `auth/`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
 import { ApiError } from '../../errors.js';
 import type { Latchkey } from '../../latchkey.js';
 import type { IssuedTokens, Principal, RequestContext } from '../../auth/service.js';
-import { useJsonBodies, BODY_LIMIT } from '../body.js';
-import { errorHandler, sendApiError } from '../errors.js';
 import { assertSameSite } from '../csrf.js';
 import { extractBearerToken } from '../bearer.js';
-import { clearRefreshCookie, readRefreshToken, setRefreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
+import { errorAnswer } from '../errors.js';
+import { jsonAnswer, type HttpAnswer, type HttpRequest, type HttpRoute } from '../exchange.js';
+import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
+import { requestValidator } from '../validate.js';
 import { schemas } from './auth-schemas.js';
-import { clientAddress } from '../client-address.js';
 
-export interface AuthRoutesOptions {
-  latchkey: Latchkey;
-}
-
-function context(request: FastifyRequest): RequestContext {
+function context(request: HttpRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
-  return { ip: clientAddress(request), userAgent: typeof userAgent === 'string' ? userAgent : null };
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
 }
 
 function requireString(body: unknown, field: string): string {
@@ -33,30 +28,29 @@ function requireString(body: unknown, field: string): string {
   return value;
 }
 
-export async function authRoutes(app: FastifyInstance, { latchkey }: AuthRoutesOptions): Promise<void> {
+const noContent = (): HttpAnswer => ({ status: 204, headers: {} });
+
+/** The routes of the auth API for `latchkey`, relative to their mount path. */
+export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
   const { auth, config } = latchkey;
-  useJsonBodies(app);
-  app.setErrorHandler(errorHandler);
-  if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
+  const cookieOf = (request: HttpRequest): CookieSettings => ({ secure: config.cookieSecure, path: request.mountPath });
 
-  const cookie: CookieSettings = { secure: config.cookieSecure, path: app.prefix || '/' };
-  const routeOptions = { bodyLimit: BODY_LIMIT };
-
-  /** Sends login/refresh tokens: access token in the body, refresh token per transport. */
-  function sendTokens(request: FastifyRequest, reply: FastifyReply, tokens: IssuedTokens): FastifyReply {
-    const body: Record<string, unknown> = {
-      accessToken: tokens.accessToken,
-      tokenType: tokens.tokenType,
-      expiresIn: tokens.expiresIn,
-    };
-    if (usesBodyTransport(request)) body.refreshToken = tokens.refreshToken;
-    else setRefreshCookie(reply, cookie, tokens.refreshToken, tokens.refreshExpiresAt, latchkey.now());
-    reply.header('cache-control', 'no-store');
-    return reply.send(body);
+  /** Login/refresh answer: access token in the body, refresh token per transport. */
+  function tokensAnswer(request: HttpRequest, tokens: IssuedTokens): HttpAnswer {
+    const body: Record<string, unknown> = { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresIn: tokens.expiresIn };
+    const headers: Record<string, string> = { 'cache-control': 'no-store' };
+    if (usesBodyTransport(request.headers)) body.refreshToken = tokens.refreshToken;
+    else headers['set-cookie'] = refreshCookie(cookieOf(request), tokens.refreshToken, tokens.refreshExpiresAt, latchkey.now());
+    return jsonAnswer(200, body, headers);
   }
 
-  /** Resolves the bearer principal or answers the RFC 6750 401. */
-  async function principalOf(request: FastifyRequest): Promise<Principal> {
+  /** `Set-Cookie` clearing the refresh cookie, unless the body transport is in use. */
+  function clearCookie(request: HttpRequest): Record<string, string> {
+    return usesBodyTransport(request.headers) ? {} : { 'set-cookie': clearedRefreshCookie(cookieOf(request)) };
+  }
+
+  /** Resolves the bearer principal or throws the RFC 6750 401. */
+  async function principalOf(request: HttpRequest): Promise<Principal> {
     const token = extractBearerToken(request.headers);
     if (token === undefined) throw new ApiError('MISSING_TOKEN');
     const result = await auth.authenticateFresh(token);
@@ -64,64 +58,80 @@ export async function authRoutes(app: FastifyInstance, { latchkey }: AuthRoutesO
     return result.principal;
   }
 
-  function checkCsrf(request: FastifyRequest): void {
-    if (!usesBodyTransport(request)) assertSameSite(request, config.allowedOrigins);
+  function checkCsrf(request: HttpRequest): void {
+    if (!usesBodyTransport(request.headers)) assertSameSite(request.headers, config.allowedOrigins);
   }
 
-  app.post('/register', { ...routeOptions, schema: schemas.register }, async (request, reply) => {
-    const user = await auth.register(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
-    return reply.code(201).send({ user });
-  });
+  function route(method: HttpRoute['method'], path: string, schema: object, handler: (request: HttpRequest) => Promise<HttpAnswer>): HttpRoute {
+    const validate = requestValidator(schema);
+    return {
+      method,
+      path,
+      schema,
+      handle(request) {
+        validate(request);
+        return handler(request);
+      },
+    };
+  }
 
-  app.post('/login', { ...routeOptions, schema: schemas.login }, async (request, reply) => {
-    checkCsrf(request);
-    const tokens = await auth.login(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
-    return sendTokens(request, reply, tokens);
-  });
+  return [
+    route('POST', '/register', schemas.register, async (request) => {
+      const user = await auth.register(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
+      return jsonAnswer(201, { user });
+    }),
 
-  app.post('/refresh', { ...routeOptions, schema: schemas.refresh }, async (request, reply) => {
-    checkCsrf(request);
-    const presented = readRefreshToken(request, cookie);
-    if (presented === undefined) throw new ApiError('NO_REFRESH_TOKEN');
-    const result = await auth.refresh(presented, context(request));
-    if (!result.ok) {
-      if (!usesBodyTransport(request)) clearRefreshCookie(reply, cookie);
-      return sendApiError(reply, new ApiError(result.code));
-    }
-    return sendTokens(request, reply, result.tokens);
-  });
+    route('POST', '/login', schemas.login, async (request) => {
+      checkCsrf(request);
+      const tokens = await auth.login(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
+      return tokensAnswer(request, tokens);
+    }),
 
-  app.post('/logout', { ...routeOptions, schema: schemas.logout }, async (request, reply) => {
-    checkCsrf(request);
-    await auth.logout(readRefreshToken(request, cookie), context(request));
-    if (!usesBodyTransport(request)) clearRefreshCookie(reply, cookie);
-    return reply.send({ message: 'Signed out.' });
-  });
+    route('POST', '/refresh', schemas.refresh, async (request) => {
+      checkCsrf(request);
+      const presented = readRefreshToken(request.headers, request.body, cookieOf(request));
+      if (presented === undefined) throw new ApiError('NO_REFRESH_TOKEN');
+      const result = await auth.refresh(presented, context(request));
+      if (!result.ok) {
+        const answer = errorAnswer(new ApiError(result.code));
+        Object.assign(answer.headers, clearCookie(request));
+        return answer;
+      }
+      return tokensAnswer(request, result.tokens);
+    }),
 
-  app.post('/logout-all', { ...routeOptions, schema: schemas.logoutAll }, async (request, reply) => {
-    const principal = await principalOf(request);
-    const revoked = await auth.logoutAll(principal, context(request));
-    if (!usesBodyTransport(request)) clearRefreshCookie(reply, cookie);
-    return reply.send({ message: 'Signed out everywhere.', revokedSessions: revoked });
-  });
+    route('POST', '/logout', schemas.logout, async (request) => {
+      checkCsrf(request);
+      await auth.logout(readRefreshToken(request.headers, request.body, cookieOf(request)), context(request));
+      return jsonAnswer(200, { message: 'Signed out.' }, clearCookie(request));
+    }),
 
-  app.get('/me', { schema: schemas.me }, async (request) => auth.me(await principalOf(request)));
+    route('POST', '/logout-all', schemas.logoutAll, async (request) => {
+      const principal = await principalOf(request);
+      const revoked = await auth.logoutAll(principal, context(request));
+      return jsonAnswer(200, { message: 'Signed out everywhere.', revokedSessions: revoked }, clearCookie(request));
+    }),
 
-  app.get('/sessions', { schema: schemas.sessions }, async (request) => ({ sessions: await auth.listSessions(await principalOf(request)) }));
+    route('GET', '/me', schemas.me, async (request) => jsonAnswer(200, await auth.me(await principalOf(request)))),
 
-  app.delete<{ Params: { id: string } }>('/sessions/:id', { schema: schemas.revokeSession }, async (request, reply) => {
-    await auth.revokeSession(await principalOf(request), request.params.id, context(request));
-    return reply.code(204).send();
-  });
+    route('GET', '/sessions', schemas.sessions, async (request) =>
+      jsonAnswer(200, { sessions: await auth.listSessions(await principalOf(request)) }),
+    ),
 
-  app.post('/password', { ...routeOptions, schema: schemas.password }, async (request, reply) => {
-    const principal = await principalOf(request);
-    await auth.changePassword(
-      principal,
-      requireString(request.body, 'currentPassword'),
-      requireString(request.body, 'newPassword'),
-      context(request),
-    );
-    return reply.send({ message: 'Password changed; other sessions were signed out.' });
-  });
+    route('DELETE', '/sessions/:id', schemas.revokeSession, async (request) => {
+      await auth.revokeSession(await principalOf(request), request.params.id!, context(request));
+      return noContent();
+    }),
+
+    route('POST', '/password', schemas.password, async (request) => {
+      const principal = await principalOf(request);
+      await auth.changePassword(
+        principal,
+        requireString(request.body, 'currentPassword'),
+        requireString(request.body, 'newPassword'),
+        context(request),
+      );
+      return jsonAnswer(200, { message: 'Password changed; other sessions were signed out.' });
+    }),
+  ];
 }

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Latchkey } from '../../latchkey.js';
 import { ApiError } from '../../errors.js';
-import { sendApiError } from '../errors.js';
+import { errorAnswer, sendAnswer } from '../errors.js';
+import { JWKS_PATH, jwksAnswer } from './jwks.js';
 
 export async function healthRoutes(app: FastifyInstance, { latchkey }: { latchkey: Latchkey }): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -12,13 +13,9 @@ export async function healthRoutes(app: FastifyInstance, { latchkey }: { latchke
       await latchkey.store.ping();
       return { status: 'ok' };
     } catch {
-      return sendApiError(reply, new ApiError('UNAVAILABLE', 'The database does not answer.'));
+      return sendAnswer(reply, errorAnswer(new ApiError('UNAVAILABLE', 'The database does not answer.')));
     }
   });
 
-  app.get('/.well-known/jwks.json', async (_request, reply) => {
-    // Short enough that a rotation shows up quickly; verifiers also refetch on an unknown kid.
-    reply.header('cache-control', 'public, max-age=300');
-    return latchkey.keys.jwks();
-  });
+  app.get(JWKS_PATH, async (request, reply) => sendAnswer(reply, jwksAnswer(latchkey, request.headers)));
 }
