@@ -15,6 +15,82 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 /** Routes that are pages, not API. */
 const HIDDEN = new Set(['/', '/decoder', '/openapi.json']);
 
+const transportHeader = {
+  type: 'object',
+  properties: {
+    'x-latchkey-transport': {
+      type: 'string',
+      enum: ['body'],
+      description: 'body: the refresh token travels as `refreshToken` in the JSON bodies, no cookie is set and no cross-site check applies',
+    },
+  },
+} as const;
+
+const status = { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } as const;
+
+/**
+ * What the route schemas cannot say because it is not validated or serialised by Fastify: the
+ * body-transport header and body of the cookie routes, and the answers of the routes that take
+ * no input (health, JWKS). For the document only; docs/http-api.md is the prose. (`/metrics`
+ * is Prometheus text, not JSON, and is registered before this plugin: it is not in the document.)
+ */
+const DOCUMENTED: Record<string, Record<string, unknown>> = {
+  'POST /auth/login': { headers: transportHeader },
+  'POST /auth/refresh': {
+    headers: transportHeader,
+    security: [{ refreshCookie: [] }, {}],
+    body: { type: 'object', properties: { refreshToken: { type: 'string', description: 'with X-Latchkey-Transport: body' } } },
+  },
+  'POST /auth/logout': {
+    headers: transportHeader,
+    security: [{ refreshCookie: [] }, {}],
+    body: { type: 'object', properties: { refreshToken: { type: 'string', description: 'with X-Latchkey-Transport: body' } } },
+  },
+  'GET /healthz': { summary: 'Liveness: 200 once the server accepts requests', response: { 200: status } },
+  'GET /readyz': {
+    summary: 'Readiness: 200 when the database answers',
+    response: {
+      200: status,
+      503: {
+        description: 'the database does not answer',
+        type: 'object',
+        required: ['error', 'message'],
+        properties: { error: { type: 'string', enum: ['UNAVAILABLE'] }, message: { type: 'string' } },
+      },
+    },
+  },
+  'GET /.well-known/jwks.json': {
+    summary: 'Public keys of every key that may still verify a live access token (empty with HS256)',
+    response: {
+      200: {
+        description: 'JWK set; Cache-Control: public, max-age=300',
+        type: 'object',
+        required: ['keys'],
+        properties: {
+          keys: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['kty', 'kid', 'alg', 'use'],
+              properties: {
+                kty: { type: 'string', enum: ['EC', 'OKP', 'RSA'] },
+                kid: { type: 'string' },
+                alg: { type: 'string', enum: ['ES256', 'EdDSA', 'RS256'] },
+                use: { type: 'string', enum: ['sig'] },
+                crv: { type: 'string' },
+                x: { type: 'string' },
+                y: { type: 'string' },
+                n: { type: 'string' },
+                e: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
 export async function installOpenApi(app: FastifyInstance, latchkey: Latchkey): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
@@ -32,7 +108,12 @@ export async function installOpenApi(app: FastifyInstance, latchkey: Latchkey): 
         },
       },
     },
-    transform: ({ schema, url }) => ({ schema: HIDDEN.has(url) ? { ...schema, hide: true } : schema, url }),
+    transform: ({ schema, url, route }) => {
+      if (HIDDEN.has(url)) return { schema: { ...schema, hide: true }, url };
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const extra = methods.map((method) => DOCUMENTED[`${method} ${url}`]).find((d) => d !== undefined);
+      return { schema: extra ? { ...schema, ...extra } : schema, url };
+    },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-cache');

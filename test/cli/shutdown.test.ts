@@ -1,7 +1,8 @@
 /**
- * docs/http-api.md#shutdown: on SIGTERM the server stops accepting, finishes in-flight requests, closes the
- * database and exits 0. The in-flight request here is a registration whose body is still
- * being uploaded when the signal arrives.
+ * docs/http-api.md#shutdown: on SIGTERM the server stops accepting, finishes in-flight requests
+ * (for up to 10 s), closes the database and exits 0. The in-flight request here is a
+ * registration whose body is still being uploaded when the signal arrives; one whose upload
+ * never ends is cut after the 10 s, and the exit code is then 1.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,4 +44,32 @@ describe('graceful shutdown', () => {
     expect(response).toMatch(/^HTTP\/1\.1 201/);
     expect(await exited).toBe(0);
   });
+
+  it('cuts a request still in flight after 10 s and exits 1, instead of waiting for it', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'latchkey-stop-'));
+    dirs.push(cwd);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_LOG_LEVEL: 'silent' } });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+
+    // A body that never finishes uploading: the request can never complete on its own.
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write('POST /auth/register HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"email"');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const code = await exited;
+    clearTimeout(stuck);
+    const took = Date.now() - signalled;
+    socket.destroy();
+    await closed;
+    // Exit 1 (not null: killed by the fallback after 25 s), and not before the 10 s grace.
+    expect({ code, graceRespected: took >= 10_000 }).toEqual({ code: 1, graceRespected: true });
+  }, 60_000);
 });

@@ -1,4 +1,8 @@
-/** GET /openapi.json: generated from the route schemas, a valid OpenAPI 3.1 document, every §3 route in it. */
+/**
+ * GET /openapi.json: generated from the route schemas, a valid OpenAPI 3.1 document, and in
+ * agreement with the endpoint table of docs/http-api.md (routes, auth, statuses, codes).
+ */
+import { readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -15,6 +19,42 @@ const V1_ROUTES: Array<[string, string]> = [
   ['post', '/auth/password'],
   ['get', '/.well-known/jwks.json'],
 ];
+
+interface Row {
+  method: string;
+  /** In OpenAPI form: `/auth/sessions/{id}`. */
+  path: string;
+  auth: string;
+  success: string;
+  /** Status → codes, as the table lists them. */
+  errors: Map<string, string[]>;
+}
+
+/** The rows of the endpoint table in docs/http-api.md. */
+function endpointTable(): Row[] {
+  const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('\n## Endpoints'), doc.indexOf('\n### ', doc.indexOf('\n## Endpoints')));
+  const rows: Row[] = [];
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const route = /`(GET|POST|DELETE|PATCH|PUT) ([^`]+)`/.exec(cells[0] ?? '');
+    if (!route || cells.length !== 4) continue;
+    const errors = new Map<string, string[]>();
+    let status: string | undefined;
+    for (const [, number, code] of cells[3]!.matchAll(/\b(\d{3})\b|`([A-Z_]+)`/g)) {
+      if (number) errors.set((status = number), []);
+      else errors.get(status!)!.push(code!);
+    }
+    rows.push({
+      method: route[1]!.toLowerCase(),
+      path: route[2]!.replace(/:(\w+)/g, '{$1}'),
+      auth: cells[1]!,
+      success: /\d{3}/.exec(cells[2]!)![0],
+      errors,
+    });
+  }
+  return rows;
+}
 
 describe('GET /openapi.json', () => {
   let t: TestServer;
@@ -40,6 +80,46 @@ describe('GET /openapi.json', () => {
   it('describes every route of docs/http-api.md, and no page', () => {
     for (const [method, path] of V1_ROUTES) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     for (const page of ['/', '/decoder', '/openapi.json']) expect(doc.paths[page]).toBeUndefined();
+  });
+
+  it('agrees with the endpoint table of docs/http-api.md: routes, auth, success, codes per status', () => {
+    const rows = endpointTable().filter((r) => r.path !== '/metrics'); // Prometheus text, not in the document
+    expect(rows.length).toBeGreaterThanOrEqual(V1_ROUTES.length);
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods as object).map((m) => `${m} ${path}`));
+    expect(rows.map((r) => `${r.method} ${r.path}`).sort()).toEqual(documented.sort());
+    for (const row of rows) {
+      const op = doc.paths[row.path][row.method];
+      const label = `${row.method} ${row.path}`;
+      const security = JSON.stringify(op.security ?? []);
+      if (row.auth === 'bearer') expect(security, label).toBe('[{"bearerAuth":[]}]');
+      else if (row.auth.startsWith('refresh cookie')) expect(security, label).toContain('refreshCookie');
+      else expect(row.auth, label).toBe('—');
+      // Besides the table: what every body can cause, and the 4XX/5XX fallbacks.
+      const implied = new Set(['4XX', '5XX', ...(row.method === 'post' ? ['400', '413', '415'] : [])]);
+      const statuses = Object.keys(op.responses);
+      expect(statuses, label).toContain(row.success);
+      for (const status of statuses) {
+        if (status === row.success || implied.has(status)) continue;
+        expect([...row.errors.keys()], `${label}: ${status} is in the document, not in the table`).toContain(status);
+      }
+      for (const [status, codes] of row.errors) {
+        const schema = op.responses[status]?.content?.['application/json']?.schema;
+        expect(schema, `${label}: ${status} is in the table, not in the document`).toBeDefined();
+        expect([...schema.properties.error.enum].sort(), `${label} ${status}`).toEqual([...codes].sort());
+      }
+    }
+  });
+
+  it('documents the body transport, the cookie and the headers of the answers', () => {
+    for (const path of ['/auth/login', '/auth/refresh', '/auth/logout']) {
+      expect(doc.paths[path].post.parameters, path).toContainEqual(expect.objectContaining({ in: 'header', name: 'x-latchkey-transport' }));
+    }
+    expect(doc.paths['/auth/refresh'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('refreshToken');
+    expect(doc.paths['/auth/login'].post.responses['200'].headers).toHaveProperty('set-cookie');
+    expect(doc.paths['/auth/login'].post.responses['429'].headers).toHaveProperty('retry-after');
+    expect(doc.paths['/auth/me'].get.responses['401'].headers).toHaveProperty('www-authenticate');
+    expect(doc.components.securitySchemes.refreshCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Secure-refreshToken' });
+    expect(doc.paths['/.well-known/jwks.json'].get.responses['200'].content['application/json'].schema.required).toEqual(['keys']);
   });
 
   it('is generated from the route schemas: bodies, responses, security', () => {

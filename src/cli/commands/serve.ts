@@ -78,6 +78,8 @@ export const serve: Command = async (args, io) => {
       const force = setTimeout(() => {
         app.log.warn('in-flight requests did not finish in time');
         resolve(EXIT.FAILURE);
+        // Cut them: otherwise their sockets keep the process alive past the grace.
+        app.server.closeAllConnections();
       }, SHUTDOWN_GRACE_MS);
       force.unref();
       clearInterval(purgeTimer);

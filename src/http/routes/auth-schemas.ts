@@ -1,12 +1,56 @@
 /**
  * JSON schemas of the auth routes: request validation, response serialisation (a field
- * not listed here can never leak into a response) and, later, the OpenAPI document.
+ * not listed here can never leak into a response) and the OpenAPI document, whose error
+ * answers list, per status, the codes of docs/http-api.md#endpoints (a test compares them).
  */
+import type { ErrorCode } from '../../errors.js';
+
 const errorBody = {
   type: 'object',
   required: ['error', 'message'],
   properties: { error: { type: 'string' }, message: { type: 'string' } },
 } as const;
+
+/** An error answer with one of `codes` (docs/errors.md), and the headers it carries. */
+function failure(description: string, codes: readonly ErrorCode[], headers?: Record<string, { type: 'string' | 'integer'; description: string }>) {
+  return {
+    description,
+    ...(headers ? { headers } : {}),
+    type: 'object',
+    required: ['error', 'message'],
+    properties: { error: { type: 'string', enum: codes }, message: { type: 'string' } },
+  } as const;
+}
+
+const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED'] as const;
+const SESSION_FAILURES = [...BEARER_FAILURES, 'SESSION_REVOKED'] as const;
+
+/** What every route can answer: the fallbacks, and the server's side. */
+const always = {
+  '4xx': errorBody,
+  '5xx': failure('`UNAVAILABLE` (a store this request needs is unreachable) or `INTERNAL`', ['UNAVAILABLE', 'INTERNAL']),
+} as const;
+
+/** What every route with a JSON body can answer (docs/http-api.md#request-bodies). */
+const withBody = {
+  ...always,
+  400: failure('malformed, non-UTF-8 or non-object JSON; a missing or mistyped field', ['VALIDATION_FAILED']),
+  413: failure('body over 16,384 bytes', ['PAYLOAD_TOO_LARGE']),
+  415: failure('content type other than application/json, or a charset other than utf-8', ['UNSUPPORTED_MEDIA_TYPE']),
+} as const;
+
+const csrf = failure('cross-site browser request in cookie mode', ['CSRF_REJECTED']);
+const rateLimited = failure('over a rate limit', ['RATE_LIMITED'], {
+  'retry-after': { type: 'integer', description: 'whole seconds until the window ends' },
+});
+const challenge = {
+  'www-authenticate': {
+    type: 'string',
+    description: 'Bearer realm="latchkey" for MISSING_TOKEN; otherwise also error="invalid_token" and error_description (RFC 6750)',
+  },
+} as const;
+const bearerFailure = (description: string, codes: readonly ErrorCode[]) => failure(description, codes, challenge);
+const SET_COOKIE = 'the refresh cookie (docs/http-api.md#the-refresh-cookie); not with X-Latchkey-Transport: body';
 
 const credentials = {
   type: 'object',
@@ -19,6 +63,10 @@ const credentials = {
 } as const;
 
 const tokenResponse = {
+  headers: {
+    'set-cookie': { type: 'string', description: SET_COOKIE },
+    'cache-control': { type: 'string', description: 'no-store' },
+  },
   type: 'object',
   required: ['accessToken', 'tokenType', 'expiresIn'],
   properties: {
@@ -43,32 +91,60 @@ export const schemas = {
   register: {
     summary: 'Create an account',
     body: credentials,
-    response: { 201: { type: 'object', required: ['user'], properties: { user: publicUser } }, '4xx': errorBody },
+    response: {
+      ...withBody,
+      201: { type: 'object', required: ['user'], properties: { user: publicUser } },
+      403: failure('sign-up is disabled (LATCHKEY_ALLOW_SIGNUP=false)', ['SIGNUP_DISABLED']),
+      409: failure('an account with this address exists', ['EMAIL_TAKEN']),
+      422: failure('the password breaks the password rules', ['WEAK_PASSWORD']),
+      429: rateLimited,
+    },
   },
   login: {
     summary: 'Sign in; sets the refresh cookie',
     body: credentials,
-    response: { 200: tokenResponse, '4xx': errorBody },
+    response: {
+      ...withBody,
+      200: tokenResponse,
+      401: failure('unknown address or wrong password (one answer for both)', ['INVALID_CREDENTIALS']),
+      403: csrf,
+      429: rateLimited,
+    },
   },
   refresh: {
     summary: 'Rotate the refresh token and get a new access token',
     // No body schema: cookie-mode requests have no body. With X-Latchkey-Transport: body the
     // service reads `refreshToken` and treats anything else as an invalid token.
-    response: { 200: tokenResponse, '4xx': errorBody },
+    response: {
+      ...withBody,
+      200: tokenResponse,
+      401: failure(
+        'the refresh token is missing, not valid, reused (the session is now revoked), or its session ended',
+        ['NO_REFRESH_TOKEN', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED'],
+        { 'set-cookie': { type: 'string', description: 'the refresh cookie cleared (Max-Age=0); not with X-Latchkey-Transport: body' } },
+      ),
+      403: csrf,
+      429: rateLimited,
+    },
   },
   logout: {
     summary: 'Revoke the session of the presented refresh token',
-    response: { 200: message, '4xx': errorBody },
+    response: { ...withBody, 200: message, 403: csrf },
   },
   logoutAll: {
     summary: 'Revoke every session of the user',
     security: bearer,
     response: {
+      ...withBody,
       200: { type: 'object', properties: { message: { type: 'string' }, revokedSessions: { type: 'integer' } } },
-      '4xx': errorBody,
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
     },
   },
-  me: { summary: 'The signed-in user', security: bearer, response: { 200: publicUser, '4xx': errorBody } },
+  me: {
+    summary: 'The signed-in user (stateless: the token is checked, not its session)',
+    security: bearer,
+    response: { ...always, 200: publicUser, 401: bearerFailure('no, invalid or expired access token', BEARER_FAILURES) },
+  },
   sessions: {
     summary: 'Live sessions of the user',
     security: bearer,
@@ -95,14 +171,21 @@ export const schemas = {
           },
         },
       },
-      '4xx': errorBody,
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+      ...always,
     },
   },
   revokeSession: {
     summary: "Revoke one of the user's sessions",
     security: bearer,
     params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
-    response: { 204: { type: 'null' }, '4xx': errorBody },
+    response: {
+      ...always,
+      204: { type: 'null', description: "the session is revoked; its refresh tokens answer 401 INVALID_REFRESH_TOKEN" },
+      400: failure('an id longer than 64 characters', ['VALIDATION_FAILED']),
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+      404: failure("no such live session of this user (another user's session included)", ['NOT_FOUND']),
+    },
   },
   password: {
     summary: 'Change the password; every other session is revoked',
@@ -112,6 +195,15 @@ export const schemas = {
       required: ['currentPassword', 'newPassword'],
       properties: { currentPassword: { type: 'string' }, newPassword: { type: 'string' } },
     },
-    response: { 200: message, '4xx': errorBody },
+    response: {
+      ...withBody,
+      200: message,
+      401: bearerFailure('no, invalid or expired access token (with the challenge), its session was revoked, or the current password is wrong', [
+        ...SESSION_FAILURES,
+        'INVALID_CREDENTIALS',
+      ]),
+      422: failure('the new password breaks the password rules', ['WEAK_PASSWORD']),
+      429: rateLimited,
+    },
   },
 } as const;
