@@ -36,7 +36,12 @@ describe('LATCHKEY_SIGNING_ALG over HTTP', () => {
 
       const jwks = await t.client.get('/.well-known/jwks.json');
       expect(jwks.status).toBe(200);
-      const expected = { issuer: t.latchkey.config.issuer, audience: t.latchkey.config.audience, typ: 'at+jwt', currentDate: new Date(t.clock.now()) };
+      const expected = {
+        issuer: t.latchkey.config.issuer,
+        audience: t.latchkey.config.audience,
+        typ: 'at+jwt',
+        currentDate: new Date(t.clock.now()),
+      };
       if (alg === 'HS256') {
         expect(jwks.body).toEqual({ keys: [] });
         expect(jwks.text).not.toContain(Buffer.from(HS256_SECRET).toString('base64url'));

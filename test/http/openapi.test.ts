@@ -36,14 +36,19 @@ function endpointTable(): Row[] {
   const section = doc.slice(doc.indexOf('\n## Endpoints'), doc.indexOf('\n### ', doc.indexOf('\n## Endpoints')));
   const rows: Row[] = [];
   for (const line of section.split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     const route = /`(GET|POST|DELETE|PATCH|PUT) ([^`]+)`/.exec(cells[0] ?? '');
     if (!route || cells.length !== 4) continue;
     const errors = new Map<string, string[]>();
     let status: string | undefined;
     for (const [, number, code] of cells[3]!.matchAll(/\b(\d{3})\b|`([A-Z_]+)`/g)) {
-      if (number) errors.set((status = number), []);
-      else errors.get(status!)!.push(code!);
+      if (number) {
+        status = number;
+        errors.set(status, []);
+      } else errors.get(status!)!.push(code!);
     }
     rows.push({
       method: route[1]!.toLowerCase(),

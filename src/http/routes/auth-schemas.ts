@@ -181,7 +181,7 @@ export const schemas = {
     params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
     response: {
       ...always,
-      204: { type: 'null', description: "the session is revoked; its refresh tokens answer 401 INVALID_REFRESH_TOKEN" },
+      204: { type: 'null', description: 'the session is revoked; its refresh tokens answer 401 INVALID_REFRESH_TOKEN' },
       400: failure('an id longer than 64 characters', ['VALIDATION_FAILED']),
       401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
       404: failure("no such live session of this user (another user's session included)", ['NOT_FOUND']),
