@@ -218,31 +218,35 @@ export class AuthService {
       return this.#loginFailed(normalizedEmail, undefined, ctx);
     }
     if (!(await verifyPassword(user.passwordHash, normalizedPassword))) return this.#loginFailed(normalizedEmail, user, ctx);
-    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
     const now = this.#o.now();
     if (needsRehash(user.passwordHash)) {
-      await this.#o.store.updatePasswordHash(user.id, await hashPassword(normalizedPassword), now);
+      await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), now);
     }
+    // Granted on the credentials read above: if the password changed or every session was ended
+    // since (a race with POST /auth/password or /auth/logout-all), the store inserts nothing.
     const session = await this.#o.store.createSession({
       id: randomUUID(),
       userId: user.id,
+      credentialGeneration: user.credentialGeneration,
       now,
       idleExpiresAt: now + this.#o.refreshTokenTtl * 1000,
       absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     });
+    if (!session) return this.#loginFailed(normalizedEmail, user, ctx, 'credentials_changed');
+    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
     await this.#audit({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
     return this.#issue(user, session);
   }
 
-  async #loginFailed(email: string, user: UserRecord | undefined, ctx: RequestContext): Promise<never> {
+  async #loginFailed(email: string, user: UserRecord | undefined, ctx: RequestContext, reason?: 'credentials_changed'): Promise<never> {
     await this.#audit({
       type: 'login_failure',
       at: this.#o.now(),
       userId: user?.id ?? null,
       ip: ctx.ip,
-      detail: { reason: user ? 'wrong_password' : 'unknown_user', emailDomain: email.split('@')[1] ?? null },
+      detail: { reason: reason ?? (user ? 'wrong_password' : 'unknown_user'), emailDomain: email.split('@')[1] ?? null },
     });
     throw new ApiError('INVALID_CREDENTIALS');
   }

@@ -44,6 +44,7 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     role: row.role,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    credentialGeneration: Number(row.credential_generation),
   };
 }
 
@@ -102,15 +103,28 @@ function newKeyRow(key: NewSigningKey, state: 'current' | 'next' = 'current'): S
   };
 }
 
-/** Revokes the live sessions of a user (optionally all but one). Shared by two methods. */
-async function revokeSessionsOf(
-  db: Kysely<Database>,
+/**
+ * Inside a transaction: advances the user's credential generation (first, so that on PostgreSQL
+ * the user row is locked before the sessions are read), then revokes the live sessions of the
+ * user (optionally all but one). Shared by `changePassword` and `revokeUserSessions`.
+ */
+async function endSessionsOf(
+  trx: Kysely<Database>,
   userId: string,
   reason: RevokeReason,
   now: number,
   exceptSessionId: string | null | undefined,
+  passwordHash?: string,
 ): Promise<number> {
-  let query = db
+  await trx
+    .updateTable('users')
+    .set((eb) => ({
+      credential_generation: eb('credential_generation', '+', 1),
+      ...(passwordHash === undefined ? {} : { password_hash: passwordHash, updated_at: now }),
+    }))
+    .where('id', '=', userId)
+    .execute();
+  let query = trx
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })
     .where('user_id', '=', userId)
@@ -221,12 +235,13 @@ export class KyselyStore implements Store {
     });
   }
 
-  updatePasswordHash(userId: string, passwordHash: string, now: number): Promise<boolean> {
+  updatePasswordHash(userId: string, credentialGeneration: number, passwordHash: string, now: number): Promise<boolean> {
     return this.#op('updatePasswordHash', async (db) => {
       const result = await db
         .updateTable('users')
         .set({ password_hash: passwordHash, updated_at: now })
         .where('id', '=', userId)
+        .where('credential_generation', '=', credentialGeneration)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
@@ -234,42 +249,42 @@ export class KyselyStore implements Store {
 
   changePassword(userId: string, passwordHash: string, keepSessionId: string | null, now: number): Promise<number> {
     return this.#op('changePassword', () =>
-      this.#backend.transaction(async (trx) => {
-        const revoked = await revokeSessionsOf(trx, userId, 'password_change', now, keepSessionId);
-        await trx
-          .updateTable('users')
-          .set({ password_hash: passwordHash, updated_at: now })
-          .where('id', '=', userId)
-          .execute();
-        return revoked;
-      }),
+      this.#backend.transaction((trx) => endSessionsOf(trx, userId, 'password_change', now, keepSessionId, passwordHash)),
     );
   }
 
   // ── sessions ────────────────────────────────────────────────────────────
 
-  createSession(session: NewSession): Promise<SessionRecord> {
-    return this.#op('createSession', async (db) => {
-      const row = await db
-        .insertInto('sessions')
-        .values({
-          id: session.id,
-          user_id: session.userId,
-          counter: 0,
-          rotated_at: null,
-          created_at: session.now,
-          last_used_at: session.now,
-          idle_expires_at: session.idleExpiresAt,
-          absolute_expires_at: session.absoluteExpiresAt,
-          revoked_at: null,
-          revoked_reason: null,
-          user_agent: session.userAgent,
-          ip: session.ip,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toSession(row);
-    });
+  createSession(session: NewSession): Promise<SessionRecord | undefined> {
+    return this.#op('createSession', () =>
+      this.#backend.transaction(async (trx) => {
+        // The credentials' guard. FOR SHARE conflicts with the row lock `endSessionsOf` takes:
+        // whichever comes second waits for the first to commit (SQLite: one writer anyway).
+        let guard = trx.selectFrom('users').select('credential_generation').where('id', '=', session.userId);
+        if (this.dialect === 'postgres') guard = guard.forShare();
+        const user = await guard.executeTakeFirst();
+        if (!user || Number(user.credential_generation) !== session.credentialGeneration) return undefined;
+        const row = await trx
+          .insertInto('sessions')
+          .values({
+            id: session.id,
+            user_id: session.userId,
+            counter: 0,
+            rotated_at: null,
+            created_at: session.now,
+            last_used_at: session.now,
+            idle_expires_at: session.idleExpiresAt,
+            absolute_expires_at: session.absoluteExpiresAt,
+            revoked_at: null,
+            revoked_reason: null,
+            user_agent: session.userAgent,
+            ip: session.ip,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toSession(row);
+      }),
+    );
   }
 
   findSession(id: string): Promise<SessionRecord | undefined> {
@@ -291,6 +306,7 @@ export class KyselyStore implements Store {
           'users.role as user_role',
           'users.created_at as user_created_at',
           'users.updated_at as user_updated_at',
+          'users.credential_generation as user_credential_generation',
         ])
         .where('sessions.id', '=', id)
         .executeTakeFirst();
@@ -302,6 +318,7 @@ export class KyselyStore implements Store {
         role: row.user_role,
         created_at: row.user_created_at,
         updated_at: row.user_updated_at,
+        credential_generation: row.user_credential_generation,
       });
       return { session: toSession(row), user };
     });
@@ -343,7 +360,9 @@ export class KyselyStore implements Store {
   }
 
   revokeUserSessions(userId: string, reason: RevokeReason, now: number, exceptSessionId?: string): Promise<number> {
-    return this.#op('revokeUserSessions', (db) => revokeSessionsOf(db, userId, reason, now, exceptSessionId));
+    return this.#op('revokeUserSessions', () =>
+      this.#backend.transaction((trx) => endSessionsOf(trx, userId, reason, now, exceptSessionId)),
+    );
   }
 
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {

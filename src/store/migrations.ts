@@ -95,11 +95,25 @@ function auditEventsAt(): Migration {
   };
 }
 
+/**
+ * `users.credential_generation`: +1 whenever the password changes or every session of the user
+ * is ended. A session is only inserted while it still equals the value read with the
+ * credentials, so a login racing either can never leave a session behind.
+ */
+function credentialGeneration(): Migration {
+  return {
+    async up(db) {
+      await db.schema.alterTable('users').addColumn('credential_generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_audit_events_at': auditEventsAt(),
+    '0003_credential_generation': credentialGeneration(),
   };
 }
 

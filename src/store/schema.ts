@@ -11,6 +11,7 @@ export interface UsersTable {
   role: string;
   created_at: number;
   updated_at: number;
+  credential_generation: Generated<number>;
 }
 
 export interface SessionsTable {

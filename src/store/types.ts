@@ -18,6 +18,11 @@ export interface UserRecord {
   role: Role;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Starts at 0; +1 whenever the password changes or every session of the user is ended
+   * (`changePassword`, `revokeUserSessions`). A session is created only while it is unchanged.
+   */
+  credentialGeneration: number;
 }
 
 export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'admin';
@@ -52,6 +57,8 @@ export interface NewUser {
 export interface NewSession {
   id: string;
   userId: string;
+  /** The user's `credentialGeneration` read together with the credentials the session is granted on. */
+  credentialGeneration: number;
   now: number;
   idleExpiresAt: number;
   absoluteExpiresAt: number;
@@ -123,18 +130,29 @@ export interface Store {
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
   updateUserRole(userId: string, role: Role, now: number): Promise<boolean>;
-  /** Replaces the hash only (e.g. bcrypt → argon2id upgrade on login). */
-  updatePasswordHash(userId: string, passwordHash: string, now: number): Promise<boolean>;
   /**
-   * One transaction: set the new hash and revoke every live session of the user except
-   * `keepSessionId` (reason `password_change`). Returns how many sessions were revoked.
+   * Replaces the hash only (e.g. bcrypt → argon2id upgrade on login), and only while the user's
+   * `credentialGeneration` is still `credentialGeneration`: a rehash of the old password can
+   * never overwrite a password changed meanwhile. Returns whether the hash was replaced.
+   */
+  updatePasswordHash(userId: string, credentialGeneration: number, passwordHash: string, now: number): Promise<boolean>;
+  /**
+   * One transaction: set the new hash, advance `credentialGeneration` and revoke every live
+   * session of the user except `keepSessionId` (reason `password_change`). Returns how many
+   * sessions were revoked.
    * "Live" here and in `revokeUserSessions` means not yet revoked: sessions that already
    * expired are revoked too (and counted), so a skewed clock elsewhere cannot revive them.
    */
   changePassword(userId: string, passwordHash: string, keepSessionId: string | null, now: number): Promise<number>;
 
   // ── sessions ────────────────────────────────────────────────────────────
-  createSession(session: NewSession): Promise<SessionRecord>;
+  /**
+   * Inserts the session only if its user still has `credentialGeneration` (one transaction; on
+   * PostgreSQL the user row is share-locked, so a concurrent `changePassword` or
+   * `revokeUserSessions` either waits for it and then revokes the new session, or commits first
+   * and this inserts nothing). `undefined` when the user is gone or the generation moved.
+   */
+  createSession(session: NewSession): Promise<SessionRecord | undefined>;
   findSession(id: string): Promise<SessionRecord | undefined>;
   /** The session and its user, read in one statement (the refresh path's only read). */
   findSessionWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
@@ -145,7 +163,11 @@ export interface Store {
   rotateSession(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Promise<RotateResult>;
   /** Marks the session revoked unless it already is. Returns whether this call revoked it. */
   revokeSession(id: string, reason: RevokeReason, now: number): Promise<boolean>;
-  /** Revokes every live session of the user, except `exceptSessionId` when given. Returns the count. */
+  /**
+   * Revokes every live session of the user, except `exceptSessionId` when given, and advances
+   * the user's `credentialGeneration` (logins in flight cannot add one afterwards), in one
+   * transaction. Returns the count.
+   */
   revokeUserSessions(userId: string, reason: RevokeReason, now: number, exceptSessionId?: string): Promise<number>;
   /** Sessions not revoked and not expired at `now`, newest first. */
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>;

@@ -82,15 +82,20 @@ export function runStoreConformance(
     overrides: Partial<{ now: number; idleExpiresAt: number; absoluteExpiresAt: number }> = {},
   ): Promise<SessionRecord> {
     const now = overrides.now ?? T0;
-    return store.createSession({
+    // The generation as it is now (earlier steps of a test may have advanced it).
+    const current = await store.findUserById(user.id);
+    const session = await store.createSession({
       id: `sess-${randomUUID()}`,
       userId: user.id,
+      credentialGeneration: current?.credentialGeneration ?? 0,
       now,
       idleExpiresAt: overrides.idleExpiresAt ?? now + 7 * DAY,
       absoluteExpiresAt: overrides.absoluteExpiresAt ?? now + 30 * DAY,
       userAgent: 'vitest',
       ip: '203.0.113.7',
     });
+    if (!session) throw new Error('addSession: the store refused the session');
+    return session;
   }
 
   describe(`${name}: lifecycle`, () => {
@@ -129,6 +134,7 @@ export function runStoreConformance(
         role: 'admin',
         createdAt: T0,
         updatedAt: T0,
+        credentialGeneration: 0,
       };
       expect(created).toEqual(expected);
       expect(await store.findUserById('u1')).toEqual(expected);
@@ -178,10 +184,19 @@ export function runStoreConformance(
       const store = await open();
       const user = await addUser(store);
       const session = await addSession(store, user);
-      expect(await store.updatePasswordHash(user.id, 'new-hash', T0 + 7)).toBe(true);
-      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'new-hash', role: user.role, updatedAt: T0 + 7 });
+      expect(await store.updatePasswordHash(user.id, 0, 'new-hash', T0 + 7)).toBe(true);
+      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'new-hash', role: user.role, updatedAt: T0 + 7, credentialGeneration: 0 });
       expect((await store.findSession(session.id))?.revokedAt).toBeNull();
-      expect(await store.updatePasswordHash('nobody', 'x', T0)).toBe(false);
+      expect(await store.updatePasswordHash('nobody', 0, 'x', T0)).toBe(false);
+    });
+
+    it('updatePasswordHash (a rehash on login) never overwrites a password changed after it was read', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      expect(user.credentialGeneration).toBe(0);
+      await store.changePassword(user.id, 'changed-hash', null, T0 + 5);
+      expect(await store.updatePasswordHash(user.id, user.credentialGeneration, 'rehash-of-the-old-password', T0 + 6)).toBe(false);
+      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'changed-hash', credentialGeneration: 1 });
     });
 
     it('errors never carry SQL parameters (password hashes)', async () => {
@@ -207,6 +222,7 @@ export function runStoreConformance(
       const created = await store.createSession({
         id: 's1',
         userId: user.id,
+        credentialGeneration: 0,
         now: T0,
         idleExpiresAt: T0 + 7 * DAY,
         absoluteExpiresAt: T0 + 30 * DAY,
@@ -240,6 +256,7 @@ export function runStoreConformance(
       const s = await store.createSession({
         id: 's-null',
         userId: user.id,
+        credentialGeneration: 0,
         now: T0,
         idleExpiresAt: T0 + DAY,
         absoluteExpiresAt: T0 + 2 * DAY,
@@ -250,20 +267,40 @@ export function runStoreConformance(
       expect(await store.findSession('s-null')).toMatchObject({ userAgent: null, ip: null });
     });
 
-    it('refuses a session for an unknown user (foreign key enforced)', async () => {
+    it('creates no session for an unknown user', async () => {
       const store = await open();
-      await expect(
-        store.createSession({
-          id: 's-orphan',
-          userId: 'no-such-user',
-          now: T0,
-          idleExpiresAt: T0 + DAY,
-          absoluteExpiresAt: T0 + DAY,
-          userAgent: null,
-          ip: null,
-        }),
-      ).rejects.toBeInstanceOf(LatchkeyError);
+      const orphan = await store.createSession({
+        id: 's-orphan',
+        userId: 'no-such-user',
+        credentialGeneration: 0,
+        now: T0,
+        idleExpiresAt: T0 + DAY,
+        absoluteExpiresAt: T0 + DAY,
+        userAgent: null,
+        ip: null,
+      });
+      expect(orphan).toBeUndefined();
       expect(await store.findSession('s-orphan')).toBeUndefined();
+    });
+
+    it('creates no session on credentials replaced or sessions ended after they were read', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const attempt = (id: string, credentialGeneration: number) =>
+        store.createSession({ id, userId: user.id, credentialGeneration, now: T0, idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + DAY, userAgent: null, ip: null });
+      const read = (await store.findUserById(user.id))!;
+      await store.changePassword(user.id, 'new-hash', null, T0 + 1);
+      expect(await attempt('after-change', read.credentialGeneration)).toBeUndefined();
+      const reread = (await store.findUserById(user.id))!;
+      expect(reread.credentialGeneration).toBe(read.credentialGeneration + 1);
+      expect(await store.revokeUserSessions(user.id, 'logout_all', T0 + 2)).toBe(0);
+      expect(await attempt('after-logout-all', reread.credentialGeneration)).toBeUndefined();
+      const fresh = (await store.findUserById(user.id))!;
+      expect(fresh.credentialGeneration).toBe(read.credentialGeneration + 2);
+      expect(await attempt('current', fresh.credentialGeneration)).toMatchObject({ id: 'current', revokedAt: null });
+      expect((await store.findSessionWithUser('current'))?.user.credentialGeneration).toBe(fresh.credentialGeneration);
+      expect(await store.findSession('after-change')).toBeUndefined();
+      expect(await store.findSession('after-logout-all')).toBeUndefined();
     });
 
     it('rotateSession is a compare-and-swap on the counter', async () => {
@@ -429,7 +466,7 @@ export function runStoreConformance(
       const user = await addUser(store);
       const s1 = await addSession(store, user);
       const s2 = await addSession(store, user);
-      // A NULL hash violates NOT NULL inside the transaction, after the revocations.
+      // A NULL hash violates NOT NULL inside the transaction (which also revokes sessions).
       await expect(store.changePassword(user.id, null as unknown as string, s1.id, T0 + 5)).rejects.toBeInstanceOf(
         LatchkeyError,
       );
@@ -582,6 +619,30 @@ export function runStoreConformance(
   });
 
   describe(`${name}: races`, () => {
+    it('50 createSession calls on credentials read before a concurrent changePassword: none is live afterwards', async () => {
+      const stores = await openMany(3);
+      const user = await addUser(stores[0]!);
+      const keep = await addSession(stores[0]!, user);
+      const read = (await stores[1]!.findUserById(user.id))!;
+      const logins = Array.from({ length: 50 }, (_, i) =>
+        stores[i % stores.length]!.createSession({
+          id: `racing-${i}`,
+          userId: user.id,
+          credentialGeneration: read.credentialGeneration,
+          now: T0 + i,
+          idleExpiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + DAY,
+          userAgent: null,
+          ip: null,
+        }),
+      );
+      const change = stores[2]!.changePassword(user.id, 'new-hash', keep.id, T0 + 25);
+      const [created, revoked] = await Promise.all([Promise.all(logins), change]);
+      // Each insert either came first (and the change revoked it) or came second (and inserted nothing).
+      expect(created.filter(Boolean)).toHaveLength(revoked);
+      expect((await stores[0]!.listActiveSessions(user.id, T0 + 30)).map((s) => s.id)).toEqual([keep.id]);
+    });
+
     it('25 concurrent rotateSession(id, 0) → exactly one succeeds', async () => {
       const stores = await openMany(3);
       const user = await addUser(stores[0]!);

@@ -122,15 +122,16 @@ describe('sqlite across processes', () => {
     const store = await createStore({ url: `sqlite:${path}` });
     onTestFinished(() => store.close());
     const user = await store.createUser({ id: 'u', email: 'u@example.test', passwordHash: 'h', role: 'user', now: 1 });
-    const session = await store.createSession({
+    const session = (await store.createSession({
       id: 's',
       userId: user.id,
+      credentialGeneration: user.credentialGeneration,
       now: 1,
       idleExpiresAt: 2 ** 50,
       absoluteExpiresAt: 2 ** 50,
       userAgent: null,
       ip: null,
-    });
+    }))!;
     const wins = (await race(4, [path, 'rotate', session.id])) as number[];
     expect(wins.reduce((a, b) => a + b, 0)).toBe(1);
     expect((await store.findSession(session.id))?.counter).toBe(1);
