@@ -118,7 +118,10 @@ describe('attacks: logins with the old password racing its end', () => {
     // Whatever each login answered, the only live session is the one that changed the password.
     expect(await liveSessionIds(t, owner.userId)).toEqual([owner.sessionId]);
     for (const answer of answers.filter((a) => a.status === 200)) {
-      const refreshed = await t.client.post('/auth/refresh', { body: { refreshToken: answer.body.refreshToken }, headers: { 'x-latchkey-transport': 'body' } });
+      const refreshed = await t.client.post('/auth/refresh', {
+        body: { refreshToken: answer.body.refreshToken },
+        headers: { 'x-latchkey-transport': 'body' },
+      });
       expect(refreshed.status).toBe(401);
     }
   });

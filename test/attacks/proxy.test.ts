@@ -45,7 +45,13 @@ async function startProxy(upstream: Target, outAddress: string): Promise<{ port:
 }
 
 /** One JSON request to 127.0.0.1:`port`, sent from `from`. */
-function send(port: number, from: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+function send(
+  port: number,
+  from: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { error?: string } | undefined }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -95,17 +101,25 @@ async function loginAddresses(t: TestServer): Promise<Array<string | null>> {
 }
 
 describe('attacks: LATCHKEY_TRUST_PROXY behind a real proxy', () => {
-  it('1 (one hop): an attacker\'s 20 failed logins lock only the attacker out, not the owner elsewhere; spoofed headers change nothing', async () => {
+  it("1 (one hop): an attacker's 20 failed logins lock only the attacker out, not the owner elsewhere; spoofed headers change nothing", async () => {
     const { t, port } = await serverTrusting('1');
     const lb = await proxyTo({ port }, PROXY_A);
     const owner = `owner-${Date.now()}@example.com`;
     await t.latchkey.auth.register(owner, PASSWORD, { ip: null, userAgent: null });
     // 20 logins per address per minute: the attacker spends the whole budget over many accounts.
     for (let i = 0; i < 20; i++) {
-      const res = await send(lb, ATTACKER, '/auth/login', { email: `someone-${i}@example.com`, password: `guess ${i}` }, { 'x-forwarded-for': '203.0.113.66' });
+      const res = await send(
+        lb,
+        ATTACKER,
+        '/auth/login',
+        { email: `someone-${i}@example.com`, password: `guess ${i}` },
+        { 'x-forwarded-for': '203.0.113.66' },
+      );
       expect(res.status).toBe(401);
     }
-    expect((await send(lb, ATTACKER, '/auth/login', { email: 'x@example.com', password: 'guess' }, { 'x-forwarded-for': `198.51.100.7` })).status).toBe(429);
+    expect(
+      (await send(lb, ATTACKER, '/auth/login', { email: 'x@example.com', password: 'guess' }, { 'x-forwarded-for': `198.51.100.7` })).status,
+    ).toBe(429);
     const ownerLogin = await send(lb, OWNER, '/auth/login', { email: owner, password: PASSWORD }, { 'x-forwarded-for': '198.51.100.7' });
     expect(ownerLogin.status).toBe(200);
     const seen = await loginAddresses(t);
