@@ -142,6 +142,22 @@ export function runHttpContract(label: string, start: StartTarget): void {
         expect(refreshed.status).toBe(200);
         expect(refreshed.body.refreshToken).not.toBe(res.body.refreshToken);
         expect(refreshed.cookies).toEqual([]);
+        // Logout takes the token from the body too, and sets no cookie.
+        const presented = { body: { refreshToken: refreshed.body.refreshToken }, headers: { 'x-latchkey-transport': 'body' } };
+        const out = await t.client.post('/auth/logout', presented);
+        expect(out.status).toBe(200);
+        expect(out.cookies).toEqual([]);
+        expectError(await t.client.post('/auth/refresh', presented), 401, 'INVALID_REFRESH_TOKEN');
+      });
+
+      it('body transport carries no ambient credential, so the cross-site check does not apply', async () => {
+        const { email } = await signUp(t.client);
+        const body = { email, password: PASSWORD };
+        const foreign = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' };
+        expectError(await t.client.post('/auth/login', { body, headers: foreign }), 403, 'CSRF_REJECTED');
+        const res = await t.client.post('/auth/login', { body, headers: { ...foreign, 'x-latchkey-transport': 'body' } });
+        expect(res.status).toBe(200);
+        expect(res.cookies).toEqual([]);
       });
     });
 
@@ -268,7 +284,7 @@ export function runHttpContract(label: string, start: StartTarget): void {
         expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
       });
 
-      it('GET /auth/sessions lists live sessions with `current`, expiresAt by the §7.2 rule', async () => {
+      it('GET /auth/sessions lists live sessions with `current`, expiresAt by the dead-sessions rule of docs/http-api.md', async () => {
         const user = await signUp(t.client);
         const other = await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD }, headers: { 'user-agent': 'second-device' } });
         const res = await t.client.get('/auth/sessions', { bearer: user.accessToken });
@@ -305,6 +321,8 @@ export function runHttpContract(label: string, start: StartTarget): void {
         const second = await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
         const res = await t.client.post('/auth/logout-all', { bearer: user.accessToken });
         expect(res.status).toBe(200);
+        expect(res.body).toEqual({ message: expect.any(String), revokedSessions: 2 });
+        expect(refreshCookieOf(res)?.attributes['max-age']).toBe('0');
         for (const token of [user.refreshToken, refreshCookieOf(second)!.value]) {
           expectError(await t.client.post('/auth/refresh', { cookie: cookieHeader(token) }), 401, 'INVALID_REFRESH_TOKEN');
         }
@@ -313,6 +331,8 @@ export function runHttpContract(label: string, start: StartTarget): void {
         expect(again.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
         expectError(await t.client.get('/auth/sessions', { bearer: user.accessToken }), 401, 'SESSION_REVOKED');
         expectError(await t.client.post('/auth/logout-all'), 401, 'MISSING_TOKEN');
+        // GET /auth/me is stateless: the token is good until it expires.
+        expect((await t.client.get('/auth/me', { bearer: user.accessToken })).status).toBe(200);
       });
 
       it('POST /auth/password: 200, other sessions revoked, this one kept, new password works', async () => {
