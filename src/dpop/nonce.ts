@@ -58,7 +58,7 @@ export function createDpopNonces(options: DpopNonceOptions): DpopNonces {
       if (bytes.length !== 4 + MAC_BYTES || bytes.toString('base64url') !== nonce) return false;
       const window = bytes.readUInt32BE(0);
       const currentWindow = Math.floor(now() / periodMs) >>> 0;
-      if (window !== currentWindow && window !== ((currentWindow - 1) >>> 0)) return false;
+      if (window !== currentWindow && window !== (currentWindow - 1) >>> 0) return false;
       return timingSafeEqual(bytes, macOf(window));
     },
   };

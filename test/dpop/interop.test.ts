@@ -13,7 +13,7 @@ const HTU = 'https://auth.example.test/auth/refresh';
 const ALGS: dpop.JWSAlgorithm[] = ['ES256', 'Ed25519', 'RS256', 'PS256'];
 
 async function thumbprintOf(keyPair: dpop.KeyPair): Promise<string> {
-  return jose.calculateJwkThumbprint(await crypto.subtle.exportKey('jwk', keyPair.publicKey) as jose.JWK);
+  return jose.calculateJwkThumbprint((await crypto.subtle.exportKey('jwk', keyPair.publicKey)) as jose.JWK);
 }
 
 describe.each(ALGS)('proofs by panva/dpop with %s', (alg) => {
@@ -45,7 +45,10 @@ describe.each(ALGS)('proofs by panva/dpop with %s', (alg) => {
     const verify = createProofVerifier({ replayCache: new MemoryReplayCache() });
     const refresh = { method: 'POST', url: HTU };
     expect(await verify(await dpop.generateProof(keyPair, HTU, 'GET'), refresh)).toEqual({ ok: false, reason: 'DPOP_HTM_MISMATCH' });
-    expect(await verify(await dpop.generateProof(keyPair, 'https://auth.example.test/auth/logout', 'POST'), refresh)).toEqual({ ok: false, reason: 'DPOP_HTU_MISMATCH' });
+    expect(await verify(await dpop.generateProof(keyPair, 'https://auth.example.test/auth/logout', 'POST'), refresh)).toEqual({
+      ok: false,
+      reason: 'DPOP_HTU_MISMATCH',
+    });
     const other = await dpop.generateProof(keyPair, HTU, 'POST', undefined, 'another-token');
     expect(await verify(other, { ...refresh, accessToken: 'the-token' })).toEqual({ ok: false, reason: 'DPOP_ATH_MISMATCH' });
   });

@@ -74,7 +74,11 @@ describe('createProofVerifier: refused proofs', () => {
   const cases: [string, () => string, DpopFailure, Partial<ProofExpectation>?][] = [
     ['no proof at all', () => undefined as unknown as string, 'DPOP_MISSING'],
     ['an empty string', () => '', 'DPOP_MALFORMED'],
-    ['two proofs in one header (joined by a comma)', () => `${makeProof(es, 'POST', URL_, NOW)}, ${makeProof(es, 'POST', URL_, NOW)}`, 'DPOP_MALFORMED'],
+    [
+      'two proofs in one header (joined by a comma)',
+      () => `${makeProof(es, 'POST', URL_, NOW)}, ${makeProof(es, 'POST', URL_, NOW)}`,
+      'DPOP_MALFORMED',
+    ],
     ['four segments', () => `${makeProof(es, 'POST', URL_, NOW)}.x`, 'DPOP_MALFORMED'],
     ['padding in the signature', () => `${makeProof(es, 'POST', URL_, NOW)}=`, 'DPOP_MALFORMED'],
     ['over 8192 characters', () => makeProof(es, 'POST', URL_, NOW, { claims: { pad: 'x'.repeat(8200) } }), 'DPOP_MALFORMED'],
@@ -88,15 +92,32 @@ describe('createProofVerifier: refused proofs', () => {
     ['alg es256 (case matters)', () => makeProof(es, 'POST', URL_, NOW, { header: { alg: 'es256' } }), 'DPOP_ALG_NOT_ALLOWED'],
     ['no jwk', () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: undefined } }), 'DPOP_JWK_INVALID'],
     ['a private jwk (d)', () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: es.privateKey.export({ format: 'jwk' }) } }), 'DPOP_JWK_INVALID'],
-    ['a private RSA jwk', () => makeProof(KEYS.RS256, 'POST', URL_, NOW, { header: { jwk: KEYS.RS256.privateKey.export({ format: 'jwk' }) } }), 'DPOP_JWK_INVALID'],
-    ['a symmetric jwk', () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: { kty: 'oct', k: randomBytes(32).toString('base64url') } } }), 'DPOP_JWK_INVALID'],
+    [
+      'a private RSA jwk',
+      () => makeProof(KEYS.RS256, 'POST', URL_, NOW, { header: { jwk: KEYS.RS256.privateKey.export({ format: 'jwk' }) } }),
+      'DPOP_JWK_INVALID',
+    ],
+    [
+      'a symmetric jwk',
+      () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: { kty: 'oct', k: randomBytes(32).toString('base64url') } } }),
+      'DPOP_JWK_INVALID',
+    ],
     ['an EC key with alg RS256', () => makeProof(es, 'POST', URL_, NOW, { header: { alg: 'RS256' } }), 'DPOP_JWK_INVALID'],
-    ['a P-384 key', () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }) } }), 'DPOP_JWK_INVALID'],
+    [
+      'a P-384 key',
+      () =>
+        makeProof(es, 'POST', URL_, NOW, { header: { jwk: generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }) } }),
+      'DPOP_JWK_INVALID',
+    ],
     ['an RSA key of 1024 bits', () => makeProof(proofKey('RS256', 1024), 'POST', URL_, NOW), 'DPOP_JWK_INVALID'],
     ['a jwk that is a string', () => makeProof(es, 'POST', URL_, NOW, { header: { jwk: 'key' } }), 'DPOP_JWK_INVALID'],
     ['crit', () => makeProof(es, 'POST', URL_, NOW, { header: { crit: ['exp'] } }), 'DPOP_CRIT_UNSUPPORTED'],
     ['signed by another key than the jwk names', () => makeProof(es, 'POST', URL_, NOW, { signWith: otherKey.privateKey }), 'DPOP_SIGNATURE_INVALID'],
-    ['a signature of another proof', () => makeProof(es, 'POST', URL_, NOW, { signature: makeProof(es, 'GET', URL_, NOW).split('.')[2] }), 'DPOP_SIGNATURE_INVALID'],
+    [
+      'a signature of another proof',
+      () => makeProof(es, 'POST', URL_, NOW, { signature: makeProof(es, 'GET', URL_, NOW).split('.')[2] }),
+      'DPOP_SIGNATURE_INVALID',
+    ],
     ['no jti', () => makeProof(es, 'POST', URL_, NOW, { claims: { jti: undefined } }), 'DPOP_CLAIM_INVALID'],
     ['a numeric jti', () => makeProof(es, 'POST', URL_, NOW, { claims: { jti: 7 } }), 'DPOP_CLAIM_INVALID'],
     ['no htm', () => makeProof(es, 'POST', URL_, NOW, { claims: { htm: undefined } }), 'DPOP_CLAIM_INVALID'],
@@ -115,12 +136,20 @@ describe('createProofVerifier: refused proofs', () => {
     ['iat 61 s old', () => makeProof(es, 'POST', URL_, NOW - 61), 'DPOP_IAT_INVALID'],
     ['iat 61 s ahead', () => makeProof(es, 'POST', URL_, NOW + 61), 'DPOP_IAT_INVALID'],
     ['no ath with an access token', () => makeProof(es, 'GET', URL_, NOW), 'DPOP_ATH_MISMATCH', { method: 'GET', accessToken: 'the-token' }],
-    ['the ath of another token', () => makeProof(es, 'GET', URL_, NOW, { claims: { ath: ath('another-token') } }), 'DPOP_ATH_MISMATCH', { method: 'GET', accessToken: 'the-token' }],
+    [
+      'the ath of another token',
+      () => makeProof(es, 'GET', URL_, NOW, { claims: { ath: ath('another-token') } }),
+      'DPOP_ATH_MISMATCH',
+      { method: 'GET', accessToken: 'the-token' },
+    ],
   ];
-  it.each(cases.map(([name, make, reason, expect_]) => [`${name} → ${reason}`, make, reason, expect_] as const))('%s', (_name, make, reason, expect_ = {}) => {
-    const { verify } = setup();
-    expect(reasonOf(verify(make(), { ...REFRESH, ...expect_ }))).toBe(reason);
-  });
+  it.each(cases.map(([name, make, reason, expect_]) => [`${name} → ${reason}`, make, reason, expect_] as const))(
+    '%s',
+    (_name, make, reason, expect_ = {}) => {
+      const { verify } = setup();
+      expect(reasonOf(verify(make(), { ...REFRESH, ...expect_ }))).toBe(reason);
+    },
+  );
 
   function dupHeader(): string {
     const good = makeProof(es, 'POST', URL_, NOW).split('.');
