@@ -4,7 +4,7 @@
  * built-ins, no Buffer, no storage API that could hold a token.
  */
 import { describe, it, expect } from 'vitest';
-import { measureClient, BUDGET_BYTES } from '../../scripts/size.mjs';
+import { measureClient, BUDGET_BYTES, DPOP_CLIENT_ENTRY } from '../../scripts/size.mjs';
 
 describe('latchkey/client bundle', () => {
   it(`is under ${BUDGET_BYTES} B minified + gzipped`, async () => {
@@ -17,6 +17,20 @@ describe('latchkey/client bundle', () => {
   it('uses Web APIs only and no storage area', async () => {
     const { code } = await measureClient();
     for (const forbidden of ['node:', 'Buffer.', 'require(', 'process.', 'localStorage', 'sessionStorage', 'indexedDB', 'document.cookie']) {
+      expect(code, forbidden).not.toContain(forbidden);
+    }
+  });
+});
+
+describe('latchkey/client/dpop bundle', () => {
+  it('holds the DPoP code the base client does not: WebCrypto signing and the IndexedDB key, nothing of Node', async () => {
+    const base = await measureClient();
+    const { code, gzipped } = await measureClient(DPOP_CLIENT_ENTRY);
+    expect(code).toContain('indexedDB');
+    expect(code).toContain('dpop+jwt');
+    expect(base.code).not.toContain('dpop+jwt');
+    expect(gzipped).toBeGreaterThan(base.gzipped);
+    for (const forbidden of ['node:', 'Buffer.', 'require(', 'process.', 'localStorage', 'sessionStorage', 'document.cookie']) {
       expect(code, forbidden).not.toContain(forbidden);
     }
   });

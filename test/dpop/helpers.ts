@@ -28,7 +28,7 @@ export function proofKey(alg: ProofAlg, modulusLength = 2048): ProofKey {
 }
 
 /** Signs the JWS signing input with node:crypto for `alg` (JOSE encodings). */
-export function signInput(alg: ProofAlg, key: KeyObject, input: string): Buffer {
+function signInput(alg: ProofAlg, key: KeyObject, input: string): Buffer {
   const data = Buffer.from(input, 'latin1');
   switch (alg) {
     case 'ES256':
