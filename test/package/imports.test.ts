@@ -84,8 +84,8 @@ describe('what each entry point loads', () => {
     expect(packages.has('express')).toBe(false);
   });
 
-  it('latchkey/client: nothing of Node — no built-in, no package, only its own files', async () => {
-    const { packages, builtins, own } = await load('latchkey/client');
+  it.each(['latchkey/client', 'latchkey/client/dpop'])('%s: nothing of Node — no built-in, no package, only its own files', async (entry) => {
+    const { packages, builtins, own } = await load(entry);
     expect({ packages: [...packages], builtins: [...builtins] }).toEqual({ packages: [], builtins: [] });
     expect(own.length).toBeGreaterThan(0);
     expect(own.every((file) => file.startsWith('client/'))).toBe(true);
