@@ -28,10 +28,8 @@ export { createRemoteJwks } from '../jwks/index.js';
 export type { RemoteJwks, RemoteJwksOptions } from '../jwks/index.js';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     /** The caller set by `requireAuth` (same declaration shape as passport's, so both can coexist). */
-    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     interface User extends AuthUser {}
     interface Request {
       user?: User;

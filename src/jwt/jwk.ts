@@ -5,7 +5,7 @@
  */
 import {
   type JsonWebKey,
-  KeyObject,
+  type KeyObject,
   createPublicKey,
   createSecretKey,
   generateKeyPairSync,

@@ -7,7 +7,7 @@
  * `crit`/`b64`, signature, payload JSON, `typ`, claims. No algorithm and no key is ever taken
  * from the token: `jwk`, `jku`, `x5u`, `x5c` headers are ignored.
  */
-import { KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 import {
   type JwsAlgorithm,
