@@ -56,7 +56,7 @@ interface Slot {
 
 const WORKER_URL = new URL('./hashing-worker.js', import.meta.url);
 
-export class HashingError extends Error {
+class HashingError extends Error {
   override name = 'HashingError';
 }
 

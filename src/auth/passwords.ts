@@ -13,8 +13,8 @@
 import { ApiError } from '../errors.js';
 import { passwordHashing } from './hashing-pool.js';
 
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 256;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 256;
 
 const BCRYPT_PREFIX = /^\$2[aby]\$\d\d\$/;
 const BCRYPT_MAX_BYTES = 72;
@@ -25,7 +25,7 @@ export function normalizePassword(password: string): string {
 }
 
 /** Length in code points (not UTF-16 units) of the normalised password. */
-export function passwordLength(password: string): number {
+function passwordLength(password: string): number {
   let count = 0;
   for (const _ of password) count++;
   return count;

@@ -32,7 +32,7 @@ import type { RateLimitConfig } from '../config/config.js';
 import type { CounterStore } from '../ratelimit/store.js';
 
 /** How long a successful sign-in makes an (account, IP) pair "known" for the lockout exemption. */
-export const KNOWN_PAIR_TTL_MS = 30 * 24 * 3600 * 1000;
+const KNOWN_PAIR_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export type RateLimitScope = 'login_ip' | 'login_account' | 'register_ip' | 'refresh_session' | 'refresh_ip';
 

@@ -13,7 +13,7 @@ export class CliUsageError extends Error {}
 /** Largest key, secret or JWKS file read. */
 export const MAX_KEY_BYTES = 1024 * 1024;
 /** Largest token file read (far beyond any real token; the decoder lints huge ones). */
-export const MAX_TOKEN_BYTES = 16 * 1024 * 1024;
+const MAX_TOKEN_BYTES = 16 * 1024 * 1024;
 
 /** Parses argv; a usage error is returned as a message instead of throwing. */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(

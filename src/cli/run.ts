@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   audit: { summary: 'audit tail [--follow] [--limit N]', load: async () => (await import('./commands/audit.js')).audit },
 };
 
-export function usage(): string {
+function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`);
   return `usage: latchkey <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
 }

@@ -14,7 +14,7 @@ export interface ClaimInfo {
 
 const c = (name: string, description: string, spec: string): ClaimInfo => ({ name, description, spec });
 
-export const PAYLOAD_CLAIMS: Readonly<Record<string, ClaimInfo>> = {
+const PAYLOAD_CLAIMS: Readonly<Record<string, ClaimInfo>> = {
   iss: c('Issuer', 'Who issued the token; verifiers must compare it to the expected issuer.', 'RFC 7519 §4.1.1'),
   sub: c('Subject', 'Whom the token is about, usually a user id, unique within the issuer.', 'RFC 7519 §4.1.2'),
   aud: c('Audience', 'Who the token is meant for; a recipient not listed must reject it.', 'RFC 7519 §4.1.3'),
@@ -60,7 +60,7 @@ export const PAYLOAD_CLAIMS: Readonly<Record<string, ClaimInfo>> = {
   role: c('Role', "The user's role (Latchkey access tokens).", 'Latchkey docs/http-api.md#access-tokens'),
 };
 
-export const HEADER_PARAMS: Readonly<Record<string, ClaimInfo>> = {
+const HEADER_PARAMS: Readonly<Record<string, ClaimInfo>> = {
   alg: c('Algorithm', 'Signature (JWS) or key-management (JWE) algorithm. A verifier must choose it from its own key, not trust it.', 'RFC 7515 §4.1.1'),
   typ: c('Type', 'Media type of the whole token, e.g. JWT or at+jwt.', 'RFC 7515 §4.1.9 / RFC 9068 §2.1'),
   cty: c('Content type', 'Media type of the payload; "JWT" means a nested token.', 'RFC 7515 §4.1.10'),

@@ -52,7 +52,7 @@ export interface DecodedJwe extends DecodedBase {
 export type DecodeResult = DecodedJws | DecodedJwe | DecodeFailure;
 
 /** Inputs longer than this are refused (a real JWT is a few KiB). */
-export const MAX_TOKEN_LENGTH = 256 * 1024;
+const MAX_TOKEN_LENGTH = 256 * 1024;
 
 const JWE_PARTS = ['encrypted_key', 'iv', 'ciphertext', 'tag'] as const;
 

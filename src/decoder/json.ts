@@ -210,14 +210,6 @@ export function toPlain(node: JsonNode): unknown {
   }
 }
 
-/** The last member of that name (JSON.parse semantics), or undefined. */
-export function getMember(node: JsonNode | undefined, key: string): JsonNode | undefined {
-  if (node?.type !== 'object') return undefined;
-  let found: JsonNode | undefined;
-  for (const m of node.members) if (m.key === key) found = m.value;
-  return found;
-}
-
 /** Builds a node from a plain value (objects keep their enumeration order). */
 export function fromPlain(value: unknown): JsonNode {
   if (value === null || value === undefined) return { type: 'null' };

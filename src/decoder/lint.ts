@@ -22,7 +22,7 @@ export interface LintOptions {
   timeZone?: string;
 }
 
-export const DEFAULT_MAX_LIFETIME_SECONDS = 86_400;
+const DEFAULT_MAX_LIFETIME_SECONDS = 86_400;
 const MAX_SENSITIVE = 20;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters in a kid are what this pattern detects

@@ -4,7 +4,7 @@
  */
 
 export type TimeClaim = 'exp' | 'nbf' | 'iat' | 'auth_time' | 'updated_at';
-export const TIME_CLAIMS: readonly TimeClaim[] = ['exp', 'nbf', 'iat', 'auth_time', 'updated_at'];
+const TIME_CLAIMS: readonly TimeClaim[] = ['exp', 'nbf', 'iat', 'auth_time', 'updated_at'];
 
 /** Largest |seconds| a JS Date can represent (±8.64e15 ms). */
 const MAX_SECONDS = 8.64e12;

@@ -55,7 +55,7 @@ function result(partial: Omit<VerifyResult, 'time' | 'warnings'> & Partial<Verif
 }
 
 /** Checks `exp` and `nbf` against the clock. */
-export function checkTimes(payload: Record<string, unknown>, now: number, toleranceSeconds = 0): { time: TimeStatus; message?: string } {
+function checkTimes(payload: Record<string, unknown>, now: number, toleranceSeconds = 0): { time: TimeStatus; message?: string } {
   const nowS = now / 1000;
   for (const claim of ['exp', 'nbf'] as const) {
     if (claim in payload && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) {

@@ -1,4 +1,4 @@
 /** `jwks/` — the remote JWKS client of resource servers. See docs/embedding.md. */
-export { createRemoteJwks, JwksFetchError } from './remote-jwks.js';
-export type { JwksFetch, JwksRefetchResult, JwksStatus, RemoteJwks, RemoteJwksOptions } from './remote-jwks.js';
+export { createRemoteJwks } from './remote-jwks.js';
+export type { RemoteJwks, RemoteJwksOptions } from './remote-jwks.js';
 export { freshnessSeconds } from './cache-control.js';

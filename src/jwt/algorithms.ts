@@ -18,17 +18,14 @@ import {
 /** JWS `alg` values Latchkey supports (RFC 7518 §3.1, RFC 8037 §3.1). */
 export type JwsAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256' | 'HS256';
 
-/** Every supported algorithm. */
-export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256']);
-
 /** RSASSA-PSS as RFC 7518 §3.5 fixes it for PS256: MGF1 with SHA-256, salt as long as the hash (32 bytes). */
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } as const;
 
 /** Minimum HMAC secret length (bytes) for HS256 (RFC 7518 §3.2: at least the hash size). */
-export const MIN_HMAC_SECRET_BYTES = 32;
+const MIN_HMAC_SECRET_BYTES = 32;
 /** Minimum and maximum RSA modulus sizes (bits). The maximum bounds the cost of one verify. */
-export const MIN_RSA_BITS = 2048;
-export const MAX_RSA_BITS = 8192;
+const MIN_RSA_BITS = 2048;
+const MAX_RSA_BITS = 8192;
 
 /** Is `value` one of {@link JWS_ALGORITHMS} (exact, case-sensitive)? */
 export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {

@@ -37,7 +37,7 @@ export interface TokenCacheOptions {
 }
 
 /** Upper bound of `cache.size` (about 0.5–1 GB of entries; anything larger is a mistake). */
-export const MAX_TOKEN_CACHE_SIZE = 1_000_000;
+const MAX_TOKEN_CACHE_SIZE = 1_000_000;
 
 /** A token that passed every check, with what a hit must re-check. @internal */
 export interface CachedToken<R> {

@@ -1,7 +1,6 @@
 /** Counter stores for rate limits (the policy is in `auth/rate-limit.ts`). */
-export type { CounterState, CounterStore } from './store.js';
-export { MemoryCounterStore, type MemoryStoreOptions } from './memory.js';
-export type { RedisStoreOptions } from './redis.js';
+export type { CounterStore } from './store.js';
+export { MemoryCounterStore } from './memory.js';
 export { FallbackCounterStore, type RedisFailureMode } from './fallback.js';
 
 import { MemoryCounterStore } from './memory.js';

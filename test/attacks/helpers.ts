@@ -12,7 +12,7 @@ import { TestClient, type RequestOptions, type TestResponse } from '../helpers/h
 export const b64u = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
-export const decodeSegment = (segment: string): Record<string, unknown> => JSON.parse(Buffer.from(segment, 'base64url').toString());
+const decodeSegment = (segment: string): Record<string, unknown> => JSON.parse(Buffer.from(segment, 'base64url').toString());
 
 /**
  * A client that fails the test when any answer is a 5xx (unless allowed) or contains one of

@@ -8,7 +8,7 @@ export function rawToken(header: string, payload: string, signature = 'c2ln'): s
 }
 
 export const SECRET = 'a-very-long-and-random-test-secret-0123456789abcdef';
-export const secretBytes = new TextEncoder().encode(SECRET);
+const secretBytes = new TextEncoder().encode(SECRET);
 
 /** An HS256 token signed with {@link SECRET}. */
 export async function hs256(payload: JWTPayload, header: Partial<JWTHeaderParameters> = {}, secret: Uint8Array = secretBytes): Promise<string> {

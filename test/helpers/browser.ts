@@ -17,7 +17,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { TestClient } from './http-client.js';
 import { serviceAvailable } from './services.js';
 
-export const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * Whether browser suites run: Chromium present → yes. Missing → skipped with a one-line
@@ -39,7 +39,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let built: Promise<void> | undefined;
 
 /** Builds `dist/web/demo.html` (what `npm run build` does for this page), once per process. */
-export function buildDemo(): Promise<void> {
+function buildDemo(): Promise<void> {
   built ??= (async () => {
     const { default: build } = (await import(pathToFileURL(join(root, 'web', 'demo', 'build.mjs')).href)) as {
       default: (options: { root: string; outDir: string }) => Promise<unknown>;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 
 /** `dist/web/` from both `src/http/routes` (tests via tsx) and `dist/http/routes`. */
-export function webDir(): string {
+function webDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   return join(here, '..', '..', '..', 'dist', 'web');
 }
