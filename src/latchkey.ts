@@ -80,7 +80,12 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
   const derived = deriveKeys(masterSecret);
   const store =
     givenStore ??
-    (await createStore({ url: config.databaseUrl, poolSize: config.dbPoolSize, ...(logger ? { logger } : {}) }));
+    (await createStore({
+      url: config.databaseUrl,
+      poolSize: config.dbPoolSize,
+      sqliteSynchronous: config.sqliteSynchronous,
+      ...(logger ? { logger } : {}),
+    }));
   try {
     await migrateWithRetry(store, config.dbStartupTimeout * 1000, logger);
     const keys = await KeyRing.open({

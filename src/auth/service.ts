@@ -224,19 +224,23 @@ export class AuthService {
     }
     // Granted on the credentials read above: if the password changed or every session was ended
     // since (a race with POST /auth/password or /auth/logout-all), the store inserts nothing.
-    const session = await this.#o.store.createSession({
-      id: randomUUID(),
-      userId: user.id,
-      credentialGeneration: user.credentialGeneration,
-      now,
-      idleExpiresAt: now + this.#o.refreshTokenTtl * 1000,
-      absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
-      userAgent: ctx.userAgent?.slice(0, 512) ?? null,
-      ip: ctx.ip,
-    });
+    // The session and its audit row are written in one transaction.
+    const session = await this.#o.store.createSession(
+      {
+        id: randomUUID(),
+        userId: user.id,
+        credentialGeneration: user.credentialGeneration,
+        now,
+        idleExpiresAt: now + this.#o.refreshTokenTtl * 1000,
+        absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
+        userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+        ip: ctx.ip,
+      },
+      { type: 'login_success', ip: ctx.ip },
+    );
     if (!session) return this.#loginFailed(normalizedEmail, user, ctx, 'credentials_changed');
     if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
-    await this.#audit({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
+    this.#o.onEvent?.({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
     return this.#issue(user, session);
   }
 
@@ -261,32 +265,36 @@ export class AuthService {
     }
     await this.rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
     const { store, refreshGrace, refreshTokenTtl } = this.#o;
-    // One read before any write: the session with its user (whose role the new token carries).
-    // Every read happens before the compare-and-swap: once it has committed, nothing but
-    // answering may fail, or a database outage right then would strand the caller with a spent
-    // token (recoverable only within the grace window).
-    const found = await store.findSessionWithUser(claims.sessionId);
-    if (!found) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
-    const { user } = found;
-    let session: SessionRecord | undefined = found.session;
-    for (let attempt = 0; session && attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const now = this.#o.now();
+    // The usual case in one store call: the token is the session's newest, so try the
+    // compare-and-swap at its counter straight away. The swap, its audit row and the read of
+    // the session's user are one transaction; once it has committed, nothing but answering
+    // remains (a database outage right then cannot strand the caller with a spent token,
+    // except within the grace window, which covers it). When nothing was written, the store
+    // hands back the row as it is, and the decision table below runs on it.
+    const rotate = (expectedCounter: number, now: number) =>
+      store.rotateSession({
+        id: claims.sessionId,
+        expectedCounter,
+        now,
+        idleExpiresAt: now + refreshTokenTtl * 1000,
+        audit: { type: 'refresh', ip: ctx.ip },
+      });
+    let now = this.#o.now();
+    let attempt = await rotate(claims.counter, now);
+    for (let round = 1; !attempt.ok; round++) {
+      const found = attempt.found;
+      if (!found || round > MAX_ROTATION_ATTEMPTS) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+      const { session, user } = found;
       if (session.revokedAt !== null) {
         return { ok: false, code: session.revokedReason === 'reuse' ? 'REFRESH_TOKEN_REUSED' : 'INVALID_REFRESH_TOKEN' };
       }
       if (now >= session.idleExpiresAt || now >= session.absoluteExpiresAt) return { ok: false, code: 'SESSION_EXPIRED' };
 
       if (claims.counter === session.counter) {
-        const idleExpiresAt = now + refreshTokenTtl * 1000;
-        const swapped = await store.rotateSession(session.id, session.counter, now, idleExpiresAt);
-        if (swapped.ok) {
-          await this.#audit({ type: 'refresh', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip }).catch(() => {
-            // The rotation is committed; its audit row is best-effort (see docs/deployment.md).
-          });
-          return { ok: true, rotated: true, tokens: this.#issue(user, swapped.session) };
-        }
-        // Lost the race to a concurrent refresh (or a revoke): decide again on the fresh row.
-        session = swapped.session;
+        // Lost a race (the row moved and came back, or was read before a concurrent commit
+        // landed): decide again on a fresh swap.
+        now = this.#o.now();
+        attempt = await rotate(session.counter, now);
         continue;
       }
 
@@ -312,9 +320,11 @@ export class AuthService {
         });
         return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
       }
-      session = await store.findSession(session.id);
+      const current = await store.findSessionWithUser(session.id);
+      attempt = { ok: false, found: current };
     }
-    return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    this.#o.onEvent?.({ type: 'refresh', at: now, userId: attempt.user.id, sessionId: attempt.session.id, ip: ctx.ip });
+    return { ok: true, rotated: true, tokens: this.#issue(attempt.user, attempt.session) };
   }
 
   /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */

@@ -71,6 +71,12 @@ export interface LatchkeyConfig {
    */
   dbStartupTimeout: number;
   /**
+   * `PRAGMA synchronous` of a SQLite database (`LATCHKEY_SQLITE_SYNCHRONOUS`, default `normal`):
+   * `normal` syncs the write-ahead log at checkpoints, so a power cut or OS crash can lose the
+   * last commits (never corrupt the file); `full` syncs it at every commit. See docs/storage.md.
+   */
+  sqliteSynchronous: 'normal' | 'full';
+  /**
    * Seconds audit events are kept (`LATCHKEY_AUDIT_RETENTION`, default 90 days; `0` keeps them
    * forever). `latchkey serve` deletes older events hourly.
    */
@@ -161,6 +167,12 @@ function trustProxy(env: Env): boolean | number | string[] {
     throw new ConfigError('LATCHKEY_TRUST_PROXY', TRUST_PROXY_HELP);
   }
   return list;
+}
+
+function sqliteSynchronous(env: Env): 'normal' | 'full' {
+  const raw = read(env, 'LATCHKEY_SQLITE_SYNCHRONOUS')?.toLowerCase() ?? 'normal';
+  if (raw !== 'normal' && raw !== 'full') throw new ConfigError('LATCHKEY_SQLITE_SYNCHRONOUS', 'must be normal or full');
+  return raw;
 }
 
 function redisFailure(env: Env): 'local' | 'closed' {
@@ -255,6 +267,7 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     trustProxy: trustProxy(env),
     logLevel,
     dbPoolSize: integer(env, 'LATCHKEY_DB_POOL_SIZE', 10, 1, 1000),
+    sqliteSynchronous: sqliteSynchronous(env),
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 10, 1, 30),
     dbStartupTimeout: integer(env, 'LATCHKEY_DB_STARTUP_TIMEOUT', 30, 0, 600),
     auditRetention: integer(env, 'LATCHKEY_AUDIT_RETENTION', 7_776_000, 0),

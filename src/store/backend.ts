@@ -5,6 +5,15 @@
 import type { Kysely, MigrationResultSet } from 'kysely';
 import type { DialectName } from './migrations.js';
 import type { Database } from './schema.js';
+import type { Statement, Statements } from './statements.js';
+
+/** What one compiled statement returned: its rows (SELECT, RETURNING) and the rows it changed. */
+export interface ExecuteResult<Row> {
+  rows: Row[];
+  changes: number;
+}
+
+export type SyncExecute = <Row>(statement: Statement<Row>, args: readonly unknown[]) => ExecuteResult<Row>;
 
 /** The subset of a pino logger the store uses. Never given SQL parameters. */
 export interface StoreLogger {
@@ -17,6 +26,20 @@ export interface StoreLogger {
 export interface Backend {
   readonly dialect: DialectName;
   readonly db: Kysely<Database>;
+  /** The per-request statements (`statements.ts`), compiled for this dialect. */
+  readonly statements: Statements;
+  /**
+   * Runs a compiled statement as a prepared statement (SQLite: a cached better-sqlite3
+   * `Statement`; PostgreSQL: a named statement, parsed once per connection). Call it inside
+   * `exclusive`, as everything else.
+   */
+  execute<Row>(statement: Statement<Row>, args: readonly unknown[]): Promise<ExecuteResult<Row>>;
+  /**
+   * SQLite only: `fn`'s statements as one write transaction (`BEGIN IMMEDIATE` … `COMMIT`,
+   * `ROLLBACK` when it throws), run synchronously — no other code runs in between. PostgreSQL
+   * writes the same things in one statement instead (`Statements.rotateSessionLogged`, …).
+   */
+  transactionSync?<T>(fn: (execute: SyncExecute) => T): T;
   /**
    * Runs one store call. On SQLite it is serialised with every other store of this process
    * on the same file (see `sqlite.ts` for why); on PostgreSQL it runs as is.

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { toStoreError } from './errors.js';
 import { KyselyStore } from './kysely-store.js';
+import type { SqliteSynchronous } from './sqlite.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 
@@ -17,11 +18,14 @@ export type {
   RevokeReason,
   Role,
   RotateResult,
+  Rotation,
   SessionRecord,
+  SessionWithUser,
   SigningKeyRecord,
   SigningKeyState,
   Store,
   UserRecord,
+  WriteAudit,
 } from './types.js';
 export type { StoreLogger } from './backend.js';
 export { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT } from './kysely-store.js';
@@ -37,6 +41,11 @@ export interface StoreOptions {
   poolSize?: number;
   /** pino-compatible; receives connection problems and migration results, never SQL parameters. */
   logger?: StoreLogger;
+  /**
+   * SQLite's `PRAGMA synchronous` (default `normal`): what a power cut can lose, see
+   * docs/storage.md. Ignored by PostgreSQL (its durability is the server's `synchronous_commit`).
+   */
+  sqliteSynchronous?: SqliteSynchronous;
 }
 
 /**
@@ -58,7 +67,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     // reverse (start-up time and memory; see bench/RESULTS.md, footprint).
     backend =
       target.dialect === 'sqlite'
-        ? (await import('./sqlite.js')).openSqlite(target.path, options.logger)
+        ? (await import('./sqlite.js')).openSqlite(target.path, options.logger, options.sqliteSynchronous)
         : (await import('./postgres.js')).openPostgres(target.connectionString, poolSize, options.logger);
   } catch (error) {
     throw toStoreError('open', error);

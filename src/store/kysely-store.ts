@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { isConnectionError, isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
 import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
+import { auditArgs, sessionArgs, type AuditRow, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
   AuditEventRecord,
@@ -15,11 +16,14 @@ import type {
   RevokeReason,
   Role,
   RotateResult,
+  Rotation,
   SessionRecord,
+  SessionWithUser,
   SigningKeyRecord,
   SigningKeyState,
   Store,
   UserRecord,
+  WriteAudit,
 } from './types.js';
 
 /** Default and maximum page size of {@link Store.listAudit}. */
@@ -63,6 +67,37 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     userAgent: row.user_agent,
     ip: row.ip,
   };
+}
+
+function toSessionWithUser(row: SessionUserRow): SessionWithUser {
+  return {
+    session: toSession(row),
+    user: toUser({
+      id: row.user_id,
+      email: row.user_email,
+      password_hash: row.user_password_hash,
+      role: row.user_role,
+      created_at: row.user_created_at,
+      updated_at: row.user_updated_at,
+      credential_generation: row.user_credential_generation,
+    }),
+  };
+}
+
+function auditRow(event: AuditEventInput): AuditRow {
+  return {
+    type: event.type,
+    at: event.at,
+    user_id: event.userId ?? null,
+    session_id: event.sessionId ?? null,
+    ip: event.ip ?? null,
+    detail: event.detail == null ? null : JSON.stringify(event.detail),
+  };
+}
+
+/** The audit arguments of a logged write (type, ip, detail; the rest comes from the row). */
+function writeAuditArgs(audit: WriteAudit): unknown[] {
+  return [audit.type, audit.ip, audit.detail == null ? null : JSON.stringify(audit.detail)];
 }
 
 function toSigningKey(row: Selectable<SigningKeysTable>): SigningKeyRecord {
@@ -138,6 +173,7 @@ export class KyselyStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly #backend: Backend;
   readonly #db: Kysely<Database>;
+  readonly #statements: Statements;
 
   readonly #logger: StoreLogger | undefined;
 
@@ -145,6 +181,7 @@ export class KyselyStore implements Store {
     this.#backend = backend;
     this.#logger = logger;
     this.#db = backend.db;
+    this.#statements = backend.statements;
     this.dialect = backend.dialect;
   }
 
@@ -211,16 +248,16 @@ export class KyselyStore implements Store {
   }
 
   findUserByEmail(email: string): Promise<UserRecord | undefined> {
-    return this.#op('findUserByEmail', async (db) => {
-      const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-      return row && toUser(row);
+    return this.#op('findUserByEmail', async () => {
+      const { rows } = await this.#backend.execute(this.#statements.findUserByEmail, [email]);
+      return rows[0] && toUser(rows[0]);
     });
   }
 
   findUserById(id: string): Promise<UserRecord | undefined> {
-    return this.#op('findUserById', async (db) => {
-      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return row && toUser(row);
+    return this.#op('findUserById', async () => {
+      const { rows } = await this.#backend.execute(this.#statements.findUserById, [id]);
+      return rows[0] && toUser(rows[0]);
     });
   }
 
@@ -255,107 +292,86 @@ export class KyselyStore implements Store {
 
   // ── sessions ────────────────────────────────────────────────────────────
 
-  createSession(session: NewSession): Promise<SessionRecord | undefined> {
-    return this.#op('createSession', () =>
-      this.#backend.transaction(async (trx) => {
-        // The credentials' guard. FOR SHARE conflicts with the row lock `endSessionsOf` takes:
-        // whichever comes second waits for the first to commit (SQLite: one writer anyway).
-        let guard = trx.selectFrom('users').select('credential_generation').where('id', '=', session.userId);
-        if (this.dialect === 'postgres') guard = guard.forShare();
-        const user = await guard.executeTakeFirst();
-        if (!user || Number(user.credential_generation) !== session.credentialGeneration) return undefined;
-        const row = await trx
-          .insertInto('sessions')
-          .values({
-            id: session.id,
-            user_id: session.userId,
-            counter: 0,
-            rotated_at: null,
-            created_at: session.now,
-            last_used_at: session.now,
-            idle_expires_at: session.idleExpiresAt,
-            absolute_expires_at: session.absoluteExpiresAt,
-            revoked_at: null,
-            revoked_reason: null,
-            user_agent: session.userAgent,
-            ip: session.ip,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return toSession(row);
-      }),
-    );
+  createSession(session: NewSession, audit: WriteAudit): Promise<SessionRecord | undefined> {
+    return this.#op('createSession', async () => {
+      const row: SessionRow = {
+        id: session.id,
+        user_id: session.userId,
+        counter: 0,
+        rotated_at: null,
+        created_at: session.now,
+        last_used_at: session.now,
+        idle_expires_at: session.idleExpiresAt,
+        absolute_expires_at: session.absoluteExpiresAt,
+        revoked_at: null,
+        revoked_reason: null,
+        user_agent: session.userAgent,
+        ip: session.ip,
+      };
+      const { credentialGenerationIs, insertSession, insertSessionLogged, insertAudit } = this.#statements;
+      const { transactionSync, execute } = this.#backend;
+      const guard = [session.userId, session.credentialGeneration];
+      if (transactionSync) {
+        // The credentials' guard inside the write transaction: SQLite admits one writer, so a
+        // concurrent change of the generation commits either before this (nothing inserted) or
+        // after it (and then revokes this session).
+        const inserted = transactionSync((run) => {
+          if (run(credentialGenerationIs, guard).rows.length === 0) return undefined;
+          const created = run(insertSession, sessionArgs(row)).rows[0] as SessionRow;
+          run(insertAudit, auditArgs(auditRow({ ...audit, at: session.now, userId: session.userId, sessionId: session.id })));
+          return created;
+        });
+        return inserted && toSession(inserted);
+      }
+      const { rows } = await execute(insertSessionLogged!, [...sessionArgs(row), ...writeAuditArgs(audit), ...guard]);
+      return rows[0] && toSession(rows[0]);
+    });
   }
 
   findSession(id: string): Promise<SessionRecord | undefined> {
-    return this.#op('findSession', async (db) => {
-      const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
-      return row && toSession(row);
+    return this.#op('findSession', async () => {
+      const { rows } = await this.#backend.execute(this.#statements.findSession, [id]);
+      return rows[0] && toSession(rows[0]);
     });
   }
 
-  findSessionWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-    return this.#op('findSessionWithUser', async (db) => {
-      const row = await db
-        .selectFrom('sessions')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .selectAll('sessions')
-        .select([
-          'users.email as user_email',
-          'users.password_hash as user_password_hash',
-          'users.role as user_role',
-          'users.created_at as user_created_at',
-          'users.updated_at as user_updated_at',
-          'users.credential_generation as user_credential_generation',
-        ])
-        .where('sessions.id', '=', id)
-        .executeTakeFirst();
-      if (!row) return undefined;
-      const user = toUser({
-        id: row.user_id,
-        email: row.user_email,
-        password_hash: row.user_password_hash,
-        role: row.user_role,
-        created_at: row.user_created_at,
-        updated_at: row.user_updated_at,
-        credential_generation: row.user_credential_generation,
-      });
-      return { session: toSession(row), user };
+  findSessionWithUser(id: string): Promise<SessionWithUser | undefined> {
+    return this.#op('findSessionWithUser', async () => {
+      const { rows } = await this.#backend.execute(this.#statements.findSessionWithUser, [id]);
+      return rows[0] && toSessionWithUser(rows[0]);
     });
   }
 
-  rotateSession(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Promise<RotateResult> {
-    return this.#op('rotateSession', async (db): Promise<RotateResult> => {
-      // The compare-and-swap: one statement, so the database serialises concurrent callers on
-      // the row and exactly one of them sees `counter = expectedCounter`.
-      const row = await db
-        .updateTable('sessions')
-        .set((eb) => ({
-          counter: eb('counter', '+', 1),
-          rotated_at: now,
-          last_used_at: now,
-          idle_expires_at: idleExpiresAt,
-        }))
-        .where('id', '=', id)
-        .where('counter', '=', expectedCounter)
-        .where('revoked_at', 'is', null)
-        .returningAll()
-        .executeTakeFirst();
-      if (row) return { ok: true, session: toSession(row) };
-      const current = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
-      return { ok: false, session: current && toSession(current) };
+  rotateSession(rotation: Rotation): Promise<RotateResult> {
+    return this.#op('rotateSession', async (): Promise<RotateResult> => {
+      // The compare-and-swap is one statement, so the database serialises concurrent callers on
+      // the row and exactly one of them sees `counter = expectedCounter`. Its audit row is
+      // written in the same transaction (PostgreSQL: the same statement).
+      const { id, expectedCounter, now, idleExpiresAt, audit } = rotation;
+      const args = [id, expectedCounter, now, idleExpiresAt];
+      const { rotateSession, rotateSessionLogged, insertAudit, findSessionWithUser } = this.#statements;
+      const { transactionSync, execute } = this.#backend;
+      if (transactionSync) {
+        const { rotated, row } = transactionSync((run) => {
+          const swapped = run(rotateSession, args).changes === 1;
+          const read = run(findSessionWithUser, [id]).rows[0];
+          if (swapped && read) run(insertAudit, auditArgs(auditRow({ ...audit, at: now, userId: read.user_id, sessionId: id })));
+          return { rotated: swapped, row: read };
+        });
+        if (rotated && row) return { ok: true, ...toSessionWithUser(row) };
+        return { ok: false, found: row && toSessionWithUser(row) };
+      }
+      const swapped = (await execute(rotateSessionLogged!, [...args, ...writeAuditArgs(audit)])).rows[0];
+      if (swapped) return { ok: true, ...toSessionWithUser(swapped) };
+      const current = (await execute(findSessionWithUser, [id])).rows[0];
+      return { ok: false, found: current && toSessionWithUser(current) };
     });
   }
 
   revokeSession(id: string, reason: RevokeReason, now: number): Promise<boolean> {
-    return this.#op('revokeSession', async (db) => {
-      const result = await db
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: reason })
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
+    return this.#op('revokeSession', async () => {
+      const { changes } = await this.#backend.execute(this.#statements.revokeSession, [id, reason, now]);
+      return changes > 0;
     });
   }
 
@@ -472,18 +488,8 @@ export class KyselyStore implements Store {
   // ── audit ───────────────────────────────────────────────────────────────
 
   appendAudit(event: AuditEventInput): Promise<void> {
-    return this.#op('appendAudit', async (db) => {
-      await db
-        .insertInto('audit_events')
-        .values({
-          type: event.type,
-          at: event.at,
-          user_id: event.userId ?? null,
-          session_id: event.sessionId ?? null,
-          ip: event.ip ?? null,
-          detail: event.detail == null ? null : JSON.stringify(event.detail),
-        })
-        .execute();
+    return this.#op('appendAudit', async () => {
+      await this.#backend.execute(this.#statements.insertAudit, auditArgs(auditRow(event)));
     });
   }
 

@@ -16,9 +16,10 @@
  */
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Backend, StoreLogger } from './backend.js';
+import type { Backend, ExecuteResult, StoreLogger } from './backend.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
+import { compileStatements, type Statement } from './statements.js';
 
 const INT8_OID = 20;
 /** First key of every advisory lock Latchkey takes ("Lk"); the second is a hash of name + schema. */
@@ -102,6 +103,12 @@ export function openPostgres(
   return {
     dialect: 'postgres',
     db,
+    statements: compileStatements(db, 'postgres'),
+    // A named statement: each pooled connection parses and plans it once, then only binds.
+    execute: async <Row>(statement: Statement<Row>, args: readonly unknown[]): Promise<ExecuteResult<Row>> => {
+      const result = await pool.query({ name: statement.name, text: statement.sql, values: statement.values(args) });
+      return { rows: result.rows as Row[], changes: result.rowCount ?? 0 };
+    },
     exclusive: (fn) => fn(),
     transaction: (fn) => db.transaction().execute(fn),
     lockInTransaction: async (trx, name) => {

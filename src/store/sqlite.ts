@@ -12,10 +12,11 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import type { Backend, StoreLogger } from './backend.js';
+import type { Backend, ExecuteResult, StoreLogger, SyncExecute } from './backend.js';
 import { migrationProvider } from './migrations.js';
 import { Mutex } from './mutex.js';
 import type { Database } from './schema.js';
+import { compileStatements, type Statement } from './statements.js';
 
 /** How long a statement waits for another process's write lock before `SQLITE_BUSY`. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
@@ -35,28 +36,33 @@ function mutexFor(file: string): Mutex {
 const STATEMENT_CACHE_SIZE = 256;
 
 /**
- * Kysely prepares every query anew; preparing costs about as much as running one of our
- * queries. This keeps prepared statements by SQL text (parameters are bound per run, so a
- * statement is reusable; better-sqlite3 runs it synchronously to completion, and the store
- * never streams). Oldest-first eviction bounds the cache.
+ * `PRAGMA synchronous` in WAL mode (`LATCHKEY_SQLITE_SYNCHRONOUS`, see docs/storage.md):
+ * `normal` (default) syncs the WAL at checkpoints only — a power cut or kernel crash can
+ * lose the last commits, never corrupt the file; `full` syncs it at every commit.
  */
-function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, SqliteStatement>();
-  return {
-    close: () => raw.close(),
-    prepare(text: string): SqliteStatement {
-      let statement = statements.get(text);
-      if (statement === undefined) {
-        statement = raw.prepare(text);
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-        statements.set(text, statement);
-      }
-      return statement;
-    },
+export type SqliteSynchronous = 'normal' | 'full';
+
+/**
+ * Preparing costs about as much as running one of our statements, and Kysely prepares every
+ * query anew: this keeps prepared statements by SQL text, for Kysely's queries and the
+ * compiled ones alike (parameters are bound per run, so a statement is reusable;
+ * better-sqlite3 runs it synchronously to completion, and the store never streams).
+ * Oldest-first eviction bounds the cache.
+ */
+function statementCache(raw: BetterSqlite3.Database): (text: string) => BetterSqlite3.Statement {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return (text) => {
+    let statement = statements.get(text);
+    if (statement === undefined) {
+      statement = raw.prepare(text);
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+      statements.set(text, statement);
+    }
+    return statement;
   };
 }
 
-export function openSqlite(path: string, logger: StoreLogger | undefined): Backend {
+export function openSqlite(path: string, logger: StoreLogger | undefined, synchronous: SqliteSynchronous = 'normal'): Backend {
   const memory = path === ':memory:';
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
   const raw = new BetterSqlite3(memory ? ':memory:' : path);
@@ -64,14 +70,24 @@ export function openSqlite(path: string, logger: StoreLogger | undefined): Backe
     if (!memory) raw.pragma('journal_mode = WAL');
     raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     raw.pragma('foreign_keys = ON');
-    raw.pragma('synchronous = NORMAL');
+    raw.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   } catch (error) {
     raw.close();
     throw error;
   }
   const mutex = memory ? new Mutex() : mutexFor(realpathSync(path));
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const prepare = statementCache(raw);
+  const database: SqliteDatabase = { close: () => raw.close(), prepare: prepare as (text: string) => SqliteStatement };
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   let closed: Promise<void> | undefined;
+
+  const executeSync: SyncExecute = <Row>(statement: Statement<Row>, args: readonly unknown[]): ExecuteResult<Row> => {
+    const prepared = prepare(statement.sql);
+    const values = statement.values(args);
+    if (prepared.reader) return { rows: prepared.all(values) as Row[], changes: 0 };
+    return { rows: [], changes: prepared.run(values).changes };
+  };
+  const inImmediateTransaction = raw.transaction((fn: (execute: SyncExecute) => unknown) => fn(executeSync)).immediate;
 
   async function transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return db.connection().execute(async (conn) => {
@@ -94,6 +110,15 @@ export function openSqlite(path: string, logger: StoreLogger | undefined): Backe
   return {
     dialect: 'sqlite',
     db,
+    statements: compileStatements(db, 'sqlite'),
+    execute: (statement, args) => {
+      try {
+        return Promise.resolve(executeSync(statement, args));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    transactionSync: <T>(fn: (execute: SyncExecute) => T): T => inImmediateTransaction(fn) as T,
     exclusive: (fn) => mutex.run(fn),
     transaction,
     lockInTransaction: async () => {},

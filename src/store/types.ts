@@ -108,11 +108,42 @@ export interface AuditEventRecord {
   detail: Record<string, unknown> | null;
 }
 
+/**
+ * The audit row a write records about itself, in the same transaction: its time, user and
+ * session are the write's own.
+ */
+export interface WriteAudit {
+  type: string;
+  ip: string | null;
+  /** Small, non-secret JSON-serialisable detail. */
+  detail?: Record<string, unknown> | null;
+}
+
+export interface Rotation {
+  id: string;
+  /** The counter the presented refresh token carries. */
+  expectedCounter: number;
+  now: number;
+  /** The session's new idle expiry (now + refresh-token TTL). */
+  idleExpiresAt: number;
+  /** Written with the rotation, only when it succeeds (at = now). */
+  audit: WriteAudit;
+}
+
+/** A session with its user, read together. */
+export interface SessionWithUser {
+  session: SessionRecord;
+  user: UserRecord;
+}
+
 /** Outcome of the compare-and-swap rotation. */
 export type RotateResult =
-  | { ok: true; session: SessionRecord }
-  /** The row did not match (counter moved, revoked or gone); `session` is a fresh read, if any. */
-  | { ok: false; session: SessionRecord | undefined };
+  | { ok: true; session: SessionRecord; user: UserRecord }
+  /**
+   * Nothing was written: the row did not match (counter moved, revoked, expired or gone).
+   * `found` is a fresh read of the session and its user, if it exists.
+   */
+  | { ok: false; found: SessionWithUser | undefined };
 
 export interface Store {
   /** Dialect name, for logs and metrics. */
@@ -147,20 +178,24 @@ export interface Store {
 
   // ── sessions ────────────────────────────────────────────────────────────
   /**
-   * Inserts the session only if its user still has `credentialGeneration` (one transaction; on
-   * PostgreSQL the user row is share-locked, so a concurrent `changePassword` or
-   * `revokeUserSessions` either waits for it and then revokes the new session, or commits first
-   * and this inserts nothing). `undefined` when the user is gone or the generation moved.
+   * Inserts the session only if its user still has `credentialGeneration`, together with its
+   * audit row (at = the session's `now`), in one transaction (one statement on PostgreSQL, where
+   * the user row is share-locked, so a concurrent `changePassword` or `revokeUserSessions`
+   * either waits for it and then revokes the new session, or commits first and this inserts
+   * nothing). `undefined`, and nothing written, when the user is gone or the generation moved.
    */
-  createSession(session: NewSession): Promise<SessionRecord | undefined>;
+  createSession(session: NewSession, audit: WriteAudit): Promise<SessionRecord | undefined>;
   findSession(id: string): Promise<SessionRecord | undefined>;
-  /** The session and its user, read in one statement (the refresh path's only read). */
-  findSessionWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
+  /** The session and its user, read in one statement. */
+  findSessionWithUser(id: string): Promise<SessionWithUser | undefined>;
   /**
-   * Compare-and-swap: only when the row has `counter = expectedCounter` and is not revoked,
-   * set `counter + 1`, `rotatedAt = lastUsedAt = now`, `idleExpiresAt`. One statement.
+   * Compare-and-swap: only when the row has `counter = expectedCounter`, is not revoked and has
+   * not expired at `now` (idle and absolute), set `counter + 1`, `rotatedAt = lastUsedAt = now`,
+   * `idleExpiresAt`, and append `audit` — one transaction (one statement on PostgreSQL), so
+   * every completed rotation has its audit row and no audit row exists without its rotation.
+   * Returns the rotated session with its user, or a fresh read when nothing was written.
    */
-  rotateSession(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Promise<RotateResult>;
+  rotateSession(rotation: Rotation): Promise<RotateResult>;
   /** Marks the session revoked unless it already is. Returns whether this call revoked it. */
   revokeSession(id: string, reason: RevokeReason, now: number): Promise<boolean>;
   /**

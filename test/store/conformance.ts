@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ApiError, LatchkeyError, StoreUnavailableError } from '../../src/errors.js';
-import type { SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
+import type { Rotation, SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
@@ -35,6 +35,14 @@ function newKey(createdAt = T0, kid = `kid-${randomUUID()}`): NewKey {
     createdAt,
   };
 }
+
+/** A rotation of `id` at `expectedCounter`, with the audit row the auth service writes. */
+function rotation(id: string, expectedCounter: number, now: number, idleExpiresAt: number): Rotation {
+  return { id, expectedCounter, now, idleExpiresAt, audit: { type: 'refresh', ip: '203.0.113.9' } };
+}
+
+/** The login audit row the auth service writes with a session. */
+const LOGIN = { type: 'login_success', ip: '203.0.113.7' } as const;
 
 export function runStoreConformance(
   name: string,
@@ -93,7 +101,7 @@ export function runStoreConformance(
       absoluteExpiresAt: overrides.absoluteExpiresAt ?? now + 30 * DAY,
       userAgent: 'vitest',
       ip: '203.0.113.7',
-    });
+    }, LOGIN);
     if (!session) throw new Error('addSession: the store refused the session');
     return session;
   }
@@ -228,7 +236,7 @@ export function runStoreConformance(
         absoluteExpiresAt: T0 + 30 * DAY,
         userAgent: 'Firefox',
         ip: '2001:db8::1',
-      });
+      }, LOGIN);
       const expected: SessionRecord = {
         id: 's1',
         userId: user.id,
@@ -244,6 +252,10 @@ export function runStoreConformance(
         ip: '2001:db8::1',
       };
       expect(created).toEqual(expected);
+      // Its audit row was written with it: the session's time, user, id; the given type and ip.
+      expect(await store.listAudit()).toEqual([
+        { id: expect.any(Number), type: 'login_success', at: T0, userId: user.id, sessionId: 's1', ip: '203.0.113.7', detail: null },
+      ]);
       expect(await store.findSession('s1')).toEqual(expected);
       expect(await store.findSession('nope')).toBeUndefined();
       expect(await store.findSessionWithUser('s1')).toEqual({ session: expected, user: await store.findUserById(user.id) });
@@ -262,32 +274,40 @@ export function runStoreConformance(
         absoluteExpiresAt: T0 + 2 * DAY,
         userAgent: null,
         ip: null,
-      });
+      }, LOGIN);
       expect(s).toMatchObject({ userAgent: null, ip: null });
       expect(await store.findSession('s-null')).toMatchObject({ userAgent: null, ip: null });
     });
 
     it('creates no session for an unknown user', async () => {
       const store = await open();
-      const orphan = await store.createSession({
-        id: 's-orphan',
-        userId: 'no-such-user',
-        credentialGeneration: 0,
-        now: T0,
-        idleExpiresAt: T0 + DAY,
-        absoluteExpiresAt: T0 + DAY,
-        userAgent: null,
-        ip: null,
-      });
+      const orphan = await store.createSession(
+        {
+          id: 's-orphan',
+          userId: 'no-such-user',
+          credentialGeneration: 0,
+          now: T0,
+          idleExpiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + DAY,
+          userAgent: null,
+          ip: null,
+        },
+        LOGIN,
+      );
       expect(orphan).toBeUndefined();
       expect(await store.findSession('s-orphan')).toBeUndefined();
+      // Nothing half-written: no audit row without its session.
+      expect(await store.listAudit()).toEqual([]);
     });
 
     it('creates no session on credentials replaced or sessions ended after they were read', async () => {
       const store = await open();
       const user = await addUser(store);
       const attempt = (id: string, credentialGeneration: number) =>
-        store.createSession({ id, userId: user.id, credentialGeneration, now: T0, idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + DAY, userAgent: null, ip: null });
+        store.createSession(
+          { id, userId: user.id, credentialGeneration, now: T0, idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + DAY, userAgent: null, ip: null },
+          LOGIN,
+        );
       const read = (await store.findUserById(user.id))!;
       await store.changePassword(user.id, 'new-hash', null, T0 + 1);
       expect(await attempt('after-change', read.credentialGeneration)).toBeUndefined();
@@ -301,6 +321,7 @@ export function runStoreConformance(
       expect((await store.findSessionWithUser('current'))?.user.credentialGeneration).toBe(fresh.credentialGeneration);
       expect(await store.findSession('after-change')).toBeUndefined();
       expect(await store.findSession('after-logout-all')).toBeUndefined();
+      expect((await store.listAudit()).map((e) => e.sessionId)).toEqual(['current']);
     });
 
     it('rotateSession is a compare-and-swap on the counter', async () => {
@@ -308,39 +329,72 @@ export function runStoreConformance(
       const user = await addUser(store);
       const session = await addSession(store, user);
 
-      const first = await store.rotateSession(session.id, 0, T0 + MINUTE, T0 + MINUTE + 7 * DAY);
-      expect(first.ok).toBe(true);
-      expect(first.session).toEqual({
+      const first = await store.rotateSession(rotation(session.id, 0, T0 + MINUTE, T0 + MINUTE + 7 * DAY));
+      const rotated: SessionRecord = {
         ...session,
         counter: 1,
         rotatedAt: T0 + MINUTE,
         lastUsedAt: T0 + MINUTE,
         idleExpiresAt: T0 + MINUTE + 7 * DAY,
-      });
+      };
+      // The rotated row comes back with its user (whose role the new access token carries).
+      expect(first).toEqual({ ok: true, session: rotated, user });
 
-      // A stale counter: no change, and the caller gets a fresh read.
-      const stale = await store.rotateSession(session.id, 0, T0 + 2 * MINUTE, T0 + 9 * DAY);
-      expect(stale).toEqual({ ok: false, session: first.session });
-      expect(await store.findSession(session.id)).toEqual(first.session);
+      // A stale counter: no change, and the caller gets a fresh read with the user.
+      const stale = await store.rotateSession(rotation(session.id, 0, T0 + 2 * MINUTE, T0 + 9 * DAY));
+      expect(stale).toEqual({ ok: false, found: { session: rotated, user } });
+      expect(await store.findSession(session.id)).toEqual(rotated);
 
       // A counter from the future does not match either.
-      expect((await store.rotateSession(session.id, 5, T0 + 2 * MINUTE, T0 + 9 * DAY)).ok).toBe(false);
+      expect((await store.rotateSession(rotation(session.id, 5, T0 + 2 * MINUTE, T0 + 9 * DAY))).ok).toBe(false);
 
-      const second = await store.rotateSession(session.id, 1, T0 + 3 * MINUTE, T0 + 3 * MINUTE + 7 * DAY);
-      expect(second.ok).toBe(true);
+      const second = await store.rotateSession(rotation(session.id, 1, T0 + 3 * MINUTE, T0 + 3 * MINUTE + 7 * DAY));
+      if (!second.ok) throw new Error('second rotation failed');
       expect(second.session).toMatchObject({ counter: 2, rotatedAt: T0 + 3 * MINUTE, createdAt: T0 });
-      expect(second.session?.absoluteExpiresAt).toBe(session.absoluteExpiresAt);
+      expect(second.session.absoluteExpiresAt).toBe(session.absoluteExpiresAt);
     });
 
     it('rotateSession fails on unknown and revoked sessions', async () => {
       const store = await open();
-      expect(await store.rotateSession('missing', 0, T0, T0 + DAY)).toEqual({ ok: false, session: undefined });
+      expect(await store.rotateSession(rotation('missing', 0, T0, T0 + DAY))).toEqual({ ok: false, found: undefined });
       const user = await addUser(store);
       const session = await addSession(store, user);
       await store.revokeSession(session.id, 'logout', T0 + 1);
-      const result = await store.rotateSession(session.id, 0, T0 + 2, T0 + DAY);
+      const result = await store.rotateSession(rotation(session.id, 0, T0 + 2, T0 + DAY));
       expect(result.ok).toBe(false);
-      expect(result.session).toMatchObject({ counter: 0, revokedAt: T0 + 1, revokedReason: 'logout' });
+      if (result.ok) return;
+      expect(result.found?.session).toMatchObject({ counter: 0, revokedAt: T0 + 1, revokedReason: 'logout' });
+    });
+
+    it('rotateSession refuses a session past its idle or absolute expiry, to the millisecond', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const idle = await addSession(store, user, { idleExpiresAt: T0 + MINUTE, absoluteExpiresAt: T0 + DAY });
+      const absolute = await addSession(store, user, { idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + MINUTE });
+      for (const session of [idle, absolute]) {
+        expect(await store.rotateSession(rotation(session.id, 0, T0 + MINUTE, T0 + 2 * DAY))).toEqual({ ok: false, found: { session, user } });
+        expect((await store.rotateSession(rotation(session.id, 0, T0 + MINUTE - 1, T0 + 2 * DAY))).ok).toBe(true);
+      }
+    });
+
+    it('a rotation and its audit row are one write: a row per success, none per failure', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const session = await addSession(store, user);
+      const before = (await store.listAudit()).length;
+      expect((await store.rotateSession(rotation(session.id, 0, T0 + 1, T0 + DAY))).ok).toBe(true);
+      // Failures of every kind write nothing: stale counter, unknown session, revoked session.
+      expect((await store.rotateSession(rotation(session.id, 0, T0 + 2, T0 + DAY))).ok).toBe(false);
+      expect((await store.rotateSession(rotation('missing', 0, T0 + 2, T0 + DAY))).ok).toBe(false);
+      await store.revokeSession(session.id, 'logout', T0 + 3);
+      expect((await store.rotateSession(rotation(session.id, 1, T0 + 4, T0 + DAY))).ok).toBe(false);
+      const events = (await store.listAudit()).slice(before);
+      expect(events).toEqual([
+        { id: expect.any(Number), type: 'refresh', at: T0 + 1, userId: user.id, sessionId: session.id, ip: '203.0.113.9', detail: null },
+      ]);
+      const withDetail = await addSession(store, user);
+      await store.rotateSession({ ...rotation(withDetail.id, 0, T0 + 5, T0 + DAY), audit: { type: 'refresh', ip: null, detail: { via: 'test' } } });
+      expect((await store.listAudit()).at(-1)).toMatchObject({ type: 'refresh', ip: null, sessionId: withDetail.id, detail: { via: 'test' } });
     });
 
     it('revokeSession is idempotent and keeps the first reason and time', async () => {
@@ -634,28 +688,32 @@ export function runStoreConformance(
           absoluteExpiresAt: T0 + DAY,
           userAgent: null,
           ip: null,
-        }),
+        }, LOGIN),
       );
       const change = stores[2]!.changePassword(user.id, 'new-hash', keep.id, T0 + 25);
       const [created, revoked] = await Promise.all([Promise.all(logins), change]);
       // Each insert either came first (and the change revoked it) or came second (and inserted nothing).
       expect(created.filter(Boolean)).toHaveLength(revoked);
       expect((await stores[0]!.listActiveSessions(user.id, T0 + 30)).map((s) => s.id)).toEqual([keep.id]);
+      // A login audit row for exactly the sessions that were created.
+      const logged = (await stores[0]!.listAudit({ limit: 1000 })).filter((e) => e.type === 'login_success' && e.sessionId?.startsWith('racing-'));
+      expect(logged).toHaveLength(created.filter(Boolean).length);
     });
 
-    it('25 concurrent rotateSession(id, 0) → exactly one succeeds', async () => {
+    it('25 concurrent rotateSession(id, 0) → exactly one succeeds, with exactly one audit row', async () => {
       const stores = await openMany(3);
       const user = await addUser(stores[0]!);
       const session = await addSession(stores[0]!, user);
       const results = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => stores[i % stores.length]!.rotateSession(session.id, 0, T0 + i, T0 + DAY + i)),
+        Array.from({ length: 25 }, (_, i) => stores[i % stores.length]!.rotateSession(rotation(session.id, 0, T0 + i, T0 + DAY + i))),
       );
       const winners = results.filter((r) => r.ok);
       expect(winners).toHaveLength(1);
-      for (const loser of results.filter((r) => !r.ok)) {
-        expect(loser.session?.counter).toBe(1);
+      for (const loser of results) {
+        if (!loser.ok) expect(loser.found?.session.counter).toBe(1);
       }
       expect(await stores[1]!.findSession(session.id)).toEqual(winners[0]!.session);
+      expect((await stores[0]!.listAudit()).filter((e) => e.type === 'refresh' && e.sessionId === session.id)).toHaveLength(1);
     });
 
     it('concurrent chains of rotations never lose an update', async () => {
@@ -669,7 +727,7 @@ export function runStoreConformance(
           Array.from({ length: 4 }, async () => {
             for (let i = 0; i < 10; i++) {
               const current = await store.findSession(session.id);
-              const result = await store.rotateSession(session.id, current!.counter, T0 + i, T0 + DAY);
+              const result = await store.rotateSession(rotation(session.id, current!.counter, T0 + i, T0 + DAY));
               if (result.ok) successes++;
             }
           }),
@@ -677,6 +735,8 @@ export function runStoreConformance(
       );
       expect((await stores[0]!.findSession(session.id))?.counter).toBe(successes);
       expect(successes).toBeGreaterThan(0);
+      const audited = (await stores[0]!.listAudit({ limit: 1000 })).filter((e) => e.type === 'refresh' && e.sessionId === session.id);
+      expect(audited).toHaveLength(successes);
     });
 
     it('revoke racing rotations: the session ends revoked and no rotation succeeds after the revoke', async () => {
@@ -691,9 +751,9 @@ export function runStoreConformance(
         let counter = 0;
         for (let i = 0; i < 200; i++) {
           const startedAfterRevoke = revokeDone;
-          const result = await a!.rotateSession(session.id, counter, T0 + i, T0 + DAY);
+          const result = await a!.rotateSession(rotation(session.id, counter, T0 + i, T0 + DAY));
           if (!result.ok) {
-            expect(result.session?.revokedAt).not.toBeNull();
+            expect(result.found?.session.revokedAt).not.toBeNull();
             return;
           }
           rotations++;
@@ -712,7 +772,7 @@ export function runStoreConformance(
       const final = await b!.findSession(session.id);
       expect(final).toMatchObject({ revokedAt: T0 + 50, revokedReason: 'logout', counter: rotations });
       // Any attempt now, from either instance and with any counter, fails.
-      const late = await Promise.all([a!, b!].flatMap((s) => [s.rotateSession(session.id, rotations, T0 + 99, T0 + DAY)]));
+      const late = await Promise.all([a!, b!].flatMap((s) => [s.rotateSession(rotation(session.id, rotations, T0 + 99, T0 + DAY))]));
       expect(late.every((r) => !r.ok)).toBe(true);
     });
 
@@ -723,7 +783,7 @@ export function runStoreConformance(
       const outcomes = await Promise.all(
         sessions.map(async (s, i) => {
           const [rotated, revoked] = await Promise.all([
-            (i % 2 ? a! : b!).rotateSession(s.id, 0, T0 + 1, T0 + DAY),
+            (i % 2 ? a! : b!).rotateSession(rotation(s.id, 0, T0 + 1, T0 + DAY)),
             (i % 2 ? b! : a!).revokeSession(s.id, 'revoked', T0 + 2),
           ]);
           return { rotated, revoked };
@@ -735,7 +795,7 @@ export function runStoreConformance(
         expect(final?.revokedAt).toBe(T0 + 2);
         // A successful rotation saw a live row; a failed one saw the revocation.
         if (rotated.ok) expect(rotated.session.revokedAt).toBeNull();
-        else expect(rotated.session?.revokedAt).toBe(T0 + 2);
+        else expect(rotated.found?.session.revokedAt).toBe(T0 + 2);
         expect(final?.counter).toBe(rotated.ok ? 1 : 0);
       }
     });

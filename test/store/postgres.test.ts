@@ -119,7 +119,7 @@ await describePostgres('postgres store', () => {
     await expect(
       store.createUser({ id: 'x', email: 'x@example.test', passwordHash: 'h', role: 'user', now: 1 }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(store.rotateSession('s', 0, 1, 2)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.rotateSession({ id: 's', expectedCounter: 0, now: 1, idleExpiresAt: 2, audit: { type: 'refresh', ip: null } })).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.changePassword('u', 'h', null, 1)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 

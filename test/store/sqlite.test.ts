@@ -60,6 +60,29 @@ describe('sqlite specifics', () => {
     }
   });
 
+  it('synchronous = NORMAL by default, FULL when asked (LATCHKEY_SQLITE_SYNCHRONOUS), on every connection', async () => {
+    // The pragma belongs to the connection: read it through the backend's own handle.
+    const { openSqlite } = await import('../../src/store/sqlite.js');
+    const { sql } = await import('kysely');
+    const levels: Record<string, number> = {};
+    for (const [name, setting] of [['default', undefined], ['normal', 'normal'], ['full', 'full']] as const) {
+      const backend = openSqlite(join(dir, `sync-${name}.db`), undefined, setting);
+      onTestFinished(() => backend.close());
+      const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(backend.db);
+      levels[name] = rows[0]!.synchronous;
+    }
+    // SQLite's codes: 1 = NORMAL, 2 = FULL.
+    expect(levels).toEqual({ default: 1, normal: 1, full: 2 });
+    const { loadConfig } = await import('../../src/config/config.js');
+    expect(loadConfig({}).sqliteSynchronous).toBe('normal');
+    expect(loadConfig({ LATCHKEY_SQLITE_SYNCHRONOUS: ' FULL ' }).sqliteSynchronous).toBe('full');
+    for (const bad of ['off', 'extra', '2']) {
+      expect(() => loadConfig({ LATCHKEY_SQLITE_SYNCHRONOUS: bad })).toThrow(
+        expect.objectContaining({ variable: 'LATCHKEY_SQLITE_SYNCHRONOUS', message: expect.stringContaining('must be normal or full') }),
+      );
+    }
+  });
+
   it('accepts sqlite:///absolute/path', async () => {
     const path = join(dir, 'triple-slash.db');
     const store = await createStore({ url: `sqlite://${path}` });
@@ -131,10 +154,11 @@ describe('sqlite across processes', () => {
       absoluteExpiresAt: 2 ** 50,
       userAgent: null,
       ip: null,
-    }))!;
+    }, { type: 'login_success', ip: null }))!;
     const wins = (await race(4, [path, 'rotate', session.id])) as number[];
     expect(wins.reduce((a, b) => a + b, 0)).toBe(1);
     expect((await store.findSession(session.id))?.counter).toBe(1);
+    expect((await store.listAudit()).map((e) => e.type)).toEqual(['login_success', 'refresh']);
     expect((await store.listSigningKeys(2)).map((k) => k.kid)).toEqual(kids.slice(0, 1));
   });
 });
