@@ -66,6 +66,7 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     revokedReason: row.revoked_reason as RevokeReason | null,
     userAgent: row.user_agent,
     ip: row.ip,
+    dpopJkt: row.dpop_jkt,
   };
 }
 
@@ -307,6 +308,7 @@ export class KyselyStore implements Store {
         revoked_reason: null,
         user_agent: session.userAgent,
         ip: session.ip,
+        dpop_jkt: session.dpopJkt ?? null,
       };
       const { credentialGenerationIs, insertSession, insertSessionLogged, insertAudit } = this.#statements;
       const { transactionSync, execute } = this.#backend;

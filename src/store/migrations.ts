@@ -108,12 +108,25 @@ function credentialGeneration(): Migration {
   };
 }
 
+/**
+ * `sessions.dpop_jkt`: the RFC 7638 thumbprint of the key a DPoP-bound session is bound to
+ * (`null`: a bearer session). Set once at sign-in, never changed (docs/dpop.md).
+ */
+function sessionDpopJkt(): Migration {
+  return {
+    async up(db) {
+      await db.schema.alterTable('sessions').addColumn('dpop_jkt', 'text').execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_audit_events_at': auditEventsAt(),
     '0003_credential_generation': credentialGeneration(),
+    '0004_session_dpop_jkt': sessionDpopJkt(),
   };
 }
 

@@ -27,6 +27,7 @@ export interface SessionsTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  dpop_jkt: string | null;
 }
 
 export interface SigningKeysTable {

@@ -68,6 +68,7 @@ export const SESSION_COLUMNS = columns<SessionsTable>()([
   'revoked_reason',
   'user_agent',
   'ip',
+  'dpop_jkt',
 ]);
 
 export type UserRow = Selectable<UsersTable>;
@@ -143,6 +144,7 @@ const SESSION_TYPES = {
   revoked_reason: 'text',
   user_agent: 'text',
   ip: 'text',
+  dpop_jkt: 'text',
 } as const satisfies Record<(typeof SESSION_COLUMNS)[number], string>;
 
 const USER_AS = [

@@ -44,6 +44,8 @@ export interface SessionRecord {
   revokedReason: RevokeReason | null;
   userAgent: string | null;
   ip: string | null;
+  /** Thumbprint (RFC 7638) of the DPoP key the session is bound to; `null` for a bearer session. */
+  dpopJkt: string | null;
 }
 
 export interface NewUser {
@@ -64,6 +66,8 @@ export interface NewSession {
   absoluteExpiresAt: number;
   userAgent: string | null;
   ip: string | null;
+  /** Bind the session to this DPoP key thumbprint. Default `null` (a bearer session). */
+  dpopJkt?: string | null;
 }
 
 /**

@@ -250,6 +250,7 @@ export function runStoreConformance(
         revokedReason: null,
         userAgent: 'Firefox',
         ip: '2001:db8::1',
+        dpopJkt: null,
       };
       expect(created).toEqual(expected);
       // Its audit row was written with it: the session's time, user, id; the given type and ip.
@@ -260,6 +261,21 @@ export function runStoreConformance(
       expect(await store.findSession('nope')).toBeUndefined();
       expect(await store.findSessionWithUser('s1')).toEqual({ session: expected, user: await store.findUserById(user.id) });
       expect(await store.findSessionWithUser('nope')).toBeUndefined();
+    });
+
+    it('keeps the DPoP key thumbprint a session is bound to, through rotation and revocation', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+      const base = { userId: user.id, credentialGeneration: 0, now: T0, idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + 2 * DAY, userAgent: null, ip: null };
+      expect(await store.createSession({ ...base, id: 's-dpop', dpopJkt: jkt }, LOGIN)).toMatchObject({ dpopJkt: jkt });
+      expect((await store.findSession('s-dpop'))?.dpopJkt).toBe(jkt);
+      expect((await store.findSessionWithUser('s-dpop'))?.session.dpopJkt).toBe(jkt);
+      const rotated = await store.rotateSession(rotation('s-dpop', 0, T0 + 1000, T0 + DAY));
+      expect(rotated).toMatchObject({ ok: true, session: { counter: 1, dpopJkt: jkt } });
+      await store.revokeSession('s-dpop', 'logout', T0 + 2000);
+      expect((await store.findSession('s-dpop'))?.dpopJkt).toBe(jkt);
+      expect((await store.createSession({ ...base, id: 's-bearer' }, LOGIN))?.dpopJkt).toBeNull();
     });
 
     it('keeps null user agent and ip', async () => {
