@@ -8,7 +8,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { spawnCli, waitForHttp } from '../helpers/cli.js';
 
 describe('graceful shutdown', () => {
@@ -17,17 +17,28 @@ describe('graceful shutdown', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  it('finishes a request that is in flight when SIGTERM arrives, refuses new connections, exits 0', async () => {
+  /** `latchkey serve` in a fresh directory, once it answers. */
+  async function serve() {
     const cwd = await mkdtemp(join(tmpdir(), 'latchkey-stop-'));
     dirs.push(cwd);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_LOG_LEVEL: 'silent' } });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+    return { port, child, exited };
+  }
 
-    const body = JSON.stringify({ email: 'late@example.com', password: 'a long enough password' });
+  async function connected(port: number): Promise<Socket> {
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    return socket;
+  }
+
+  it('finishes a request that is in flight when SIGTERM arrives, refuses new connections, exits 0', async () => {
+    const { port, child, exited } = await serve();
+
+    const body = JSON.stringify({ email: 'late@example.com', password: 'a long enough password' });
+    const socket = await connected(port);
     let response = '';
     socket.on('data', (d) => (response += d));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
@@ -46,16 +57,10 @@ describe('graceful shutdown', () => {
   });
 
   it('cuts a request still in flight after 10 s and exits 1, instead of waiting for it', async () => {
-    const cwd = await mkdtemp(join(tmpdir(), 'latchkey-stop-'));
-    dirs.push(cwd);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_LOG_LEVEL: 'silent' } });
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+    const { port, child, exited } = await serve();
 
     // A body that never finishes uploading: the request can never complete on its own.
-    const socket = connect(port, '127.0.0.1');
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const socket = await connected(port);
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.on('error', () => {});
     socket.write('POST /auth/register HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"email"');
