@@ -81,6 +81,19 @@ export interface LatchkeyConfig {
    * forever). `latchkey serve` deletes older events hourly.
    */
   auditRetention: number;
+  /**
+   * Seconds a client has to send a whole request, headers and body (`LATCHKEY_REQUEST_TIMEOUT`,
+   * 1–3600, default 30); then 408 and the connection is closed. Bounds slow-body (slow POST) clients.
+   */
+  requestTimeout: number;
+  /** Seconds a client has to send the request headers (`LATCHKEY_HEADERS_TIMEOUT`, 1–3600, default 10; ≤ the request timeout). */
+  headersTimeout: number;
+  /**
+   * Seconds an idle keep-alive connection stays open (`LATCHKEY_KEEP_ALIVE_TIMEOUT`, 1–3600, default
+   * 72: longer than the 60 s idle timeout of common load balancers, so they never reuse a connection
+   * the server is closing).
+   */
+  keepAliveTimeout: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -243,6 +256,10 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     redisPrefix: read(env, 'LATCHKEY_REDIS_PREFIX') ?? 'latchkey:',
   };
 
+  const requestTimeout = integer(env, 'LATCHKEY_REQUEST_TIMEOUT', 30, 1, 3600);
+  const headersTimeout = integer(env, 'LATCHKEY_HEADERS_TIMEOUT', Math.min(10, requestTimeout), 1, 3600);
+  if (headersTimeout > requestTimeout) throw new ConfigError('LATCHKEY_HEADERS_TIMEOUT', 'must not exceed LATCHKEY_REQUEST_TIMEOUT');
+
   const logLevel = read(env, 'LATCHKEY_LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LATCHKEY_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -271,5 +288,8 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 10, 1, 30),
     dbStartupTimeout: integer(env, 'LATCHKEY_DB_STARTUP_TIMEOUT', 30, 0, 600),
     auditRetention: integer(env, 'LATCHKEY_AUDIT_RETENTION', 7_776_000, 0),
+    requestTimeout,
+    headersTimeout,
+    keepAliveTimeout: integer(env, 'LATCHKEY_KEEP_ALIVE_TIMEOUT', 72, 1, 3600),
   });
 }

@@ -26,6 +26,21 @@ export interface ServerOptions {
   processMetrics?: boolean;
 }
 
+/**
+ * Slow clients cannot hold a connection (docs/security.md, "Slow clients"): the whole request
+ * within `requestTimeout`, its headers within `headersTimeout`, idle keep-alive connections
+ * closed after `keepAliveTimeout`. Node checks for expired requests every
+ * `connectionsCheckingInterval` (30 s by default: far too coarse for a 1 s timeout).
+ */
+function connectionTimeouts(config: ServerOptions['latchkey']['config']) {
+  const requestTimeout = config.requestTimeout * 1000;
+  return {
+    requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeout * 1000,
+    http: { headersTimeout: config.headersTimeout * 1000, connectionsCheckingInterval: Math.min(1000, requestTimeout / 4) },
+  };
+}
+
 export async function buildServer({ latchkey, logLevel, logStream, processMetrics }: ServerOptions): Promise<FastifyInstance> {
   const { config } = latchkey;
   const logger = { ...loggerOptions(logLevel ?? config.logLevel), ...(logStream ? { stream: logStream } : {}) };
@@ -36,6 +51,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
+    ...connectionTimeouts(config),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
