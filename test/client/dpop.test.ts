@@ -6,7 +6,7 @@
  * `use_dpop_nonce`, `iat` on the server's clock. IndexedDB (the key store) is covered in Chromium
  * (test/browser/dpop.test.ts).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +64,7 @@ function resourceServer(options: { nonces?: boolean; clockOffsetMs?: number; jkt
   const nonces = options.nonces ? createDpopNonces({ secret: crypto.getRandomValues(new Uint8Array(32)), now }) : undefined;
   const verify = createProofVerifier({ replayCache: new MemoryReplayCache({ now }), nonces, now });
   const seen: { authorization: string | undefined; dpop: string | undefined; result: unknown }[] = [];
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const authorization = req.headers.authorization;
     const token = /^(?:DPoP|Bearer) (\S+)$/.exec(authorization ?? '')?.[1];
     const bound = authorization?.startsWith('DPoP ') === true;
@@ -78,6 +78,10 @@ function resourceServer(options: { nonces?: boolean; clockOffsetMs?: number; jkt
       return;
     }
     res.writeHead(result.ok ? 200 : 401, headers).end(JSON.stringify(result));
+  };
+  // A handler that throws fails the request (the client sees the reset), never silently.
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))));
   });
   return { server, seen };
 }
@@ -88,7 +92,7 @@ async function listen(server: Server): Promise<string> {
 }
 
 const tokenWith = (claims: Record<string, unknown>): string =>
-  ['{"alg":"ES256","typ":"at+jwt"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.sig';
+  `${['{"alg":"ES256","typ":"at+jwt"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.')}.sig`;
 
 describe('dpopFetch against a server verifying proofs', () => {
   const servers: Server[] = [];
