@@ -1,7 +1,7 @@
 /** `latchkey serve [--port N] [--host H]`: run the auth server until SIGTERM/SIGINT. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/config.js';
-import { createLatchkey } from '../../latchkey.js';
+import { loadConfig, type LatchkeyConfig } from '../../config/config.js';
+import { createLatchkey, type Latchkey } from '../../latchkey.js';
 import { buildServer } from '../../http/server.js';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { pino } from 'pino';
@@ -14,7 +14,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const PURGE_INTERVAL_MS = 3_600_000;
 
 export const serve: Command = async (args, io) => {
-  let parsed;
+  let parsed: { values: { port?: string; host?: string } };
   try {
     parsed = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' } }, strict: true });
   } catch (error) {
@@ -25,7 +25,7 @@ export const serve: Command = async (args, io) => {
   if (parsed.values.port !== undefined) env.PORT = parsed.values.port;
   if (parsed.values.host !== undefined) env.HOST = parsed.values.host;
 
-  let config;
+  let config: LatchkeyConfig;
   try {
     config = loadConfig(env);
   } catch (error) {
@@ -38,7 +38,7 @@ export const serve: Command = async (args, io) => {
 
   // Start-up and background messages (database retries, key reloads); requests log through Fastify.
   const logger = pino(loggerOptions(config.logLevel));
-  let latchkey;
+  let latchkey: Latchkey;
   try {
     latchkey = await createLatchkey({ ...config, logger });
   } catch (error) {
