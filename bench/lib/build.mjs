@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = join(ROOT, 'bench', 'out');
-export const DIST = join(OUT, 'dist');
+const DIST = join(OUT, 'dist');
 
 /** Source files to transpile: TypeScript, and the few plain-JavaScript modules (worker entry points). */
 function sourceFiles(dir) {

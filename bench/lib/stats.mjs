@@ -1,6 +1,6 @@
 /** Medians, ranges and plain-text tables. */
 
-export function median(values) {
+function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return Number.NaN;
   const mid = v.length >> 1;
@@ -14,7 +14,7 @@ export function summary(values) {
 }
 
 /** 1234567 → "1.23M", 12345 → "12.3k", 123 → "123". */
-export function si(x) {
+function si(x) {
   if (!Number.isFinite(x)) return '—';
   const a = Math.abs(x);
   if (a >= 1e6) return `${(x / 1e6).toFixed(a >= 1e7 ? 1 : 2)}M`;

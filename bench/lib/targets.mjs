@@ -16,7 +16,7 @@ function contender(results, alg, op, name) {
 const verdict = (ok) => (ok === undefined ? '—' : ok ? 'met' : '**not met**');
 
 /** Rows: [target, required, measured, verdict]. Missing suites give '—'. */
-export function targetRows(results) {
+function targetRows(results) {
   const rows = [];
   const tokenRow = (label, required, algs, op, name, min) => {
     const parts = [];

@@ -107,7 +107,7 @@ export interface SessionView {
 }
 
 /** Verified access tokens kept in memory by default (~10 MB at most; see docs/jwt.md). */
-export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_EMAIL_LENGTH = 254;
@@ -131,7 +131,7 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export function toPublicUser(user: UserRecord): PublicUser {
+function toPublicUser(user: UserRecord): PublicUser {
   return { id: user.id, email: user.email, role: user.role };
 }
 

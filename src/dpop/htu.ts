@@ -31,14 +31,3 @@ export function normaliseHtu(value: unknown): string | undefined {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') return undefined;
   return `${url.protocol}//${url.host}${normalisePercent(url.pathname)}`;
 }
-
-/**
- * The `htu` a proof for this request must carry: `origin` (scheme, host and port, e.g. the
- * origin of `LATCHKEY_ISSUER`) with the request's path; the request's query is ignored.
- * `undefined` when they do not form an http(s) URI.
- */
-export function expectedHtu(origin: string, requestPath: string): string | undefined {
-  const queryAt = requestPath.search(/[?#]/);
-  const path = queryAt === -1 ? requestPath : requestPath.slice(0, queryAt);
-  return normaliseHtu(origin + (path.startsWith('/') ? path : `/${path}`));
-}

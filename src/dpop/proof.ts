@@ -30,7 +30,7 @@ import { type ThumbprintMembers, jwkThumbprint } from './thumbprint.js';
 export type DpopAlgorithm = 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256' | 'PS256';
 
 /** Every accepted proof algorithm, in the order the `algs` challenge parameter lists them. */
-export const DPOP_ALGORITHMS: readonly DpopAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
+const DPOP_ALGORITHMS: readonly DpopAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
 
 /** Why a proof was refused (stable; audited as `detail.reason`, never shown with the proof). */
 export type DpopFailure =
@@ -100,7 +100,7 @@ export interface ProofVerifierOptions {
 export type ProofVerifier = (proof: unknown, expect: ProofExpectation) => ProofResult | Promise<ProofResult>;
 
 /** `|now − iat|` allowed, in seconds. */
-export const IAT_WINDOW_SECONDS = 60;
+const IAT_WINDOW_SECONDS = 60;
 /** Longest proof accepted, in characters (an RSA-8192 key and signature fit). */
 const MAX_PROOF_LENGTH = 8192;
 const MAX_JTI_LENGTH = 256;

@@ -11,28 +11,13 @@ import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 
 export type {
-  AuditEventInput,
-  AuditEventRecord,
-  NewSession,
-  NewUser,
-  RevokeReason,
-  Role,
-  RotateResult,
-  Rotation,
-  SessionRecord,
-  SessionWithUser,
-  SigningKeyRecord,
-  SigningKeyState,
   Store,
-  UserRecord,
-  WriteAudit,
 } from './types.js';
 export type { StoreLogger } from './backend.js';
-export { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT } from './kysely-store.js';
-export { parseStoreUrl, type StoreTarget } from './url.js';
+export { parseStoreUrl } from './url.js';
 
 /** Default PostgreSQL pool size. */
-export const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_POOL_SIZE = 10;
 
 export interface StoreOptions {
   /** `sqlite:<path>` (parent directory created), `sqlite::memory:`, `postgres://…` or `postgresql://…`. */

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { isConnectionError, isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
 import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
-import { auditArgs, sessionArgs, type AuditRow, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
+import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
   AuditEventRecord,
@@ -27,8 +27,8 @@ import type {
 } from './types.js';
 
 /** Default and maximum page size of {@link Store.listAudit}. */
-export const AUDIT_DEFAULT_LIMIT = 100;
-export const AUDIT_MAX_LIMIT = 1_000;
+const AUDIT_DEFAULT_LIMIT = 100;
+const AUDIT_MAX_LIMIT = 1_000;
 
 /**
  * Read-only operations retried once on PostgreSQL after a connection failure: a connection the
@@ -350,7 +350,7 @@ export class KyselyStore implements Store {
       // the row and exactly one of them sees `counter = expectedCounter`. Its audit row is
       // written in the same transaction (PostgreSQL: the same statement).
       const { id, expectedCounter, now, idleExpiresAt, audit } = rotation;
-      const args = [id, expectedCounter, now, idleExpiresAt];
+      const args: RotationArgs = [id, expectedCounter, now, idleExpiresAt];
       const { rotateSession, rotateSessionLogged, insertAudit, findSessionWithUser } = this.#statements;
       const { transactionSync, execute } = this.#backend;
       if (transactionSync) {

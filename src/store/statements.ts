@@ -54,8 +54,8 @@ function columns<T>() {
   return <const C extends readonly (keyof T & string)[]>(list: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : never)): C => list;
 }
 
-export const USER_COLUMNS = columns<UsersTable>()(['id', 'email', 'password_hash', 'role', 'created_at', 'updated_at', 'credential_generation']);
-export const SESSION_COLUMNS = columns<SessionsTable>()([
+const USER_COLUMNS = columns<UsersTable>()(['id', 'email', 'password_hash', 'role', 'created_at', 'updated_at', 'credential_generation']);
+const SESSION_COLUMNS = columns<SessionsTable>()([
   'id',
   'user_id',
   'counter',

@@ -21,9 +21,9 @@ import {
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
 import { describeWithServices } from '../helpers/services.js';
 
-export const TEST_REDIS_URL = process.env.LATCHKEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const TEST_REDIS_URL = process.env.LATCHKEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Cookie name with `LATCHKEY_COOKIE_SECURE=false` (docs/http-api.md#the-refresh-cookie). */
-export const COOKIE = 'refreshToken';
+const COOKIE = 'refreshToken';
 export const PASSWORD = 'correct horse battery staple';
 
 export interface Instance {
@@ -145,7 +145,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 let counter = 0;
 export const uniqueEmail = () => `multi${Date.now()}-${process.pid}-${counter++}@example.com`;
 
-export const cookieHeader = (token: string) => `${COOKIE}=${token}`;
+const cookieHeader = (token: string) => `${COOKIE}=${token}`;
 
 export function refreshTokenOf(response: TestResponse): string | undefined {
   const value = response.cookies.find((c) => c.name === COOKIE)?.value;
@@ -176,7 +176,7 @@ export function kidOf(token: string): string {
 let redisProbe: Promise<{ ok: true } | { ok: false; reason: string }> | undefined;
 
 /** Whether Redis at {@link TEST_REDIS_URL} answers PING (memoised). */
-export function probeRedis(timeoutMs = 2_000): Promise<{ ok: true } | { ok: false; reason: string }> {
+function probeRedis(timeoutMs = 2_000): Promise<{ ok: true } | { ok: false; reason: string }> {
   redisProbe ??= new Promise((resolve) => {
     const url = new URL(TEST_REDIS_URL);
     const socket = connect({ host: url.hostname, port: Number(url.port || 6379) });
