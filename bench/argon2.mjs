@@ -7,7 +7,9 @@
 import { parseArgs } from 'node:util';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' } },
+});
 const OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 const password = 'correct horse battery staple';
 const encoded = await hash(password, OPTIONS);

@@ -16,7 +16,10 @@ import { build } from 'esbuild';
 import { buildSource, OUT, ROOT } from './lib/build.mjs';
 import { range, ratio, sig, summary, table } from './lib/stats.mjs';
 
-const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '7' }, ms: { type: 'string', default: '200' } } });
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '7' }, ms: { type: 'string', default: '200' } },
+});
 const ref = positionals[0];
 if (!ref) throw new Error('usage: node bench/compare-ref.mjs <git ref>');
 const ROUNDS = Number(args.rounds);
@@ -27,10 +30,20 @@ const sha = git('rev-parse', '--short', ref).trim();
 const refDir = join(OUT, `ref-${sha}`);
 rmSync(refDir, { recursive: true, force: true });
 mkdirSync(join(refDir, 'src', 'jwt'), { recursive: true });
-const files = git('ls-tree', '--name-only', `${ref}:src/jwt`).split('\n').filter((f) => f.endsWith('.ts'));
+const files = git('ls-tree', '--name-only', `${ref}:src/jwt`)
+  .split('\n')
+  .filter((f) => f.endsWith('.ts'));
 for (const f of files) writeFileSync(join(refDir, 'src', 'jwt', f), git('show', `${ref}:src/jwt/${f}`));
 writeFileSync(join(refDir, 'src', 'errors.ts'), git('show', `${ref}:src/errors.ts`));
-await build({ entryPoints: files.map((f) => join(refDir, 'src', 'jwt', f)).concat(join(refDir, 'src', 'errors.ts')), outdir: join(refDir, 'dist'), outbase: join(refDir, 'src'), format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+await build({
+  entryPoints: files.map((f) => join(refDir, 'src', 'jwt', f)).concat(join(refDir, 'src', 'errors.ts')),
+  outdir: join(refDir, 'dist'),
+  outbase: join(refDir, 'src'),
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
 writeFileSync(join(refDir, 'package.json'), '{"type":"module"}');
 await buildSource();
 
@@ -62,12 +75,26 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'HS256']) {
   let verifyKey;
   if (alg === 'HS256') signKey = verifyKey = createSecretKey(randomBytes(32));
   else {
-    const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pair =
+      alg === 'ES256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : alg === 'EdDSA'
+          ? generateKeyPairSync('ed25519')
+          : generateKeyPairSync('rsa', { modulusLength: 2048 });
     signKey = pair.privateKey;
     verifyKey = pair.publicKey;
   }
   const iat = Math.floor(Date.now() / 1000);
-  const token = after.createSigner({ key: { kid: 'k1', alg, key: signKey } })({ iss: ISS, aud: AUD, sub: randomUUID(), sid: randomUUID(), role: 'user', jti: randomBytes(12).toString('base64url'), iat, exp: iat + 900 });
+  const token = after.createSigner({ key: { kid: 'k1', alg, key: signKey } })({
+    iss: ISS,
+    aud: AUD,
+    sub: randomUUID(),
+    sid: randomUUID(),
+    role: 'user',
+    jti: randomBytes(12).toString('base64url'),
+    iat,
+    exp: iat + 900,
+  });
   const options = { algorithms: [alg], keys: [{ kid: 'k1', alg, key: verifyKey }], issuer: ISS, audience: AUD };
   const vBefore = before.createVerifier(options);
   const vAfter = after.createVerifier(options);
@@ -93,7 +120,13 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'HS256']) {
   const perRound = contenders.map(() => []);
   for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < contenders.length; i++) perRound[i].push(await rate(contenders[i][1], MS));
   contenders.forEach(([name], i) => {
-    rows.push([alg, name, range(summary(perRound[i].map((x) => 1e6 / x)), sig), ratio(summary(perRound[i].map((x, r) => x / perRound[0][r]))), i === 0 ? '' : ratio(summary(perRound[i].map((x, r) => x / perRound[1][r])))]);
+    rows.push([
+      alg,
+      name,
+      range(summary(perRound[i].map((x) => 1e6 / x)), sig),
+      ratio(summary(perRound[i].map((x, r) => x / perRound[0][r]))),
+      i === 0 ? '' : ratio(summary(perRound[i].map((x, r) => x / perRound[1][r]))),
+    ]);
   });
 }
 console.log(`check() of a realistic access token: ${ref} (${sha}) vs now; ${ROUNDS} rounds × ${MS} ms, fresh token string per call\n`);

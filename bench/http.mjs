@@ -243,8 +243,7 @@ function refreshChains(server, tokens, transport = 'body', spares = []) {
   const inflight = new Set();
   const headers = transport === 'body' ? { 'content-type': 'application/json', 'x-latchkey-transport': 'body' } : {};
   const COOKIE = /(?:^|,\s*)refreshToken=([^;,]+)/;
-  const tokenOf = (body, setCookie) =>
-    transport === 'body' ? JSON.parse(body).refreshToken : COOKIE.exec([setCookie].flat().join(', '))?.[1];
+  const tokenOf = (body, setCookie) => (transport === 'body' ? JSON.parse(body).refreshToken : COOKIE.exec([setCookie].flat().join(', '))?.[1]);
   const ask = (token) =>
     transport === 'body' ? { headers, body: JSON.stringify({ refreshToken: token }) } : { headers: { cookie: `refreshToken=${token}` } };
   return {
@@ -319,7 +318,12 @@ async function refreshSuite() {
     servers.push(tutorial);
     const tutorialTokens = await tutorial.call('sessions', { count: CONNECTIONS * (ROUNDS + 2) });
     const tutorialChains = refreshChains(tutorial, tutorialTokens.slice(0, CONNECTIONS), 'cookie', tutorialTokens.slice(CONNECTIONS));
-    scenarios.push({ name: 'refresh: tutorial (Express + jsonwebtoken, SQLite)', server: tutorial, request: tutorialChains.request, after: tutorialChains.settle });
+    scenarios.push({
+      name: 'refresh: tutorial (Express + jsonwebtoken, SQLite)',
+      server: tutorial,
+      request: tutorialChains.request,
+      after: tutorialChains.settle,
+    });
     const runs = await interleaved(scenarios);
     for (const s of scenarios) out[s.name] = stats(runs.get(s.name));
     for (const s of scenarios) await s.server.stop();
@@ -327,12 +331,21 @@ async function refreshSuite() {
   } finally {
     if (!schema.skipped) await schema.drop().catch(() => undefined);
   }
-  report.results.refresh = { scenarios: out, ratios, method: 'one session per connection; each request presents the current refresh token and takes the rotated one from the response (no token is presented twice)' };
+  report.results.refresh = {
+    scenarios: out,
+    ratios,
+    method:
+      'one session per connection; each request presents the current refresh token and takes the rotated one from the response (no token is presented twice)',
+  };
 }
 
 function argon2Floor() {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./argon2.mjs', import.meta.url)), '--seconds', String(SECONDS), '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./argon2.mjs', import.meta.url)), '--seconds', String(SECONDS), '--rounds', String(ROUNDS)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`argon2 floor exited ${code}`))));
@@ -365,7 +378,7 @@ async function loginSuite(fastify) {
     tutorialLogin: stats(tutorialRuns),
     tutorialToArgon2: summary(tutorialRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
     loginToArgon2: summary(loginRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
-    note: 'argon2id m=19 MiB t=2 p=1 via @node-rs/argon2; raw: 8 verifications in flight on libuv\'s pool of 4 (both cores); login: 16 connections',
+    note: "argon2id m=19 MiB t=2 p=1 via @node-rs/argon2; raw: 8 verifications in flight on libuv's pool of 4 (both cores); login: 16 connections",
   };
 }
 
@@ -378,7 +391,12 @@ async function floodSuite(fastify) {
   const [token] = await fastify.call('mint', { count: 1 });
   const { email, password } = await fastify.call('user');
   const protectedReq = () => bearerGet('/protected', () => token);
-  const loginReq = { method: 'POST', path: '/auth/login', headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' }, body: JSON.stringify({ email, password }) };
+  const loginReq = {
+    method: 'POST',
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json', 'x-latchkey-transport': 'body' },
+    body: JSON.stringify({ email, password }),
+  };
   const quiet = [];
   const flooded = [];
   for (let r = 0; r < ROUNDS; r++) {

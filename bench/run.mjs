@@ -60,14 +60,22 @@ function source() {
   try {
     const git = (...a) => execFileSync('git', a, { cwd: here('..'), encoding: 'utf8' });
     if (args.ref) return { commit: git('rev-parse', '--short', args.ref).trim(), uncommittedInSrc: [], ref: args.ref };
-    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+    const dirty = git('status', '--porcelain', '--', 'src')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
     return { commit: git('rev-parse', '--short', 'HEAD').trim(), uncommittedInSrc: dirty };
   } catch {
     return { commit: 'unknown', uncommittedInSrc: [] };
   }
 }
 
-const results = { startedAt: started.toISOString(), machine: machine(), source: source(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` };
+const results = {
+  startedAt: started.toISOString(),
+  machine: machine(),
+  source: source(),
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+};
 const quick = args.quick;
 const r = (def) => args.rounds ?? (quick ? '1' : def);
 
@@ -104,8 +112,12 @@ md.push(
     ? `Source: src/ at ${results.source.ref} (commit ${results.source.commit}, extracted with git archive)`
     : `Source: commit ${results.source.commit}${results.source.uncommittedInSrc.length ? ` plus uncommitted changes in ${results.source.uncommittedInSrc.join(', ')}` : ''} (transpiled from the working tree)`,
 );
-md.push(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`);
-md.push(`Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`);
+md.push(
+  `Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, ${results.machine.platform}, Node ${results.machine.node}`,
+);
+md.push(
+  `Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`,
+);
 md.push('\n## Targets (issue 8; "met" judges the median)\n');
 md.push(targetsTable(results));
 
@@ -118,7 +130,9 @@ const OPS = [
 ];
 if (results.tokens) {
   const t = results.tokens;
-  md.push(`\n## Tokens (median of ${t.rounds} rounds × ${t.msPerRound} ms per contender, min–max in brackets; ratio = ops/s ÷ the floor's ops/s in the same round)`);
+  md.push(
+    `\n## Tokens (median of ${t.rounds} rounds × ${t.msPerRound} ms per contender, min–max in brackets; ratio = ops/s ÷ the floor's ops/s in the same round)`,
+  );
   for (const [alg, { tokenLength, results: byOp }] of Object.entries(t.results)) {
     md.push(`\n### ${alg} (access token of ${tokenLength} characters)\n`);
     const rows = [];
@@ -131,61 +145,114 @@ if (results.tokens) {
 if (results.http) {
   const h = results.http.results;
   const c = results.http;
-  md.push(`\n## HTTP (autocannon in another process, loopback, ${c.connections} connections, ${c.rounds} rounds × ${c.seconds} s, scenarios interleaved; server CPU = server process CPU time ÷ requests)`);
+  md.push(
+    `\n## HTTP (autocannon in another process, loopback, ${c.connections} connections, ${c.rounds} rounds × ${c.seconds} s, scenarios interleaved; server CPU = server process CPU time ÷ requests)`,
+  );
   // autocannon's latencies are whole milliseconds: 0 means under 1 ms.
   const ms = (x) => (x === 0 ? '<1' : sig(x));
-  const row = (name, s) => [name, range(s.rps), range(s.p50, ms), range(s.p99, ms), range(s.cpuMicrosPerRequest, sig), range(s.maxRssMB, sig), s.non2xx + s.errors];
+  const row = (name, s) => [
+    name,
+    range(s.rps),
+    range(s.p50, ms),
+    range(s.p99, ms),
+    range(s.cpuMicrosPerRequest, sig),
+    range(s.maxRssMB, sig),
+    s.non2xx + s.errors,
+  ];
   const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'max RSS MB', 'non-2xx/errors'];
   if (h.read) {
     md.push('\n### Protected route (GET, bearer token; ES256 for Latchkey and fast-jwt, HS256 for the tutorial)\n');
-    md.push(table(head, Object.entries(h.read.scenarios).map(([n, s]) => row(n, s))));
-    md.push(`\n${table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.read.ratios).map(([n, s]) => [n, ratio(s)]))}`);
+    md.push(
+      table(
+        head,
+        Object.entries(h.read.scenarios).map(([n, s]) => row(n, s)),
+      ),
+    );
+    md.push(
+      `\n${table(
+        ['ratio (req/s, same round)', 'median (min–max)'],
+        Object.entries(h.read.ratios).map(([n, s]) => [n, ratio(s)]),
+      )}`,
+    );
   }
   if (h.refresh) {
     md.push(`\n### POST /auth/refresh (every request a fresh token: ${h.refresh.method})\n`);
-    md.push(table(head, Object.entries(h.refresh.scenarios).map(([n, s]) => row(n, s))));
-    md.push(`\n${table(['ratio (req/s, same round)', 'median (min–max)'], Object.entries(h.refresh.ratios ?? {}).map(([n, s]) => [n, ratio(s)]))}`);
+    md.push(
+      table(
+        head,
+        Object.entries(h.refresh.scenarios).map(([n, s]) => row(n, s)),
+      ),
+    );
+    md.push(
+      `\n${table(
+        ['ratio (req/s, same round)', 'median (min–max)'],
+        Object.entries(h.refresh.ratios ?? {}).map(([n, s]) => [n, ratio(s)]),
+      )}`,
+    );
   }
   if (h.refreshSkipped) md.push(`\nPostgreSQL skipped: ${h.refreshSkipped}`);
   if (h.login) {
     md.push(`\n### POST /auth/login against the argon2 floor (${h.login.note})\n`);
-    md.push(table(['measure', 'median (min–max)'], [
-      ['raw argon2id verify/s (both cores)', range(h.login.argon2VerifyPerSec)],
-      ['Latchkey login req/s', range(h.login.login.rps)],
-      ['Latchkey login ÷ raw argon2', ratio(h.login.loginToArgon2)],
-      ['Latchkey login p50 / p99 ms', `${ms(h.login.login.p50.median)} / ${ms(h.login.login.p99.median)}`],
-      ['Latchkey login server CPU µs/req', range(h.login.login.cpuMicrosPerRequest, sig)],
-      ['tutorial login req/s', range(h.login.tutorialLogin.rps)],
-      ['tutorial login ÷ raw argon2', ratio(h.login.tutorialToArgon2)],
-      ['tutorial login p50 / p99 ms', `${ms(h.login.tutorialLogin.p50.median)} / ${ms(h.login.tutorialLogin.p99.median)}`],
-    ]));
+    md.push(
+      table(
+        ['measure', 'median (min–max)'],
+        [
+          ['raw argon2id verify/s (both cores)', range(h.login.argon2VerifyPerSec)],
+          ['Latchkey login req/s', range(h.login.login.rps)],
+          ['Latchkey login ÷ raw argon2', ratio(h.login.loginToArgon2)],
+          ['Latchkey login p50 / p99 ms', `${ms(h.login.login.p50.median)} / ${ms(h.login.login.p99.median)}`],
+          ['Latchkey login server CPU µs/req', range(h.login.login.cpuMicrosPerRequest, sig)],
+          ['tutorial login req/s', range(h.login.tutorialLogin.rps)],
+          ['tutorial login ÷ raw argon2', ratio(h.login.tutorialToArgon2)],
+          ['tutorial login p50 / p99 ms', `${ms(h.login.tutorialLogin.p50.median)} / ${ms(h.login.tutorialLogin.p99.median)}`],
+        ],
+      ),
+    );
   }
   if (h.flood) {
     md.push(`\n### Protected route while a login flood saturates hashing (${h.flood.note})\n`);
     const fl = (name, s) => [name, range(s.rps), range(s.p50, ms), range(s.p99, ms), range(s.serverCpuShare, sig)];
-    md.push(table(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'server CPU (cores busy)', 'logins/s'], [
-      [...fl('protected, quiet', h.flood.quiet), '—'],
-      [...fl('protected, during a login flood', h.flood.duringLoginFlood), range(h.flood.loginRpsDuringFlood)],
-    ]));
+    md.push(
+      table(
+        ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'server CPU (cores busy)', 'logins/s'],
+        [
+          [...fl('protected, quiet', h.flood.quiet), '—'],
+          [...fl('protected, during a login flood', h.flood.duringLoginFlood), range(h.flood.loginRpsDuringFlood)],
+        ],
+      ),
+    );
   }
 }
 if (results.footprint) {
   const f = results.footprint;
   md.push(`\n## Footprint (${f.note}; ${f.rounds} rounds)\n`);
-  md.push(table(['measure', 'latchkey serve', 'floor (bare node:http)'], [
-    ['cold start → /healthz 200, ms', range(f.coldStartMs, sig), range(f.floorStartMs, sig)],
-    ['first start (empty database), ms', sig(f.firstStartMs), '—'],
-    ['idle RSS, MB (1 s after ready)', range(f.idleRssMB, sig), range(f.floorIdleRssMB, sig)],
-  ]));
+  md.push(
+    table(
+      ['measure', 'latchkey serve', 'floor (bare node:http)'],
+      [
+        ['cold start → /healthz 200, ms', range(f.coldStartMs, sig), range(f.floorStartMs, sig)],
+        ['first start (empty database), ms', sig(f.firstStartMs), '—'],
+        ['idle RSS, MB (1 s after ready)', range(f.idleRssMB, sig), range(f.floorIdleRssMB, sig)],
+      ],
+    ),
+  );
   const read = results.http?.results.read?.scenarios;
   if (read) {
     md.push('\nRSS under load (HTTP suite, server process, max sampled every 50 ms):\n');
-    md.push(table(['server', 'max RSS MB'], [
-      ['Fastify app, requireAuth at full speed (cache hits)', range(read['fastify: requireAuth (cache hits)'].maxRssMB, sig)],
-      ['Fastify app, requireAuth with 20k distinct tokens (cache full)', range(read['fastify: requireAuth (0 % hits, 20k tokens)'].maxRssMB, sig)],
-      ['Express app, latchkey/express requireAuth', range(read['express: latchkey/express requireAuth'].maxRssMB, sig)],
-      ['tutorial app (Express + jsonwebtoken)', range(read['tutorial: express + jsonwebtoken HS256'].maxRssMB, sig)],
-    ]));
+    md.push(
+      table(
+        ['server', 'max RSS MB'],
+        [
+          ['Fastify app, requireAuth at full speed (cache hits)', range(read['fastify: requireAuth (cache hits)'].maxRssMB, sig)],
+          [
+            'Fastify app, requireAuth with 20k distinct tokens (cache full)',
+            range(read['fastify: requireAuth (0 % hits, 20k tokens)'].maxRssMB, sig),
+          ],
+          ['Express app, latchkey/express requireAuth', range(read['express: latchkey/express requireAuth'].maxRssMB, sig)],
+          ['tutorial app (Express + jsonwebtoken)', range(read['tutorial: express + jsonwebtoken HS256'].maxRssMB, sig)],
+        ],
+      ),
+    );
   }
 }
 const text = md.join('\n');

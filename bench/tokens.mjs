@@ -11,7 +11,16 @@
  * Run alone: node bench/tokens.mjs [--rounds 5] [--ms 150] [--json out.json]
  * (needs bench/out/dist: `node bench/lib/build.mjs`).
  */
-import { createHmac, createSecretKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import {
+  createHmac,
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import jsonwebtoken from 'jsonwebtoken';
@@ -40,7 +49,17 @@ const nowS = () => Math.floor(Date.now() / 1000);
 /** The claims Latchkey issues (auth/service.ts #issue): a realistic access token. */
 function accessClaims(overrides = {}) {
   const iat = nowS();
-  return { iss: ISS, aud: AUD, sub: randomUUID(), sid: randomUUID(), role: 'user', jti: randomBytes(12).toString('base64url'), iat, exp: iat + 900, ...overrides };
+  return {
+    iss: ISS,
+    aud: AUD,
+    sub: randomUUID(),
+    sid: randomUUID(),
+    role: 'user',
+    jti: randomBytes(12).toString('base64url'),
+    iat,
+    exp: iat + 900,
+    ...overrides,
+  };
 }
 
 function keysFor(alg) {
@@ -50,7 +69,11 @@ function keysFor(alg) {
     return { signKey: key, verifyKey: key, secret, pemPrivate: secret, pemPublic: secret };
   }
   const { privateKey, publicKey } =
-    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
     signKey: privateKey,
     verifyKey: publicKey,
@@ -228,7 +251,9 @@ async function suiteFor(alg) {
       : [{ name: 'Latchkey, cache on', fn: () => lkCached.check(T()) }]),
     ...(hasJsonwebtoken ? [{ name: 'jsonwebtoken', fn: () => jsonwebtoken.verify(T(), jwtKey, jwtVerifyOpts) }] : []),
     { name: 'fast-jwt', fn: () => fjwt(T()) },
-    ...(cacheRows ? [{ name: 'fast-jwt, cache 100 % hits', fn: () => fjwtCached(T()) }] : [{ name: 'fast-jwt, cache on', fn: () => fjwtCached(T()) }]),
+    ...(cacheRows
+      ? [{ name: 'fast-jwt, cache 100 % hits', fn: () => fjwtCached(T()) }]
+      : [{ name: 'fast-jwt, cache on', fn: () => fjwtCached(T()) }]),
     { name: 'jose (async)', fn: () => jose.jwtVerify(T(), joseKey, joseOpts), async: true },
   ];
 
@@ -250,14 +275,25 @@ async function suiteFor(alg) {
 
   const claims = accessClaims();
   const rawSign = rawSigner(alg, kid, keys.signKey);
-  const fsign = fastSigner({ key: alg === 'HS256' ? keys.secret : keys.pemPrivate, algorithm: alg, kid, header: { typ: 'at+jwt' }, noTimestamp: true });
+  const fsign = fastSigner({
+    key: alg === 'HS256' ? keys.secret : keys.pemPrivate,
+    algorithm: alg,
+    kid,
+    header: { typ: 'at+jwt' },
+    noTimestamp: true,
+  });
   const joseSignKey = keys.signKey;
   out.sign = await compare(
     [
       { name: 'node:crypto (floor)', fn: () => rawSign(claims) },
       { name: 'Latchkey', fn: () => lkSign(claims) },
       ...(hasJsonwebtoken
-        ? [{ name: 'jsonwebtoken', fn: () => jsonwebtoken.sign(claims, keys.signKey, { algorithm: alg, keyid: kid, header: { typ: 'at+jwt' }, noTimestamp: true }) }]
+        ? [
+            {
+              name: 'jsonwebtoken',
+              fn: () => jsonwebtoken.sign(claims, keys.signKey, { algorithm: alg, keyid: kid, header: { typ: 'at+jwt' }, noTimestamp: true }),
+            },
+          ]
         : []),
       { name: 'fast-jwt', fn: () => fsign(claims) },
       { name: 'jose (async)', fn: () => new jose.SignJWT(claims).setProtectedHeader({ alg, kid, typ: 'at+jwt' }).sign(joseSignKey), async: true },

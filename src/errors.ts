@@ -58,11 +58,7 @@ export class ApiError extends LatchkeyError {
   /** Extra, non-secret fields that may be shown to the client (e.g. validation details). */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string = ERROR_CODES[code].message,
-    options?: { cause?: unknown; details?: Record<string, unknown> },
-  ) {
+  constructor(code: ErrorCode, message: string = ERROR_CODES[code].message, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(code, message, options);
     this.name = 'ApiError';
     this.status = ERROR_CODES[code].status;

@@ -63,8 +63,16 @@ export const SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
  * call `loadConfig()` yourself and spread it in to honour it).
  */
 export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Latchkey> {
-  const { store: givenStore, now = Date.now, passwordRules, keyReloadIntervalMs, onEvent, logger, rateLimitStore: givenCounters, ...overrides } =
-    options;
+  const {
+    store: givenStore,
+    now = Date.now,
+    passwordRules,
+    keyReloadIntervalMs,
+    onEvent,
+    logger,
+    rateLimitStore: givenCounters,
+    ...overrides
+  } = options;
   const merged: LatchkeyConfig = { ...loadConfig({}), ...stripUndefined(overrides) };
   // The default allowed origin follows the issuer, as with the environment.
   if (!overrides.allowedOrigins) merged.allowedOrigins = [new URL(merged.issuer).origin];

@@ -72,7 +72,16 @@ async function latchkeyFor(url) {
     const iat = Math.floor(Date.now() / 1000);
     // The claims Latchkey issues (auth/service.ts), for an existing-looking session.
     return Array.from({ length: count }, () =>
-      signer({ iss: ISSUER, aud: AUDIENCE, sub: randomUUID(), sid: randomUUID(), role: 'user', jti: randomBytes(12).toString('base64url'), iat, exp: iat + 900 }),
+      signer({
+        iss: ISSUER,
+        aud: AUDIENCE,
+        sub: randomUUID(),
+        sid: randomUUID(),
+        role: 'user',
+        jti: randomBytes(12).toString('base64url'),
+        iat,
+        exp: iat + 900,
+      }),
     );
   };
   let user;
@@ -112,28 +121,43 @@ async function fastifyApp() {
   const { createVerifier: createLatchkeyVerifier } = await import('../out/dist/jwt/index.js');
   const uncachedAuth = Object.create(latchkey.auth, {
     verifier: {
-      value: createLatchkeyVerifier({ algorithms: ['ES256', 'EdDSA', 'RS256'], keys: latchkey.keys.resolve, issuer: ISSUER, audience: [AUDIENCE], clockTolerance: 5 }),
+      value: createLatchkeyVerifier({
+        algorithms: ['ES256', 'EdDSA', 'RS256'],
+        keys: latchkey.keys.resolve,
+        issuer: ISSUER,
+        audience: [AUDIENCE],
+        clockTolerance: 5,
+      }),
     },
   });
-  app.get('/protected-uncached', { preHandler: requireAuth({ latchkey: { ...latchkey, auth: uncachedAuth } }) }, async (request) => ({ id: request.user.id }));
+  app.get('/protected-uncached', { preHandler: requireAuth({ latchkey: { ...latchkey, auth: uncachedAuth } }) }, async (request) => ({
+    id: request.user.id,
+  }));
 
   // The same route behind fast-jwt, written as its README suggests (key fixed at start-up).
   const publicPem = (await import('node:crypto')).createPublicKey(latchkey.keys.signingKey.key).export({ format: 'pem', type: 'spki' });
   const alg = latchkey.keys.signingKey.alg;
-  for (const [path, cache] of [['/fast-jwt', false], ['/fast-jwt-cached', 10_000]]) {
+  for (const [path, cache] of [
+    ['/fast-jwt', false],
+    ['/fast-jwt-cached', 10_000],
+  ]) {
     const verify = createVerifier({ key: publicPem, algorithms: [alg], allowedIss: ISSUER, allowedAud: AUDIENCE, cache });
-    app.get(path, {
-      preHandler: (request, reply, done) => {
-        const header = request.headers.authorization;
-        try {
-          if (!header?.startsWith('Bearer ')) throw new Error('missing');
-          request.user = verify(header.slice(7));
-          done();
-        } catch {
-          reply.code(401).send({ error: 'INVALID_TOKEN' });
-        }
+    app.get(
+      path,
+      {
+        preHandler: (request, reply, done) => {
+          const header = request.headers.authorization;
+          try {
+            if (!header?.startsWith('Bearer ')) throw new Error('missing');
+            request.user = verify(header.slice(7));
+            done();
+          } catch {
+            reply.code(401).send({ error: 'INVALID_TOKEN' });
+          }
+        },
       },
-    }, async (request) => ({ id: request.user.sub }));
+      async (request) => ({ id: request.user.sub }),
+    );
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const close = cleanup;

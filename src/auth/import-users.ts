@@ -54,10 +54,7 @@ function problem(line: number, code: ImportProblemCode, message: string): Import
 }
 
 /** Parses and validates the whole file. Nothing is written. */
-export function parseUserImport(
-  text: string,
-  passwordRules: readonly PasswordRule[] = [],
-): { users: ImportedUserLine[]; problems: ImportProblem[] } {
+export function parseUserImport(text: string, passwordRules: readonly PasswordRule[] = []): { users: ImportedUserLine[]; problems: ImportProblem[] } {
   const users: ImportedUserLine[] = [];
   const problems: ImportProblem[] = [];
   const seen = new Map<string, number>();

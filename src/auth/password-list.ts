@@ -16,7 +16,9 @@ let list: ReadonlySet<string> | undefined;
 /** Loads (once) and returns the common-password set. Throws if the data file is missing. */
 export function commonPasswords(): ReadonlySet<string> {
   if (!list) {
-    const entries = readFileSync(LIST_URL, 'utf8').split('\n').filter((line) => line.length > 0);
+    const entries = readFileSync(LIST_URL, 'utf8')
+      .split('\n')
+      .filter((line) => line.length > 0);
     list = new Set(entries);
   }
   return list;

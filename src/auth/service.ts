@@ -92,9 +92,7 @@ export interface Principal {
   claims: Record<string, unknown>;
 }
 
-export type AuthenticateResult =
-  | { ok: true; principal: Principal }
-  | { ok: false; code: 'INVALID_TOKEN' | 'TOKEN_EXPIRED'; reason: string };
+export type AuthenticateResult = { ok: true; principal: Principal } | { ok: false; code: 'INVALID_TOKEN' | 'TOKEN_EXPIRED'; reason: string };
 
 export interface SessionView {
   id: string;
@@ -298,10 +296,7 @@ export class AuthService {
         continue;
       }
 
-      const inGrace =
-        claims.counter === session.counter - 1 &&
-        session.rotatedAt !== null &&
-        now - session.rotatedAt < refreshGrace * 1000;
+      const inGrace = claims.counter === session.counter - 1 && session.rotatedAt !== null && now - session.rotatedAt < refreshGrace * 1000;
       if (inGrace) {
         // Idempotent: hand out the session's current token, no second rotation.
         return { ok: true, rotated: false, tokens: this.#issue(user, session) };
@@ -423,7 +418,14 @@ export class AuthService {
     const next = assertPasswordPolicy(newPassword, this.#o.passwordRules);
     const now = this.#o.now();
     const revoked = await this.#o.store.changePassword(user.id, await hashPassword(next), principal.sessionId, now);
-    await this.#audit({ type: 'password_change', at: now, userId: user.id, sessionId: principal.sessionId, ip: ctx.ip, detail: { revokedSessions: revoked } });
+    await this.#audit({
+      type: 'password_change',
+      at: now,
+      userId: user.id,
+      sessionId: principal.sessionId,
+      ip: ctx.ip,
+      detail: { revokedSessions: revoked },
+    });
   }
 
   /** Revokes every session of a user (admin CLI). */

@@ -8,7 +8,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   serve: { summary: 'run the auth server', load: async () => (await import('./commands/serve.js')).serve },
   decode: { summary: 'decode and lint a JWT', load: async () => (await import('./commands/decode.js')).decode },
   verify: { summary: 'verify a JWT with a key', load: async () => (await import('./commands/verify.js')).verify },
-  user: { summary: 'user create --email E --password-stdin [--role R] | user import --file F', load: async () => (await import('./commands/user.js')).user },
+  user: {
+    summary: 'user create --email E --password-stdin [--role R] | user import --file F',
+    load: async () => (await import('./commands/user.js')).user,
+  },
   keys: { summary: 'keys rotate', load: async () => (await import('./commands/keys.js')).keys },
   sessions: { summary: 'sessions revoke --email E', load: async () => (await import('./commands/sessions.js')).sessions },
   audit: { summary: 'audit tail [--follow] [--limit N]', load: async () => (await import('./commands/audit.js')).audit },
@@ -32,4 +35,3 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   return (await command.load())(rest, io);
 }
-

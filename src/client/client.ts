@@ -138,8 +138,7 @@ class BrowserAuthClient implements AuthClient {
           },
         })
       : null;
-    const locks =
-      options.locks === undefined ? ((globalThis as { navigator?: Navigator }).navigator?.locks ?? null) : options.locks;
+    const locks = options.locks === undefined ? ((globalThis as { navigator?: Navigator }).navigator?.locks ?? null) : options.locks;
     if (locks) this.#mutex = webLocksMutex(locks, `${name}:refresh`);
     else if (this.#channel) {
       this.#mutex = channelMutex(this.#channel, { random: this.#random, claimTtlMs: this.#timeoutMs + 5000 });

@@ -142,7 +142,8 @@ export function decodeSecret(raw: string, name = 'LATCHKEY_SECRET'): Uint8Array 
   return new Uint8Array(bytes);
 }
 
-const TRUST_PROXY_HELP = 'must be false, true, a hop count, or a comma-separated list of IP addresses, CIDR ranges and loopback/linklocal/uniquelocal';
+const TRUST_PROXY_HELP =
+  'must be false, true, a hop count, or a comma-separated list of IP addresses, CIDR ranges and loopback/linklocal/uniquelocal';
 const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
 
 /** One entry of an address list: an IP address, `address/prefix`, `address/netmask` or a named range. */
@@ -215,7 +216,10 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
 
   const issuer = read(env, 'LATCHKEY_ISSUER') ?? 'http://localhost:3000';
   const issuerOrigin = origin(issuer, 'LATCHKEY_ISSUER');
-  const audience = (read(env, 'LATCHKEY_AUDIENCE') ?? 'latchkey').split(',').map((a) => a.trim()).filter(Boolean);
+  const audience = (read(env, 'LATCHKEY_AUDIENCE') ?? 'latchkey')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   if (audience.length === 0) throw new ConfigError('LATCHKEY_AUDIENCE', 'must name at least one audience');
 
   const signingAlg = (read(env, 'LATCHKEY_SIGNING_ALG') ?? 'ES256') as SigningAlgorithm;
@@ -239,7 +243,11 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
 
   const rawOrigins = read(env, 'LATCHKEY_ALLOWED_ORIGINS');
   const allowedOrigins = rawOrigins
-    ? rawOrigins.split(',').map((o) => o.trim()).filter(Boolean).map((o) => origin(o, 'LATCHKEY_ALLOWED_ORIGINS'))
+    ? rawOrigins
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean)
+        .map((o) => origin(o, 'LATCHKEY_ALLOWED_ORIGINS'))
     : [issuerOrigin];
 
   const windowSeconds = integer(env, 'LATCHKEY_RATE_LIMIT_WINDOW', 60, 1, 86_400);

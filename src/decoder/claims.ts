@@ -61,7 +61,11 @@ const PAYLOAD_CLAIMS: Readonly<Record<string, ClaimInfo>> = {
 };
 
 const HEADER_PARAMS: Readonly<Record<string, ClaimInfo>> = {
-  alg: c('Algorithm', 'Signature (JWS) or key-management (JWE) algorithm. A verifier must choose it from its own key, not trust it.', 'RFC 7515 §4.1.1'),
+  alg: c(
+    'Algorithm',
+    'Signature (JWS) or key-management (JWE) algorithm. A verifier must choose it from its own key, not trust it.',
+    'RFC 7515 §4.1.1',
+  ),
   typ: c('Type', 'Media type of the whole token, e.g. JWT or at+jwt.', 'RFC 7515 §4.1.9 / RFC 9068 §2.1'),
   cty: c('Content type', 'Media type of the payload; "JWT" means a nested token.', 'RFC 7515 §4.1.10'),
   kid: c('Key ID', 'Hint which key signed the token; match it against keys you already trust.', 'RFC 7515 §4.1.4'),

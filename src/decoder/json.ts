@@ -23,9 +23,7 @@ export interface DuplicateKey {
   key: string;
 }
 
-export type JsonParseResult =
-  | { ok: true; value: JsonNode; duplicates: DuplicateKey[] }
-  | { ok: false; position: number; reason: string };
+export type JsonParseResult = { ok: true; value: JsonNode; duplicates: DuplicateKey[] } | { ok: false; position: number; reason: string };
 
 const MAX_DEPTH = 200;
 
@@ -74,14 +72,30 @@ export function parseJson(text: string): JsonParseResult {
         const e = text[i + 1];
         i += 2;
         switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
+          case '"':
+            out += '"';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '/':
+            out += '/';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
           case 'u': {
             const hex = text.slice(i, i + 4);
             if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape');
@@ -218,7 +232,12 @@ export function fromPlain(value: unknown): JsonNode {
   if (typeof value === 'string') return { type: 'string', value };
   if (Array.isArray(value)) return { type: 'array', items: value.map(fromPlain) };
   if (typeof value === 'object') {
-    return { type: 'object', members: Object.entries(value).filter(([, v]) => v !== undefined).map(([key, v]) => ({ key, value: fromPlain(v) })) };
+    return {
+      type: 'object',
+      members: Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([key, v]) => ({ key, value: fromPlain(v) })),
+    };
   }
   return { type: 'string', value: String(value) };
 }

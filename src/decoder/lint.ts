@@ -126,7 +126,10 @@ function lintHeader(header: Record<string, unknown>, kind: 'JWS' | 'JWE', option
     if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== 'string' || c.length === 0)) {
       out.push(warning('CRIT_UNKNOWN', 'crit must be a non-empty array of names.', '/header/crit'));
     } else {
-      const names = (crit as string[]).slice(0, 5).map((c) => JSON.stringify(c.slice(0, 40))).join(', ');
+      const names = (crit as string[])
+        .slice(0, 5)
+        .map((c) => JSON.stringify(c.slice(0, 40)))
+        .join(', ');
       out.push(warning('CRIT_UNKNOWN', `Listed: ${names}.`, '/header/crit'));
     }
   }
@@ -145,7 +148,8 @@ function lintHeader(header: Record<string, unknown>, kind: 'JWS' | 'JWE', option
 function lintTimes(times: TimeInfo[], payload: Record<string, unknown>, options: LintOptions, out: Warning[]): void {
   for (const t of times) {
     const path = `/payload/${t.claim}`;
-    if (t.problem === 'NOT_NUMERIC') out.push(warning('TIME_NOT_NUMERIC', `${t.claim} is a ${Array.isArray(t.raw) ? 'array' : t.raw === null ? 'null' : typeof t.raw}.`, path));
+    if (t.problem === 'NOT_NUMERIC')
+      out.push(warning('TIME_NOT_NUMERIC', `${t.claim} is a ${Array.isArray(t.raw) ? 'array' : t.raw === null ? 'null' : typeof t.raw}.`, path));
     else if (t.problem === 'OUT_OF_RANGE') out.push(warning('TIME_OUT_OF_RANGE', `${t.claim}.`, path));
     else if (t.problem === 'MILLISECONDS') {
       out.push(warning('TIME_MILLISECONDS', `${t.claim} read as milliseconds would be ${t.asMillisecondsIso ?? 'out of range'}.`, path));
@@ -180,12 +184,14 @@ export function lintToken(decoded: DecodeResult, options: LintOptions): LintResu
   const out: Warning[] = [];
   if (!decoded.ok) return { warnings: out, times: [] };
   lintHeader(decoded.headerJson, decoded.kind, options, out);
-  for (const d of decoded.duplicates.header) out.push(warning('DUPLICATE_KEYS', `"${d.key.slice(0, 40)}" in the header.`, `/header${d.path === '/' ? '' : d.path}`));
+  for (const d of decoded.duplicates.header)
+    out.push(warning('DUPLICATE_KEYS', `"${d.key.slice(0, 40)}" in the header.`, `/header${d.path === '/' ? '' : d.path}`));
   if (decoded.kind === 'JWE') {
     out.push(warning('JWE', `enc ${typeof decoded.headerJson.enc === 'string' ? decoded.headerJson.enc.slice(0, 40) : 'missing'}.`, '/header'));
     return { warnings: out, times: [] };
   }
-  for (const d of decoded.duplicates.payload) out.push(warning('DUPLICATE_KEYS', `"${d.key.slice(0, 40)}" in the payload.`, `/payload${d.path === '/' ? '' : d.path}`));
+  for (const d of decoded.duplicates.payload)
+    out.push(warning('DUPLICATE_KEYS', `"${d.key.slice(0, 40)}" in the payload.`, `/payload${d.path === '/' ? '' : d.path}`));
   const alg = decoded.headerJson.alg;
   if (decoded.signature.length === 0 && !(typeof alg === 'string' && alg.toLowerCase() === 'none')) {
     out.push(warning('SIGNATURE_EMPTY', undefined, '/signature'));

@@ -102,7 +102,10 @@ function formatLocal(date: Date, opts: TimeOptions): string {
 }
 
 function formatUtc(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
 }
 
 /** Describes one time claim value. Never throws. */

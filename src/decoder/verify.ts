@@ -116,7 +116,12 @@ export async function verifyToken(decoded: DecodeResult, keyInput: KeyInput, opt
   // reject the JWS; this tool understands no extension (and `b64: false` changes what is signed).
   const header = decoded.headerJson;
   if ('crit' in header || ('b64' in header && header.b64 !== true)) {
-    return result({ valid: false, code: 'CRIT_UNSUPPORTED', message: 'The header requires extensions (crit) this tool does not understand; such a token must be rejected.', warnings });
+    return result({
+      valid: false,
+      code: 'CRIT_UNSUPPORTED',
+      message: 'The header requires extensions (crit) this tool does not understand; such a token must be rejected.',
+      warnings,
+    });
   }
   const userAlgs = options.algorithms;
   const allows = (k: PreparedKey): boolean => k.algorithms.includes(alg) && (!userAlgs || userAlgs.includes(alg));
@@ -167,5 +172,11 @@ export async function verifyToken(decoded: DecodeResult, keyInput: KeyInput, opt
     return result({ valid: false, code: 'KEY_INVALID', message: `The key could not be imported for ${alg}.`, warnings });
   }
   const keyWarn = usable.length === 1 ? keyWarnings(usable[0]!, alg) : [];
-  return result({ valid: false, code: 'BAD_SIGNATURE', message: 'Signature invalid: the token was not signed with the key given, or was altered.', alg, warnings: [...warnings, ...keyWarn] });
+  return result({
+    valid: false,
+    code: 'BAD_SIGNATURE',
+    message: 'Signature invalid: the token was not signed with the key given, or was altered.',
+    alg,
+    warnings: [...warnings, ...keyWarn],
+  });
 }

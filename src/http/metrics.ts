@@ -22,8 +22,17 @@ export function installMetrics(app: FastifyInstance, latchkey: Latchkey, options
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
   const logins = new Counter({ name: 'latchkey_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers: [registry] });
-  const refreshes = new Counter({ name: 'latchkey_refreshes_total', help: 'Successful refresh-token rotations', labelNames: ['result'], registers: [registry] });
-  const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh-token reuse detections (session revoked)', registers: [registry] });
+  const refreshes = new Counter({
+    name: 'latchkey_refreshes_total',
+    help: 'Successful refresh-token rotations',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const reuse = new Counter({
+    name: 'latchkey_refresh_reuse_detected_total',
+    help: 'Refresh-token reuse detections (session revoked)',
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'latchkey_http_request_duration_seconds',
     help: 'HTTP request latency',

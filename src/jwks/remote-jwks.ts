@@ -198,8 +198,7 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
         return true;
       },
       (error: unknown) => {
-        lastError =
-          error instanceof JwksFetchError ? error : new JwksFetchError('JWKS_NETWORK', 'The JWKS fetch failed.', { cause: error });
+        lastError = error instanceof JwksFetchError ? error : new JwksFetchError('JWKS_NETWORK', 'The JWKS fetch failed.', { cause: error });
         try {
           options.onError?.(lastError);
         } catch {

@@ -5,15 +5,7 @@
  * exact `asymmetricKeyType` (and curve) of its algorithm, and nothing here ever turns key
  * bytes of one kind into a key of another.
  */
-import {
-  KeyObject,
-  constants,
-  createHmac,
-  createPublicKey,
-  sign as cryptoSign,
-  timingSafeEqual,
-  verify as cryptoVerify,
-} from 'node:crypto';
+import { KeyObject, constants, createHmac, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 
 /** JWS `alg` values Latchkey supports (RFC 7518 §3.1, RFC 8037 §3.1). */
 export type JwsAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256' | 'HS256';
@@ -91,8 +83,7 @@ export function prepareVerificationKey(alg: JwsAlgorithm, key: unknown): Prepare
   if (problem !== undefined) return problem;
   const keyObject = key as KeyObject;
   const verifyKey = keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject;
-  const signatureLength =
-    alg === 'RS256' || alg === 'PS256' ? (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8 : alg === 'HS256' ? 32 : 64;
+  const signatureLength = alg === 'RS256' || alg === 'PS256' ? (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8 : alg === 'HS256' ? 32 : 64;
   const entry: PreparedKey = Object.freeze({ alg, key: verifyKey, signatureLength });
   prepared.set(keyObject, entry);
   return entry;
@@ -114,7 +105,9 @@ export function verifySignature(prepared: PreparedKey, data: Buffer | string, si
   if (signature.length !== prepared.signatureLength) return false;
   try {
     if (prepared.alg === 'HS256') {
-      const mac = createHmac('sha256', prepared.key).update(data as string, 'latin1').digest();
+      const mac = createHmac('sha256', prepared.key)
+        .update(data as string, 'latin1')
+        .digest();
       return timingSafeEqual(mac, signature);
     }
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;

@@ -46,5 +46,7 @@ export function decodeBase64url(text: string): Buffer | undefined {
 
 /** Encodes bytes (or a string, as UTF-8) as unpadded base64url. */
 export function encodeBase64url(input: Uint8Array | string): string {
-  return (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url');
+  return (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString(
+    'base64url',
+  );
 }

@@ -3,14 +3,7 @@
  * Import accepts public keys only (plus, when asked, HS256 `oct` secrets) and refuses any JWK
  * carrying private members, so a leaked private JWK is never silently used as a public key.
  */
-import {
-  type JsonWebKey,
-  type KeyObject,
-  createPublicKey,
-  createSecretKey,
-  generateKeyPairSync,
-  randomBytes,
-} from 'node:crypto';
+import { type JsonWebKey, type KeyObject, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { type JwsAlgorithm, isJwsAlgorithm, keyProblem } from './algorithms.js';
 import { decodeBase64url } from './base64url.js';
@@ -115,7 +108,10 @@ export function importJwk(jwk: unknown, options: ImportJwkOptions = {}): Importe
     }
   }
 
-  for (const [name, value] of [['alg', j.alg], ['options.alg', options.alg]] as const) {
+  for (const [name, value] of [
+    ['alg', j.alg],
+    ['options.alg', options.alg],
+  ] as const) {
     if (value === undefined) continue;
     if (!isJwsAlgorithm(value)) throw jwkError(`${name}: not a supported algorithm`);
     if (value !== inferred) throw jwkError(`${name}: does not match the key type`);

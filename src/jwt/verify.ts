@@ -9,13 +9,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 
-import {
-  type JwsAlgorithm,
-  type PreparedKey,
-  isJwsAlgorithm,
-  prepareVerificationKey,
-  verifySignature,
-} from './algorithms.js';
+import { type JwsAlgorithm, type PreparedKey, isJwsAlgorithm, prepareVerificationKey, verifySignature } from './algorithms.js';
 import { isCanonicalBase64url } from './base64url.js';
 import { type CachedToken, TokenCache, type TokenCacheOptions, deepFreeze, tokenCacheProblem } from './cache.js';
 import { JwtError, type JwtErrorCode, tokenError } from './errors.js';

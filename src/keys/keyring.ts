@@ -51,8 +51,7 @@ export interface ActiveSigningKey {
 }
 
 export class KeyRing {
-  #options: Required<Omit<KeyRingOptions, 'hs256Secret' | 'logger'>> &
-    Pick<KeyRingOptions, 'hs256Secret' | 'logger'>;
+  #options: Required<Omit<KeyRingOptions, 'hs256Secret' | 'logger'>> & Pick<KeyRingOptions, 'hs256Secret' | 'logger'>;
   #signing!: ActiveSigningKey;
   /** Whether the store holds a `next` key (published ahead of signing). */
   #hasNext = false;
@@ -203,10 +202,7 @@ export class KeyRing {
    */
   async rotate(): Promise<string> {
     if (this.#options.alg === 'HS256') {
-      throw new LatchkeyError(
-        'KEY_ROTATION_UNSUPPORTED',
-        'HS256 keys come from LATCHKEY_HS256_SECRET; rotate by changing it.',
-      );
+      throw new LatchkeyError('KEY_ROTATION_UNSUPPORTED', 'HS256 keys come from LATCHKEY_HS256_SECRET; rotate by changing it.');
     }
     const now = this.#options.now();
     const previous = this.#signing?.kid ?? null;

@@ -25,10 +25,8 @@ export function unseal(key: Buffer, sealed: string, associatedData: string): Buf
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
   } catch (cause) {
-    throw new LatchkeyError(
-      'KEY_UNSEAL_FAILED',
-      'A signing key could not be decrypted: LATCHKEY_SECRET differs from the one that sealed it.',
-      { cause },
-    );
+    throw new LatchkeyError('KEY_UNSEAL_FAILED', 'A signing key could not be decrypted: LATCHKEY_SECRET differs from the one that sealed it.', {
+      cause,
+    });
   }
 }

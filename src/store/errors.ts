@@ -112,10 +112,7 @@ export function toStoreError(operation: string, error: unknown): Error {
   if (error instanceof LatchkeyError) return error;
   if (isConnectionError(error)) {
     const code = codeOf(error);
-    return new StoreUnavailableError(
-      `The database is unavailable (${operation}${code ? `: ${code}` : ''}).`,
-      { cause: error },
-    );
+    return new StoreUnavailableError(`The database is unavailable (${operation}${code ? `: ${code}` : ''}).`, { cause: error });
   }
   const code = codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
   const message = error instanceof Error ? error.message : String(error);

@@ -10,9 +10,7 @@ import type { SqliteSynchronous } from './sqlite.js';
 import type { Store } from './types.js';
 import { parseStoreUrl } from './url.js';
 
-export type {
-  Store,
-} from './types.js';
+export type { Store } from './types.js';
 export type { StoreLogger } from './backend.js';
 export { parseStoreUrl } from './url.js';
 

@@ -35,7 +35,16 @@ const AUDIT_MAX_LIMIT = 1_000;
  * server dropped (restart, failover, idle kill) may still be handed out once by the pool; the
  * retry gets a fresh one. Writes are never retried here — their outcome may be unknown.
  */
-const RETRIED_READS = new Set(['ping', 'findUserByEmail', 'findUserById', 'findSession', 'findSessionWithUser', 'listActiveSessions', 'listSigningKeys', 'listAudit']);
+const RETRIED_READS = new Set([
+  'ping',
+  'findUserByEmail',
+  'findUserById',
+  'findSession',
+  'findSessionWithUser',
+  'listActiveSessions',
+  'listSigningKeys',
+  'listAudit',
+]);
 const READ_RETRY_DELAY_MS = 100;
 
 type NewSigningKey = Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>;
@@ -264,11 +273,7 @@ export class KyselyStore implements Store {
 
   updateUserRole(userId: string, role: Role, now: number): Promise<boolean> {
     return this.#op('updateUserRole', async (db) => {
-      const result = await db
-        .updateTable('users')
-        .set({ role, updated_at: now })
-        .where('id', '=', userId)
-        .executeTakeFirst();
+      const result = await db.updateTable('users').set({ role, updated_at: now }).where('id', '=', userId).executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
   }
@@ -378,9 +383,7 @@ export class KyselyStore implements Store {
   }
 
   revokeUserSessions(userId: string, reason: RevokeReason, now: number, exceptSessionId?: string): Promise<number> {
-    return this.#op('revokeUserSessions', () =>
-      this.#backend.transaction((trx) => endSessionsOf(trx, userId, reason, now, exceptSessionId)),
-    );
+    return this.#op('revokeUserSessions', () => this.#backend.transaction((trx) => endSessionsOf(trx, userId, reason, now, exceptSessionId)));
   }
 
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -403,13 +406,7 @@ export class KyselyStore implements Store {
     return this.#op('purgeSessions', async (db) => {
       const result = await db
         .deleteFrom('sessions')
-        .where((eb) =>
-          eb.or([
-            eb('revoked_at', '<', before),
-            eb('idle_expires_at', '<', before),
-            eb('absolute_expires_at', '<', before),
-          ]),
-        )
+        .where((eb) => eb.or([eb('revoked_at', '<', before), eb('idle_expires_at', '<', before), eb('absolute_expires_at', '<', before)]))
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     });
@@ -422,12 +419,7 @@ export class KyselyStore implements Store {
       const rows = await db
         .selectFrom('signing_keys')
         .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb('state', 'in', ['current', 'next']),
-            eb.and([eb('state', '=', 'retired'), eb('expires_at', '>', now)]),
-          ]),
-        )
+        .where((eb) => eb.or([eb('state', 'in', ['current', 'next']), eb.and([eb('state', '=', 'retired'), eb('expires_at', '>', now)])]))
         .orderBy('created_at', 'desc')
         .orderBy('kid')
         .execute();
@@ -459,7 +451,11 @@ export class KyselyStore implements Store {
     return this.#op('insertNextSigningKey', async (db) => {
       // `signing_keys_one_next` admits one next key; a racing insert becomes a no-op.
       try {
-        await db.insertInto('signing_keys').values(newKeyRow(key, 'next')).onConflict((oc) => oc.doNothing()).execute();
+        await db
+          .insertInto('signing_keys')
+          .values(newKeyRow(key, 'next'))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
@@ -475,7 +471,11 @@ export class KyselyStore implements Store {
       // second insert becomes a no-op (ON CONFLICT covers every unique index), never a second
       // signer. The read afterwards returns whichever insert won.
       try {
-        await db.insertInto('signing_keys').values(newKeyRow(key)).onConflict((oc) => oc.doNothing()).execute();
+        await db
+          .insertInto('signing_keys')
+          .values(newKeyRow(key))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
@@ -500,13 +500,7 @@ export class KyselyStore implements Store {
       const limit = Math.min(Math.max(Math.trunc(options.limit ?? AUDIT_DEFAULT_LIMIT), 1), AUDIT_MAX_LIMIT);
       if (options.afterId !== undefined) {
         // Tailing: the next `limit` events after `afterId`, oldest first.
-        const rows = await db
-          .selectFrom('audit_events')
-          .selectAll()
-          .where('id', '>', options.afterId)
-          .orderBy('id', 'asc')
-          .limit(limit)
-          .execute();
+        const rows = await db.selectFrom('audit_events').selectAll().where('id', '>', options.afterId).orderBy('id', 'asc').limit(limit).execute();
         return rows.map(toAudit);
       }
       // No cursor: the latest `limit` events, still returned oldest first (newest last).

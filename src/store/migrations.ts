@@ -61,13 +61,7 @@ function initial(dialect: DialectName): Migration {
         .where(sql<SqlBool>`state = 'current'`)
         .execute();
       // …and at most one next key (published ahead of signing).
-      await db.schema
-        .createIndex('signing_keys_one_next')
-        .on('signing_keys')
-        .column('state')
-        .unique()
-        .where(sql<SqlBool>`state = 'next'`)
-        .execute();
+      await db.schema.createIndex('signing_keys_one_next').on('signing_keys').column('state').unique().where(sql<SqlBool>`state = 'next'`).execute();
 
       let audit = db.schema.createTable('audit_events');
       audit =
@@ -103,7 +97,10 @@ function auditEventsAt(): Migration {
 function credentialGeneration(): Migration {
   return {
     async up(db) {
-      await db.schema.alterTable('users').addColumn('credential_generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('credential_generation', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
     },
   };
 }

@@ -30,9 +30,7 @@ const parseInt8 = (value: string): number => Number(value);
 
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary'
-      ? parseInt8
-      : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 function errorFields(error: unknown): { code?: string; message: string } {
@@ -43,11 +41,7 @@ function errorFields(error: unknown): { code?: string; message: string } {
   };
 }
 
-export function openPostgres(
-  connectionString: string,
-  poolSize: number,
-  logger: StoreLogger | undefined,
-): Backend {
+export function openPostgres(connectionString: string, poolSize: number, logger: StoreLogger | undefined): Backend {
   const clientConfig: pg.ClientConfig = {
     connectionString,
     types,
@@ -90,9 +84,7 @@ export function openPostgres(
         if (result.error) throw result.error;
         return result;
       } finally {
-        await client
-          .query('select pg_advisory_unlock($1::int4, hashtext(current_schema()))', [ADVISORY_LOCK_CLASS])
-          .catch(() => undefined);
+        await client.query('select pg_advisory_unlock($1::int4, hashtext(current_schema()))', [ADVISORY_LOCK_CLASS]).catch(() => undefined);
       }
     } finally {
       // Ending the session releases the lock even if the unlock above failed.
@@ -112,9 +104,7 @@ export function openPostgres(
     exclusive: (fn) => fn(),
     transaction: (fn) => db.transaction().execute(fn),
     lockInTransaction: async (trx, name) => {
-      await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}::int4, hashtext(${name} || '.' || current_schema()))`.execute(
-        trx,
-      );
+      await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}::int4, hashtext(${name} || '.' || current_schema()))`.execute(trx);
     },
     migrate,
     close: () => {

@@ -1,9 +1,7 @@
 /** Parsing of `LATCHKEY_DATABASE_URL` values. */
 import { ConfigError } from '../errors.js';
 
-export type StoreTarget =
-  | { dialect: 'sqlite'; /** File path, or `:memory:`. */ path: string }
-  | { dialect: 'postgres'; connectionString: string };
+export type StoreTarget = { dialect: 'sqlite' /** File path, or `:memory:`. */; path: string } | { dialect: 'postgres'; connectionString: string };
 
 /**
  * `sqlite:<path>` (`sqlite:///abs/path` also accepted), `sqlite::memory:`,
@@ -21,8 +19,5 @@ export function parseStoreUrl(url: string): StoreTarget {
     }
     return { dialect: 'sqlite', path };
   }
-  throw new ConfigError(
-    'LATCHKEY_DATABASE_URL',
-    'must start with sqlite:, postgres:// or postgresql://',
-  );
+  throw new ConfigError('LATCHKEY_DATABASE_URL', 'must start with sqlite:, postgres:// or postgresql://');
 }

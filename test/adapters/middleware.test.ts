@@ -170,48 +170,51 @@ describe('mounting the auth routes', () => {
 });
 
 describe('requireAuth with a JWKS, over HTTP', () => {
-  it.each(['Express', 'Fastify'] as const)('%s: verifies, 401s, and answers 503 UNAVAILABLE for an unknown kid while the JWKS is down', async (kind) => {
-    const { startJwksServer } = await import('../jwks/jwks-server.js');
-    const express = (await import('express')).default;
-    const Fastify = (await import('fastify')).default;
-    const { createServer } = await import('node:http');
-    const jwks = await startJwksServer();
-    // No cooldown: the unknown kid below must cause a fetch attempt (which fails).
-    const options = { jwksUrl: jwks.url, issuer: 'https://auth.example.com', audience: 'latchkey', jwksOptions: { cooldownMs: 0 } };
-    let url: string;
-    let close: () => Promise<void>;
-    if (kind === 'Express') {
-      const app = express();
-      app.get('/api', expressRequireAuth(options), (req, res) => res.json(req.user));
-      const server = createServer(app);
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      close = () => new Promise((resolve) => server.close(() => resolve()));
-    } else {
-      const app = Fastify();
-      app.get('/api', { preHandler: fastifyRequireAuth(options) }, async (request) => request.user);
-      url = await app.listen({ port: 0, host: '127.0.0.1' });
-      close = () => app.close();
-    }
-    const { TestClient } = await import('../helpers/http-client.js');
-    const client = new TestClient(url);
-    try {
-      const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: options.issuer, aud: 'latchkey', sub: 'u1', sid: 's1', role: 'user', iat: now, exp: now + 60 };
-      const ok = await client.get('/api', { bearer: jwks.sign(claims) });
-      expect(ok.status).toBe(200);
-      expect(ok.body).toMatchObject({ id: 'u1', sessionId: 's1', role: 'user' });
-      expectError(await client.get('/api', { bearer: jwks.sign({ ...claims, exp: now - 120 }) }), 401, 'TOKEN_EXPIRED');
-      const first = jwks.current;
-      await jwks.down();
-      const next = jwks.rotate();
-      const res = await client.get('/api', { bearer: jwks.sign(claims, next) });
-      expectError(res, 503, 'UNAVAILABLE');
-      expect(res.headers.get('www-authenticate')).toBeNull();
-      expect((await client.get('/api', { bearer: jwks.sign(claims, first) })).status).toBe(200); // cached key still works
-    } finally {
-      await close();
-      await jwks.close();
-    }
-  });
+  it.each(['Express', 'Fastify'] as const)(
+    '%s: verifies, 401s, and answers 503 UNAVAILABLE for an unknown kid while the JWKS is down',
+    async (kind) => {
+      const { startJwksServer } = await import('../jwks/jwks-server.js');
+      const express = (await import('express')).default;
+      const Fastify = (await import('fastify')).default;
+      const { createServer } = await import('node:http');
+      const jwks = await startJwksServer();
+      // No cooldown: the unknown kid below must cause a fetch attempt (which fails).
+      const options = { jwksUrl: jwks.url, issuer: 'https://auth.example.com', audience: 'latchkey', jwksOptions: { cooldownMs: 0 } };
+      let url: string;
+      let close: () => Promise<void>;
+      if (kind === 'Express') {
+        const app = express();
+        app.get('/api', expressRequireAuth(options), (req, res) => res.json(req.user));
+        const server = createServer(app);
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+        close = () => new Promise((resolve) => server.close(() => resolve()));
+      } else {
+        const app = Fastify();
+        app.get('/api', { preHandler: fastifyRequireAuth(options) }, async (request) => request.user);
+        url = await app.listen({ port: 0, host: '127.0.0.1' });
+        close = () => app.close();
+      }
+      const { TestClient } = await import('../helpers/http-client.js');
+      const client = new TestClient(url);
+      try {
+        const now = Math.floor(Date.now() / 1000);
+        const claims = { iss: options.issuer, aud: 'latchkey', sub: 'u1', sid: 's1', role: 'user', iat: now, exp: now + 60 };
+        const ok = await client.get('/api', { bearer: jwks.sign(claims) });
+        expect(ok.status).toBe(200);
+        expect(ok.body).toMatchObject({ id: 'u1', sessionId: 's1', role: 'user' });
+        expectError(await client.get('/api', { bearer: jwks.sign({ ...claims, exp: now - 120 }) }), 401, 'TOKEN_EXPIRED');
+        const first = jwks.current;
+        await jwks.down();
+        const next = jwks.rotate();
+        const res = await client.get('/api', { bearer: jwks.sign(claims, next) });
+        expectError(res, 503, 'UNAVAILABLE');
+        expect(res.headers.get('www-authenticate')).toBeNull();
+        expect((await client.get('/api', { bearer: jwks.sign(claims, first) })).status).toBe(200); // cached key still works
+      } finally {
+        await close();
+        await jwks.close();
+      }
+    },
+  );
 });

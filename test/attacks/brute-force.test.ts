@@ -111,7 +111,9 @@ describe('attacks: brute force and floods reach 429', () => {
       const refused = answers.filter((res) => res.status !== 401);
       // Evaluated = reached password verification: counted by the hashing pool and by the audit log.
       const failures = (await t.latchkey.store.listAudit({ limit: 1000 })).filter((e) => e.type === 'login_failure' && e.userId === owner.id);
-      console.info(`[brute-force] 50 guesses: ${evaluated.length} answered 401, ${verifications.count} verifications, ${failures.length} login_failure events, ${refused.length} × 429`);
+      console.info(
+        `[brute-force] 50 guesses: ${evaluated.length} answered 401, ${verifications.count} verifications, ${failures.length} login_failure events, ${refused.length} × 429`,
+      );
       expect(verifications.count).toBeLessThanOrEqual(20);
       expect(verifications.count).toBe(evaluated.length);
       expect(failures).toHaveLength(evaluated.length);
@@ -167,7 +169,8 @@ describe('attacks: brute force and floods reach 429', () => {
   it('with LATCHKEY_TRUST_PROXY on, X-Forwarded-For is the client address (and only then)', async () => {
     const { t, c } = await startLimited({ loginPerIp: 3 }, { trustProxy: true });
     try {
-      const from = (ip: string) => c.post('/auth/login', { body: { email: email(), password: 'leaked password' }, headers: { 'x-forwarded-for': ip } });
+      const from = (ip: string) =>
+        c.post('/auth/login', { body: { email: email(), password: 'leaked password' }, headers: { 'x-forwarded-for': ip } });
       expect([(await from('203.0.113.1')).status, (await from('203.0.113.1')).status, (await from('203.0.113.1')).status]).toEqual([401, 401, 401]);
       expect((await from('203.0.113.1')).status).toBe(429);
       expect((await from('203.0.113.2')).status).toBe(401);
@@ -184,9 +187,10 @@ describe('attacks: brute force and floods reach 429', () => {
     const { t, c } = await startLimited({}, { trustProxy: true });
     try {
       const victim = email();
-      const as = (ip: string, password: string) =>
-        c.post('/auth/login', { body: { email: victim, password }, headers: { 'x-forwarded-for': ip } });
-      expect((await c.post('/auth/register', { body: { email: victim, password: PASSWORD }, headers: { 'x-forwarded-for': '192.0.2.1' } })).status).toBe(201);
+      const as = (ip: string, password: string) => c.post('/auth/login', { body: { email: victim, password }, headers: { 'x-forwarded-for': ip } });
+      expect(
+        (await c.post('/auth/register', { body: { email: victim, password: PASSWORD }, headers: { 'x-forwarded-for': '192.0.2.1' } })).status,
+      ).toBe(201);
       expect((await as('192.0.2.1', PASSWORD)).status).toBe(200); // the owner's usual address becomes known
       for (let i = 0; i < 5; i++) expect((await as(`203.0.113.${50 + i}`, `attacker guess ${i}`)).status).toBe(401);
       expect((await as('203.0.113.99', PASSWORD)).status).toBe(429); // a new address: locked
@@ -209,7 +213,10 @@ describe('attacks: brute force and floods reach 429', () => {
       const user = await signUp(c);
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
-        const res = await c.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: `guess number ${i}`, newPassword: 'attacker chosen passphrase' } });
+        const res = await c.post('/auth/password', {
+          bearer: user.accessToken,
+          body: { currentPassword: `guess number ${i}`, newPassword: 'attacker chosen passphrase' },
+        });
         statuses.push(res.status);
       }
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
@@ -270,7 +277,8 @@ describe('attacks: brute force and floods reach 429', () => {
   it('LATCHKEY_RATE_LIMITS=off: no limit at all', async () => {
     const t = await startTestServer(); // the helper's default
     try {
-      for (let i = 0; i < 30; i++) expect((await t.client.post('/auth/login', { body: { email: 'x@example.com', password: `guess ${i} guess` } })).status).toBe(401);
+      for (let i = 0; i < 30; i++)
+        expect((await t.client.post('/auth/login', { body: { email: 'x@example.com', password: `guess ${i} guess` } })).status).toBe(401);
     } finally {
       await t.close();
     }

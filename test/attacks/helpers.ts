@@ -9,8 +9,7 @@ import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { TestServer } from '../helpers/server.js';
 import { TestClient, type RequestOptions, type TestResponse } from '../helpers/http-client.js';
 
-export const b64u = (value: unknown): string =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+export const b64u = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 const decodeSegment = (segment: string): Record<string, unknown> => JSON.parse(Buffer.from(segment, 'base64url').toString());
 

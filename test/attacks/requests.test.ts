@@ -63,17 +63,27 @@ describe('attacks: oversized and malformed requests', () => {
       // 2. A 1 MB bearer token on GET /auth/me, over a raw socket: the HTTP parser's 431.
       const token = `${user.accessToken}.${'A'.repeat(MB - user.accessToken.length - 1)}`;
       expect(token.length).toBe(MB);
-      const me = await timed('1 MB token', () => rawHttp(t.baseUrl, `GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`));
+      const me = await timed('1 MB token', () =>
+        rawHttp(t.baseUrl, `GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`),
+      );
       expect(me.status).toBe(431);
       // 3. JSON nested 10,000 levels. Complete, it is 20,000 bytes (over the limit: 413, never
       // parsed); cut to its 10,000 opening brackets it fits and the parser refuses it (400).
       const complete = '['.repeat(10_000) + ']'.repeat(10_000);
-      const nested = await timed('10,000 levels (20,000 B)', () => c.post('/auth/login', { rawBody: complete, headers: { 'content-type': 'application/json' } }));
+      const nested = await timed('10,000 levels (20,000 B)', () =>
+        c.post('/auth/login', { rawBody: complete, headers: { 'content-type': 'application/json' } }),
+      );
       expect([nested.status, nested.body.error]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
       const opened = '['.repeat(10_000);
-      const unclosed = await timed('10,000 levels (10,000 B)', () => c.post('/auth/login', { rawBody: opened, headers: { 'content-type': 'application/json' } }));
+      const unclosed = await timed('10,000 levels (10,000 B)', () =>
+        c.post('/auth/login', { rawBody: opened, headers: { 'content-type': 'application/json' } }),
+      );
       expect([unclosed.status, unclosed.body.error]).toEqual([400, 'VALIDATION_FAILED']);
-      console.info(`[limits] ${Object.entries(timings).map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`).join(', ')}`);
+      console.info(
+        `[limits] ${Object.entries(timings)
+          .map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`)
+          .join(', ')}`,
+      );
       for (const [name, ms] of Object.entries(timings)) expect(ms, name).toBeLessThan(1_000);
       // Nothing was hashed or verified, and nothing longer than the body limit reached JSON.parse.
       expect(hashing.calls).toBe(0);
@@ -127,12 +137,17 @@ describe('attacks: oversized and malformed requests', () => {
     );
     expect(chunked.status).toBe(413);
     expect(chunked.text).toContain('PAYLOAD_TOO_LARGE');
-    const huge = await c.post('/auth/register', { rawBody: Buffer.alloc(5 * 1024 * 1024, 0x61), headers: { 'content-type': 'application/json' } }).catch(
-      () => undefined, // the server may close the connection before reading it all
-    );
+    const huge = await c
+      .post('/auth/register', { rawBody: Buffer.alloc(5 * 1024 * 1024, 0x61), headers: { 'content-type': 'application/json' } })
+      .catch(
+        () => undefined, // the server may close the connection before reading it all
+      );
     if (huge) expect(huge.status).toBe(413);
     // A declared length that lies: the parser or Fastify refuses it, never a 5xx.
-    const lying = await rawHttp(t.baseUrl, 'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}');
+    const lying = await rawHttp(
+      t.baseUrl,
+      'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}',
+    );
     expect(lying.status).toBeGreaterThanOrEqual(400);
     expect(lying.status).toBeLessThan(500);
     await alive();

@@ -42,7 +42,12 @@ describe('audit events', () => {
     const third = await t.client.post('/auth/login', { body: { email: user.email, password: user.password } });
     secrets.push(third.body.accessToken, 'a whole new passphrase');
     expect(
-      (await t.client.post('/auth/password', { bearer: third.body.accessToken, body: { currentPassword: user.password, newPassword: 'a whole new passphrase' } })).status,
+      (
+        await t.client.post('/auth/password', {
+          bearer: third.body.accessToken,
+          body: { currentPassword: user.password, newPassword: 'a whole new passphrase' },
+        })
+      ).status,
     ).toBe(200);
     expect((await t.client.post('/auth/logout-all', { bearer: third.body.accessToken })).status).toBe(200);
     await t.latchkey.keys.rotate();
@@ -54,26 +59,50 @@ describe('audit events', () => {
   it('records login success/failure, refresh, reuse (with session), logout, logout-all, password change, key rotation, rate-limit trips', async () => {
     const events = await t.latchkey.store.listAudit({ limit: 1000 });
     const types = new Set(events.map((e) => e.type));
-    for (const type of ['register', 'login_success', 'login_failure', 'refresh', 'refresh_reuse_detected', 'logout', 'logout_all', 'password_change', 'key_rotated', 'rate_limited']) {
+    for (const type of [
+      'register',
+      'login_success',
+      'login_failure',
+      'refresh',
+      'refresh_reuse_detected',
+      'logout',
+      'logout_all',
+      'password_change',
+      'key_rotated',
+      'rate_limited',
+    ]) {
       expect(types, type).toContain(type);
     }
     expect(events.find((e) => e.type === 'refresh_reuse_detected')!.sessionId).toBe(sessionOfReuse);
     expect(events.find((e) => e.type === 'rate_limited')!.detail).toMatchObject({ scope: 'login_account', limit: 2 });
-    expect(events.find((e) => e.type === 'key_rotated')!.detail).toEqual({ kid: expect.any(String), previous: expect.any(String), next: expect.any(String) });
+    expect(events.find((e) => e.type === 'key_rotated')!.detail).toEqual({
+      kid: expect.any(String),
+      previous: expect.any(String),
+      next: expect.any(String),
+    });
     const text = JSON.stringify(events);
-    for (const secret of [...secrets, userEmail, 'nobody-here@example.com']) expect(text.includes(secret), 'audit holds a secret or e-mail').toBe(false);
+    for (const secret of [...secrets, userEmail, 'nobody-here@example.com'])
+      expect(text.includes(secret), 'audit holds a secret or e-mail').toBe(false);
   });
 
   it('`latchkey audit tail --limit N` prints the latest N as JSON lines, oldest first, without secrets', async () => {
     const all = await runCli(['audit', 'tail', '--limit', '1000'], { env });
     expect(all.stderr).toBe('');
     expect(all.code).toBe(0);
-    const lines = all.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = all.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines.length).toBe((await t.latchkey.store.listAudit({ limit: 1000 })).length);
     expect(lines.at(-1)).toMatchObject({ type: 'key_rotated', at: expect.stringMatching(/Z$/) });
     for (const secret of [...secrets, userEmail]) expect(all.stdout.includes(secret)).toBe(false);
     const three = await runCli(['audit', 'tail', '-n', '3'], { env });
-    expect(three.stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(lines.slice(-3).map((l) => l.id));
+    expect(
+      three.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(lines.slice(-3).map((l) => l.id));
     expect((await runCli(['audit', 'tail', '--limit', '0'], { env })).code).toBe(2);
     expect((await runCli(['audit', 'head'], { env })).code).toBe(2);
   });

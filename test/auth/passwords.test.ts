@@ -57,7 +57,10 @@ describe('password policy and hashing', () => {
     const address = email();
     await register('correct horse battery staple', address);
     const { accessToken } = (await login(address, 'correct horse battery staple')).body;
-    const change = await t.client.post('/auth/password', { bearer: accessToken, body: { currentPassword: 'correct horse battery staple', newPassword: 'baseball' } });
+    const change = await t.client.post('/auth/password', {
+      bearer: accessToken,
+      body: { currentPassword: 'correct horse battery staple', newPassword: 'baseball' },
+    });
     expect([change.status, change.body.error]).toEqual([422, 'WEAK_PASSWORD']);
   });
 
@@ -117,7 +120,13 @@ describe('password policy and hashing', () => {
     expect((await login(address, `${first72}Z`)).status).toBe(401);
     // Multi-byte: 24 × "€" (3 bytes each) = 72 bytes; a 25th must not match.
     const euro = email();
-    await t.latchkey.store.createUser({ id: randomUUID(), email: euro, passwordHash: bcrypt.hashSync('€'.repeat(24), 8), role: 'user', now: Date.now() });
+    await t.latchkey.store.createUser({
+      id: randomUUID(),
+      email: euro,
+      passwordHash: bcrypt.hashSync('€'.repeat(24), 8),
+      role: 'user',
+      now: Date.now(),
+    });
     expect((await login(euro, '€'.repeat(25))).status).toBe(401);
     expect((await login(euro, '€'.repeat(24))).status).toBe(200);
     expect((await login(address, first72)).status).toBe(200);
@@ -149,7 +158,9 @@ describe('password policy and hashing', () => {
       const ROUNDS = 30;
       const PASSWORD = 'correct horse battery staple';
       const accounts = Array.from({ length: ROUNDS + 1 }, () => email()); // + 1 for the warm-up pair
-      await Promise.all(accounts.map((address, i) => limited.latchkey.auth.register(address, PASSWORD, { ip: `198.51.100.${i + 1}`, userAgent: null })));
+      await Promise.all(
+        accounts.map((address, i) => limited.latchkey.auth.register(address, PASSWORD, { ip: `198.51.100.${i + 1}`, userAgent: null })),
+      );
       let ip = 0;
       const attempt = (address: string, password: string) =>
         limited.client.post('/auth/login', { body: { email: address, password }, headers: { 'x-forwarded-for': `203.0.113.${++ip}` } });
@@ -185,7 +196,9 @@ describe('password policy and hashing', () => {
         return (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
       };
       const [mu, mw] = [median(times.unknown), median(times.wrong)];
-      console.info(`[timing] login median over 30 each: unknown user ${mu.toFixed(1)} ms, wrong password ${mw.toFixed(1)} ms, ratio ${(mu / mw).toFixed(3)}`);
+      console.info(
+        `[timing] login median over 30 each: unknown user ${mu.toFixed(1)} ms, wrong password ${mw.toFixed(1)} ms, ratio ${(mu / mw).toFixed(3)}`,
+      );
       expect(mu / mw).toBeGreaterThanOrEqual(0.8);
       expect(mu / mw).toBeLessThanOrEqual(1.25);
     } finally {

@@ -297,7 +297,10 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
           const scan = (area: string, text: string | null): void => {
             if (text && (text.includes(token) || text.includes(token.split('.')[1]!))) hits.push(area);
           };
-          for (const [name, storage] of [['localStorage', localStorage], ['sessionStorage', sessionStorage]] as const) {
+          for (const [name, storage] of [
+            ['localStorage', localStorage],
+            ['sessionStorage', sessionStorage],
+          ] as const) {
             for (let i = 0; i < storage.length; i++) scan(name, `${storage.key(i)}=${storage.getItem(storage.key(i)!)}`);
             if (storage.length > 0) hits.push(`${name} not empty`);
           }
@@ -357,7 +360,9 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
       const start = Date.now();
       const stats = await Promise.all(pages.map((page) => activity(page, seconds * 1000)));
       const hits = server.refreshesSince(start);
-      console.info(`clocks +3 h / −5 h, ${seconds} s: ${stats.map((s) => s.ok).join('+')} calls OK, ${hits.length} refreshes (bound ${refreshBound(seconds)})`);
+      console.info(
+        `clocks +3 h / −5 h, ${seconds} s: ${stats.map((s) => s.ok).join('+')} calls OK, ${hits.length} refreshes (bound ${refreshBound(seconds)})`,
+      );
       for (const s of stats) expect(s.failures).toEqual([]);
       expect(hits.length).toBeGreaterThanOrEqual(2);
       expect(hits.length).toBeLessThanOrEqual(refreshBound(seconds));
@@ -377,7 +382,9 @@ describe.runIf(run)('latchkey/client in Chromium', () => {
         const start = Date.now();
         const stats = await Promise.all(tabs.map((tab) => activity(tab, seconds * 1000)));
         const hits = server.refreshesSince(start);
-        console.info(`fallback, three tabs, ${seconds} s: ${stats.map((s) => s.ok).join('+')} calls OK, ${hits.length} refreshes (bound ${refreshBound(seconds)})`);
+        console.info(
+          `fallback, three tabs, ${seconds} s: ${stats.map((s) => s.ok).join('+')} calls OK, ${hits.length} refreshes (bound ${refreshBound(seconds)})`,
+        );
         for (const s of stats) expect(s.failures).toEqual([]);
         expect(hits.every((hit) => hit.status === 200)).toBe(true);
         expect(hits.length).toBeLessThanOrEqual(refreshBound(seconds));

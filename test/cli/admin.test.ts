@@ -18,10 +18,14 @@ describe('admin commands', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const open = () => createLatchkey({ databaseUrl: env.LATCHKEY_DATABASE_URL, secret: Buffer.from(env.LATCHKEY_SECRET!, 'base64url'), keyReloadIntervalMs: 0 });
+  const open = () =>
+    createLatchkey({ databaseUrl: env.LATCHKEY_DATABASE_URL, secret: Buffer.from(env.LATCHKEY_SECRET!, 'base64url'), keyReloadIntervalMs: 0 });
 
   it('user create reads the password from stdin (one trailing newline ignored) and sets the role', async () => {
-    const result = await runCli(['user', 'create', '--email', 'Admin@Example.com', '--password-stdin', '--role', 'admin'], { env, stdin: 'an admin passphrase\n' });
+    const result = await runCli(['user', 'create', '--email', 'Admin@Example.com', '--password-stdin', '--role', 'admin'], {
+      env,
+      stdin: 'an admin passphrase\n',
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ email: 'admin@example.com', role: 'admin' });

@@ -47,7 +47,7 @@ describe('latchkey serve', () => {
     expect(stderr).toBe('');
   });
 
-  it('serves the decoder (CSP connect-src \'none\') and the demo, and counts the real flow in /metrics', async () => {
+  it("serves the decoder (CSP connect-src 'none') and the demo, and counts the real flow in /metrics", async () => {
     const cwd = await tempDir();
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const base = `http://127.0.0.1:${port}`;
@@ -66,8 +66,11 @@ describe('latchkey serve', () => {
       const json = { 'content-type': 'application/json', 'x-latchkey-transport': 'body' };
       const credentials = JSON.stringify({ email: 'metrics@example.com', password: 'correct horse battery staple' });
       expect((await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: credentials })).status).toBe(201);
-      const login = (await (await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: credentials })).json()) as { refreshToken: string };
-      const refresh = (token: string) => fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refreshToken: token }) });
+      const login = (await (await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: credentials })).json()) as {
+        refreshToken: string;
+      };
+      const refresh = (token: string) =>
+        fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refreshToken: token }) });
       expect((await refresh(login.refreshToken)).status).toBe(200);
       const replay = await refresh(login.refreshToken); // grace 0: a spent token → reuse, session revoked
       expect(replay.status).toBe(401);

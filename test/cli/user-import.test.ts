@@ -23,7 +23,8 @@ describe('latchkey user import', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const open = () => createLatchkey({ databaseUrl: env.LATCHKEY_DATABASE_URL, secret: Buffer.from(env.LATCHKEY_SECRET!, 'base64url'), keyReloadIntervalMs: 0 });
+  const open = () =>
+    createLatchkey({ databaseUrl: env.LATCHKEY_DATABASE_URL, secret: Buffer.from(env.LATCHKEY_SECRET!, 'base64url'), keyReloadIntervalMs: 0 });
 
   it('an invalid line stops the whole import: line numbers and reasons, never the secret', async () => {
     const file = join(dir, 'bad.jsonl');
@@ -98,7 +99,10 @@ describe('latchkey user import', () => {
   });
 
   it('reads stdin with --file -, and usage errors exit 2', async () => {
-    const result = await runCli(['user', 'import', '--file', '-', '--dry-run'], { env, stdin: JSON.stringify({ email: 'z@example.com', passwordHash: bobHash }) });
+    const result = await runCli(['user', 'import', '--file', '-', '--dry-run'], {
+      env,
+      stdin: JSON.stringify({ email: 'z@example.com', passwordHash: bobHash }),
+    });
     expect(result.code).toBe(0);
     expect((await runCli(['user', 'import'], { env })).code).toBe(2);
     expect((await runCli(['user', 'import', '--file', join(dir, 'missing.jsonl')], { env })).code).toBe(2);
@@ -109,10 +113,16 @@ describe('latchkey user import', () => {
     expect(parseUserImport(line(aliceHash)).problems).toEqual([]);
     expect(parseUserImport(line(aliceHash.replace('$10$', '$03$'))).problems[0]?.code).toBe('UNSUPPORTED_HASH');
     expect(parseUserImport(line(aliceHash.slice(0, -1))).problems[0]?.code).toBe('UNSUPPORTED_HASH');
-    expect(parseUserImport(line('$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Jm4L2bKIB1P9yiFNdc7NFGTv3VLzhp1TdhUrFPmAcU')).problems).toEqual([]);
+    expect(
+      parseUserImport(line('$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Jm4L2bKIB1P9yiFNdc7NFGTv3VLzhp1TdhUrFPmAcU')).problems,
+    ).toEqual([]);
     expect(parseUserImport(line('$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNo')).problems[0]?.code).toBe('UNSUPPORTED_HASH');
-    expect(parseUserImport(JSON.stringify({ email: 'a@example.com', passwordHash: aliceHash, password: 'both of them' })).problems[0]?.code).toBe('VALIDATION_FAILED');
-    expect(parseUserImport(JSON.stringify({ email: 'a@example.com', password: 'fine password', role: 'x y' })).problems[0]?.code).toBe('VALIDATION_FAILED');
+    expect(parseUserImport(JSON.stringify({ email: 'a@example.com', passwordHash: aliceHash, password: 'both of them' })).problems[0]?.code).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(parseUserImport(JSON.stringify({ email: 'a@example.com', password: 'fine password', role: 'x y' })).problems[0]?.code).toBe(
+      'VALIDATION_FAILED',
+    );
     expect(parseUserImport('[1]').problems[0]?.code).toBe('INVALID_JSON');
   });
 });

@@ -208,9 +208,14 @@ describe('refreshing', () => {
 
   it('never retries more than once', async () => {
     const jar = cookieJar();
-    const expired = () => jsonResponse(401, { error: 'TOKEN_EXPIRED', message: 'The access token has expired.' }, {
-      'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"',
-    });
+    const expired = () =>
+      jsonResponse(
+        401,
+        { error: 'TOKEN_EXPIRED', message: 'The access token has expired.' },
+        {
+          'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"',
+        },
+      );
     const { client } = tab(jar, { intercept: (request) => (new URL(request.url).pathname === '/auth/me' ? expired() : undefined) });
     await client.login(EMAIL, PASSWORD);
     const response = await client.fetch('/auth/me');
@@ -257,13 +262,14 @@ describe('refreshing', () => {
     const jar = cookieJar();
     let down = true;
     const { client, events } = tab(jar, {
-      intercept: (request) => (down && new URL(request.url).pathname === '/auth/refresh' ? jsonResponse(503, { error: 'UNAVAILABLE', message: 'x' }) : undefined),
+      intercept: (request) =>
+        down && new URL(request.url).pathname === '/auth/refresh' ? jsonResponse(503, { error: 'UNAVAILABLE', message: 'x' }) : undefined,
     });
     await client.login(EMAIL, PASSWORD);
     server.clock.advance(PAST_EXPIRY);
     const errors = await Promise.all(Array.from({ length: 5 }, () => client.fetch('/auth/me').catch((e: unknown) => e)));
     for (const error of errors) expect((error as AuthError).code).toBe('UNAVAILABLE');
-    expect((await client.fetch('/auth/me').catch((e: unknown) => e) as AuthError).code).toBe('UNAVAILABLE');
+    expect(((await client.fetch('/auth/me').catch((e: unknown) => e)) as AuthError).code).toBe('UNAVAILABLE');
     expect(jar.count('/auth/refresh')).toBe(1);
     expect(client.signedIn).toBe(true);
     down = false;
@@ -432,7 +438,10 @@ describe('browser-only code', () => {
       const text = await readFile(join(dir, file), 'utf8');
       expect(text, file).not.toMatch(/from\s+['"]node:|require\(|\bBuffer\b|\bprocess\./);
       // The one exception: the DPoP key (a non-extractable CryptoKey, never a token) lives in IndexedDB.
-      const storage = file === 'dpop-key.ts' ? /\b(localStorage|sessionStorage|caches)\s*[.[]|document\.cookie/ : /\b(localStorage|sessionStorage|indexedDB|caches)\s*[.[]|document\.cookie/;
+      const storage =
+        file === 'dpop-key.ts'
+          ? /\b(localStorage|sessionStorage|caches)\s*[.[]|document\.cookie/
+          : /\b(localStorage|sessionStorage|indexedDB|caches)\s*[.[]|document\.cookie/;
       expect(text, file).not.toMatch(storage);
     }
   });

@@ -61,7 +61,10 @@ export function memoryLocks(): LockManager {
       const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as (lock: unknown) => unknown;
       const previous = tails.get(name) ?? Promise.resolve();
       const run = previous.then(() => callback({ name, mode: 'exclusive' }));
-      tails.set(name, run.catch(() => undefined));
+      tails.set(
+        name,
+        run.catch(() => undefined),
+      );
       return run;
     },
     async query() {

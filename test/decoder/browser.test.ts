@@ -17,7 +17,10 @@ import { decoderRoutes } from '../../src/http/routes/decoder.js';
 import { hs256, SECRET } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const available = serviceAvailable('Chromium', existsSync(CHROMIUM) ? undefined : `decoder page: ${CHROMIUM} not found (apt-get install -y chromium)`);
+const available = serviceAvailable(
+  'Chromium',
+  existsSync(CHROMIUM) ? undefined : `decoder page: ${CHROMIUM} not found (apt-get install -y chromium)`,
+);
 
 const root = join(import.meta.dirname, '..', '..');
 const outDir = mkdtempSync(join(tmpdir(), 'lk-decoder-web-'));
@@ -140,7 +143,11 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
   });
 
   it('#token= with jku/x5u headers: decoded, warned, nothing fetched; the fragment is dropped', async () => {
-    const token = await hs256({ sub: 'u', exp: now() + 60 }, { jku: `${base}/jwks.json`, x5u: `${base}/cert.pem`, kid: "' OR 1=1 --" }, new TextEncoder().encode('secret'));
+    const token = await hs256(
+      { sub: 'u', exp: now() + 60 },
+      { jku: `${base}/jwks.json`, x5u: `${base}/cert.pem`, kid: "' OR 1=1 --" },
+      new TextEncoder().encode('secret'),
+    );
     const { page, rec, loadRequests } = await open(`${base}/decoder#token=${token}`);
     expect(loadRequests).toEqual([`${base}/decoder`]);
     expect(await page.inputValue('[data-testid="token-input"]')).toBe(token);
@@ -151,7 +158,14 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
     expect(rec.failed).toEqual([]);
     expect(rec.violations).toEqual([]);
     // The CSP really forbids connections (an attempted fetch is refused by the browser).
-    const blocked = await page.evaluate(async (u) => fetch(u).then(() => 'sent', () => 'blocked'), `${base}/decoder`);
+    const blocked = await page.evaluate(
+      async (u) =>
+        fetch(u).then(
+          () => 'sent',
+          () => 'blocked',
+        ),
+      `${base}/decoder`,
+    );
     expect(blocked).toBe('blocked');
     // …and the recorder sees such a violation, so the zero-violation assertions above can fail.
     await expect.poll(() => rec.violations.some((v) => /Content Security Policy|connect-src/i.test(v))).toBe(true);
@@ -162,14 +176,28 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
     const ed = await generateKeyPair('EdDSA', { extractable: true });
     const rs = await generateKeyPair('RS256', { extractable: true });
     const { page, rec } = await open(`${base}/decoder`);
-    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'e', exp: now() + 60 }).setProtectedHeader({ alg: 'EdDSA' }).sign(ed.privateKey));
+    await page.fill(
+      '[data-testid="token-input"]',
+      await new SignJWT({ sub: 'e', exp: now() + 60 }).setProtectedHeader({ alg: 'EdDSA' }).sign(ed.privateKey),
+    );
     await page.fill('[data-testid="key-input"]', await exportSPKI(ed.publicKey));
     await expect.poll(() => statusOf(page)).toBe('valid');
-    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(ed.publicKey)), kid: 'ed' }, { ...(await exportJWK(rs.publicKey)), kid: 'rs' }] });
-    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'rs' }).sign(rs.privateKey));
+    const jwks = JSON.stringify({
+      keys: [
+        { ...(await exportJWK(ed.publicKey)), kid: 'ed' },
+        { ...(await exportJWK(rs.publicKey)), kid: 'rs' },
+      ],
+    });
+    await page.fill(
+      '[data-testid="token-input"]',
+      await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'rs' }).sign(rs.privateKey),
+    );
     await page.fill('[data-testid="key-input"]', jwks);
     await expect.poll(() => statusOf(page)).toBe('valid');
-    await page.fill('[data-testid="token-input"]', await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'nope' }).sign(rs.privateKey));
+    await page.fill(
+      '[data-testid="token-input"]',
+      await new SignJWT({ sub: 'r', exp: now() + 60 }).setProtectedHeader({ alg: 'RS256', kid: 'nope' }).sign(rs.privateKey),
+    );
     await expect.poll(() => statusOf(page)).toBe('invalid');
     expect(rec.requests).toEqual([]);
     expect(rec.violations).toEqual([]);
@@ -185,7 +213,9 @@ describe.skipIf(!available)('decoder page in Chromium', () => {
   });
 
   it('works from file:// with the same behaviour and no requests', async () => {
-    const token = await new SignJWT({ sub: 'f', exp: now() + 60 }).setProtectedHeader({ alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } }).sign(es.privateKey);
+    const token = await new SignJWT({ sub: 'f', exp: now() + 60 })
+      .setProtectedHeader({ alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } })
+      .sign(es.privateKey);
     const url = `${pathToFileURL(join(outDir, 'decoder.html')).href}#token=${token}`;
     const { page, rec } = await open(url);
     expect(await page.textContent('[data-testid="payload-output"]')).toContain('"sub": "f"');

@@ -95,7 +95,11 @@ describe('latchkey decode (in-process)', () => {
     expect(io.out).toContain('"exp":{"value":1700000900.0,');
     const times = (JSON.parse(io.out) as { times: Record<string, Record<string, unknown>> }).times;
     expect(Object.keys(times)).toEqual(['exp', 'nbf', 'iat', 'auth_time']);
-    expect(times.exp).toMatchObject({ value: 1700000900, iso: '2023-11-14T22:28:20.000Z', relative: expect.stringMatching(/^expired \d+ years? ago$/) });
+    expect(times.exp).toMatchObject({
+      value: 1700000900,
+      iso: '2023-11-14T22:28:20.000Z',
+      relative: expect.stringMatching(/^expired \d+ years? ago$/),
+    });
     expect(times.exp!.local).toEqual(expect.any(String));
     expect(times.iat).toMatchObject({ iso: '2023-11-14T22:13:20.000Z', relative: expect.stringMatching(/^issued .* ago$/) });
     expect(times.nbf).toEqual({ value: 'soon', problem: 'NOT_NUMERIC' });
@@ -143,7 +147,13 @@ describe('latchkey verify (in-process)', () => {
     const pem = file('pub.pem', await exportSPKI(es.publicKey));
     const jwk = file('pub.jwk', JSON.stringify(await exportJWK(es.publicKey)));
     const jwks = file('jwks.json', JSON.stringify({ keys: [{ ...(await exportJWK(es.publicKey)), kid: 'k1' }] }));
-    for (const args of [['--key', pem], ['--key', 'pub.pem'], ['--jwk', jwk], ['--jwks', jwks], ['--jwks', `${jwksUrl}/jwks.json`]]) {
+    for (const args of [
+      ['--key', pem],
+      ['--key', 'pub.pem'],
+      ['--jwk', jwk],
+      ['--jwks', jwks],
+      ['--jwks', `${jwksUrl}/jwks.json`],
+    ]) {
       const io = fakeIo();
       expect(await verify([good, ...args], io), args.join(' ') + io.err).toBe(0);
       expect(io.out).toMatch(/^valid: /);
@@ -208,7 +218,9 @@ describe('latchkey verify (in-process)', () => {
   });
   it('never fetches the jku a token names', async () => {
     const before = requests;
-    const t = await new SignJWT({ exp: now() + 60 }).setProtectedHeader({ alg: 'ES256', kid: 'k1', jku: `${jwksUrl}/jwks.json`, x5u: `${jwksUrl}/x` }).sign(es.privateKey);
+    const t = await new SignJWT({ exp: now() + 60 })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', jku: `${jwksUrl}/jwks.json`, x5u: `${jwksUrl}/x` })
+      .sign(es.privateKey);
     expect(await decode([t], fakeIo())).toBe(0);
     expect(await verify([t, '--key', 'pub.pem'], fakeIo())).toBe(0);
     expect(requests).toBe(before);
@@ -218,9 +230,14 @@ describe('latchkey verify (in-process)', () => {
 describe('latchkey as a real subprocess', () => {
   const run = async (args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> => {
     return new Promise((resolve) => {
-      const child = execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], { cwd: join(import.meta.dirname, '..', '..'), timeout: 60_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      });
+      const child = execFile(
+        'npx',
+        ['tsx', 'src/cli/bin.ts', ...args],
+        { cwd: join(import.meta.dirname, '..', '..'), timeout: 60_000 },
+        (error, stdout, stderr) => {
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        },
+      );
       child.stdin?.end(input ?? '');
     });
   };

@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { base64urlDecode, base64urlEncode, decodeToken, describeTime, explainClaim, humanDuration, lintToken, normalizeToken, parseJson, stringifyNode, toPlain, buildReport, renderReport } from '../../src/decoder/index.js';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  decodeToken,
+  describeTime,
+  explainClaim,
+  humanDuration,
+  lintToken,
+  normalizeToken,
+  parseJson,
+  stringifyNode,
+  toPlain,
+  buildReport,
+  renderReport,
+} from '../../src/decoder/index.js';
 import { hs256, NOW, nowS, rawToken } from './helpers.js';
 
 describe('decodeToken', () => {
@@ -25,7 +39,10 @@ describe('decodeToken', () => {
     const d = decodeToken(rawToken('{"alg":"HS256","alg":"none"}', '{"sub":"a","n":{"x":1,"x":2},"sub":"b"}'));
     if (!d.ok || d.kind !== 'JWS') throw new Error('expected JWS');
     expect(d.duplicates.header).toEqual([{ path: '/', key: 'alg' }]);
-    expect(d.duplicates.payload).toEqual([{ path: '/n', key: 'x' }, { path: '/', key: 'sub' }]);
+    expect(d.duplicates.payload).toEqual([
+      { path: '/n', key: 'x' },
+      { path: '/', key: 'sub' },
+    ]);
     expect(d.headerJson.alg).toBe('none');
     expect(d.payloadJson.sub).toBe('b');
   });
@@ -76,7 +93,11 @@ describe('decodeToken', () => {
       }),
       { numRuns: 2000 },
     );
-    const part = fc.oneof(fc.json().map((j) => Buffer.from(j).toString('base64url')), fc.base64String().map((s) => s.replace(/=+$/, '')), fc.string({ maxLength: 20 }));
+    const part = fc.oneof(
+      fc.json().map((j) => Buffer.from(j).toString('base64url')),
+      fc.base64String().map((s) => s.replace(/=+$/, '')),
+      fc.string({ maxLength: 20 }),
+    );
     fc.assert(
       fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), (parts) => {
         const d = decodeToken(parts.join('.'));
@@ -115,10 +136,12 @@ describe('json parser agrees with JSON.parse', () => {
 
 describe('base64url', () => {
   it('round-trips and rejects non-canonical input', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
-      const enc = base64urlEncode(bytes);
-      return enc === Buffer.from(bytes).toString('base64url') && Buffer.from(base64urlDecode(enc)!).equals(Buffer.from(bytes));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        const enc = base64urlEncode(bytes);
+        return enc === Buffer.from(bytes).toString('base64url') && Buffer.from(base64urlDecode(enc)!).equals(Buffer.from(bytes));
+      }),
+    );
     expect(base64urlDecode('a')).toBeNull();
     expect(base64urlDecode('ab+/')).toBeNull();
     expect(base64urlDecode('QR')).toBeNull(); // non-canonical trailing bits
@@ -158,7 +181,26 @@ describe('times (injected clock)', () => {
 
 describe('claim explanations', () => {
   it('covers RFC 7519, RFC 9068 and OIDC claims and header parameters', () => {
-    for (const c of ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'auth_time', 'acr', 'amr', 'azp', 'nonce', 'email', 'email_verified', 'groups', 'roles']) {
+    for (const c of [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'nbf',
+      'iat',
+      'jti',
+      'client_id',
+      'scope',
+      'auth_time',
+      'acr',
+      'amr',
+      'azp',
+      'nonce',
+      'email',
+      'email_verified',
+      'groups',
+      'roles',
+    ]) {
       expect(explainClaim(c)?.description, c).toBeTruthy();
     }
     expect(explainClaim('jku', 'header')?.description).toContain('Never fetched');

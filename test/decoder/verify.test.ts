@@ -17,7 +17,10 @@ const OPENSSL_PROBLEM = (() => {
 // The same policy as for services: skip with a notice, fail under LATCHKEY_REQUIRE_SERVICES=1.
 const SKIP_CERTIFICATE = OPENSSL_PROBLEM !== undefined && !SERVICES_REQUIRED;
 if (SKIP_CERTIFICATE) {
-  noticeOnce('openssl', `[latchkey] skipping the self-signed certificate test: ${OPENSSL_PROBLEM}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`);
+  noticeOnce(
+    'openssl',
+    `[latchkey] skipping the self-signed certificate test: ${OPENSSL_PROBLEM}; LATCHKEY_REQUIRE_SERVICES=1 makes this a failure.`,
+  );
 }
 
 type Pair = { publicKey: JoseKey; privateKey: JoseKey };
@@ -164,7 +167,9 @@ describe('keys', () => {
     const priv = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     expect(await verify(t, { type: 'pem', pem: priv })).toMatchObject({ valid: false, code: 'KEY_IS_PRIVATE' });
     expect(await verify(t, { type: 'pem', pem: 'hello' })).toMatchObject({ code: 'KEY_INVALID' });
-    expect(await verify(t, { type: 'pem', pem: '-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----' })).toMatchObject({ code: 'KEY_INVALID' });
+    expect(await verify(t, { type: 'pem', pem: '-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----' })).toMatchObject({
+      code: 'KEY_INVALID',
+    });
     // a private JWK still verifies with its public part, with a warning
     const jwkPriv = rsa.privateKey.export({ format: 'jwk' });
     expect(await verify(t, { type: 'jwk', jwk: jwkPriv })).toMatchObject({ valid: true, warnings: [{ code: 'KEY_PRIVATE' }] });
@@ -174,13 +179,35 @@ describe('keys', () => {
     // A throwaway self-signed P-256 certificate.
     const dir = mkdtempSync(join(tmpdir(), 'lk-cert-'));
     try {
-      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-subj', '/CN=test', '-days', '1'], { stdio: 'ignore' });
+      const made = spawnSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          join(dir, 'k.pem'),
+          '-out',
+          join(dir, 'c.pem'),
+          '-subj',
+          '/CN=test',
+          '-days',
+          '1',
+        ],
+        { stdio: 'ignore' },
+      );
       expect(made.status, 'openssl req -x509').toBe(0);
       const key = createPrivateKey(readFileSync(join(dir, 'k.pem')));
       const t = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).sign(key);
       expect((await verify(t, { type: 'pem', pem: readFileSync(join(dir, 'c.pem'), 'utf8') })).valid).toBe(true);
       // The certificate's key, not any key: a token of another key fails against it.
-      expect((await verify(await sign('ES256', others.ES256!.privateKey), { type: 'pem', pem: readFileSync(join(dir, 'c.pem'), 'utf8') })).valid).toBe(false);
+      expect(
+        (await verify(await sign('ES256', others.ES256!.privateKey), { type: 'pem', pem: readFileSync(join(dir, 'c.pem'), 'utf8') })).valid,
+      ).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -193,12 +220,24 @@ describe('never throws', () => {
     const { detectKeyInput } = await import('../../src/decoder/index.js');
     const t = await hs256(claims);
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.json(), fc.constantFrom('-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----', '{"keys":[{"kty":"EC"}]}', '{"kty":"RSA","n":"!","e":"AQAB"}')), fc.oneof(fc.constant(t), fc.string()), async (keyText, token) => {
-        const input = detectKeyInput(keyText);
-        if (!input) return true;
-        const r = await verifyToken(decodeToken(token), input, { now: NOW });
-        return typeof r.valid === 'boolean' && (token !== t || r.valid === (keyText === SECRET));
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.constantFrom(
+            '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----',
+            '{"keys":[{"kty":"EC"}]}',
+            '{"kty":"RSA","n":"!","e":"AQAB"}',
+          ),
+        ),
+        fc.oneof(fc.constant(t), fc.string()),
+        async (keyText, token) => {
+          const input = detectKeyInput(keyText);
+          if (!input) return true;
+          const r = await verifyToken(decodeToken(token), input, { now: NOW });
+          return typeof r.valid === 'boolean' && (token !== t || r.valid === (keyText === SECRET));
+        },
+      ),
       { numRuns: 300 },
     );
   });

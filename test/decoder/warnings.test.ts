@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeToken, guessCommonSecret, lintToken, verifyToken, WARNING_CODES, WARNINGS, type WarningCode, type DecodedJws, type KeyInput } from '../../src/decoder/index.js';
+import {
+  decodeToken,
+  guessCommonSecret,
+  lintToken,
+  verifyToken,
+  WARNING_CODES,
+  WARNINGS,
+  type WarningCode,
+  type DecodedJws,
+  type KeyInput,
+} from '../../src/decoder/index.js';
 import { hs256, NOW, nowS, rawToken, SECRET } from './helpers.js';
 
 const base = { sub: 'user-1', iat: nowS, exp: nowS + 600 };
@@ -59,12 +69,17 @@ describe('warnings', () => {
   });
 
   it('a clean token with a strong secret has no warnings', async () => {
-    expect(await codesFor({ token: await hs256(base, { typ: 'JWT', kid: 'key-2025-01' }), key: { type: 'secret', secret: SECRET }, guess: true })).toEqual([]);
+    expect(
+      await codesFor({ token: await hs256(base, { typ: 'JWT', kid: 'key-2025-01' }), key: { type: 'secret', secret: SECRET }, guess: true }),
+    ).toEqual([]);
   });
 
   it('negative cases: near misses do not warn', async () => {
     const codes = await codesFor({
-      token: await hs256({ ...base, ts: '2025-01-15', ip: '192.168.100.200', id: '1234567890123456', n: 4111111111111111, at: 'user@host' }, { typ: 'at+jwt', kid: 'a.b-c_d' }),
+      token: await hs256(
+        { ...base, ts: '2025-01-15', ip: '192.168.100.200', id: '1234567890123456', n: 4111111111111111, at: 'user@host' },
+        { typ: 'at+jwt', kid: 'a.b-c_d' },
+      ),
     });
     expect(codes).toEqual([]);
     expect(await codesFor({ token: await hs256({ ...base, exp: nowS + 86_400 }) })).toEqual([]);
@@ -116,7 +131,14 @@ describe('linting stays linear on hostile payloads', () => {
   // Regression: an unanchored e-mail regex backtracked quadratically on long runs of name
   // characters — one 100 KB claim froze the CLI (and a page tab) for 11 s.
   it('80 KB claims of name characters, @ signs, dotted runs and digits lint in well under a second', async () => {
-    const hostile = ['x'.repeat(80_000), 'x@'.repeat(40_000), 'a.'.repeat(40_000), `${'x'.repeat(60)}@${'a.'.repeat(120)}`.repeat(200), '1 '.repeat(40_000), '+1'.repeat(40_000)];
+    const hostile = [
+      'x'.repeat(80_000),
+      'x@'.repeat(40_000),
+      'a.'.repeat(40_000),
+      `${'x'.repeat(60)}@${'a.'.repeat(120)}`.repeat(200),
+      '1 '.repeat(40_000),
+      '+1'.repeat(40_000),
+    ];
     const started = performance.now();
     for (const blob of hostile) {
       const decoded = decodeToken(await hs256({ sub: 'u1', exp: nowS + 600, blob }));
@@ -125,7 +147,9 @@ describe('linting stays linear on hostile payloads', () => {
     }
     expect(performance.now() - started).toBeLessThan(1000);
     // The window-based check still finds real addresses.
-    const codes = lintToken(decodeToken(await hs256({ exp: nowS + 600, note: `${'x'.repeat(5000)} mail ada@example.com` })), { now: NOW }).warnings.map((w) => w.code);
+    const codes = lintToken(decodeToken(await hs256({ exp: nowS + 600, note: `${'x'.repeat(5000)} mail ada@example.com` })), {
+      now: NOW,
+    }).warnings.map((w) => w.code);
     expect(codes).toContain('SENSITIVE_EMAIL');
   });
 });

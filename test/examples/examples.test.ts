@@ -142,7 +142,12 @@ describe('examples, as the programs users run', () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const authUrl = `http://127.0.0.1:${port}`;
     const cooldownSeconds = 2;
-    const authEnv = { LATCHKEY_SECRET: randomBytes(32).toString('base64url'), LATCHKEY_KEY_RELOAD_INTERVAL: '1', LATCHKEY_RATE_LIMITS: 'off', LATCHKEY_LOG_LEVEL: 'error' };
+    const authEnv = {
+      LATCHKEY_SECRET: randomBytes(32).toString('base64url'),
+      LATCHKEY_KEY_RELOAD_INTERVAL: '1',
+      LATCHKEY_RATE_LIMITS: 'off',
+      LATCHKEY_LOG_LEVEL: 'error',
+    };
     const serve = async () => {
       const child = spawnCli(['serve', '--port', String(port)], { cwd: work, env: authEnv });
       children.push(child);
@@ -160,7 +165,10 @@ describe('examples, as the programs users run', () => {
     };
     try {
       let auth = await serve();
-      const resource = await start('resource-server', { AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`, AUTH_JWKS_COOLDOWN_SECONDS: String(cooldownSeconds) });
+      const resource = await start('resource-server', {
+        AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`,
+        AUTH_JWKS_COOLDOWN_SECONDS: String(cooldownSeconds),
+      });
       const api = new TestClient(resource.url);
       expect((await authClient.post('/auth/register', { body: credentials })).status).toBe(201);
       const first = await login();
@@ -178,7 +186,10 @@ describe('examples, as the programs users run', () => {
       const stranger = await generateKeyPair('ES256');
       const foreign = await new SignJWT({ sub: 'x', sid: 'y', role: 'admin', jti: 'z' })
         .setProtectedHeader({ alg: 'ES256', kid: 'kid-nobody-published', typ: 'at+jwt' })
-        .setIssuer('http://localhost:3000').setAudience('latchkey').setIssuedAt().setExpirationTime('5m')
+        .setIssuer('http://localhost:3000')
+        .setAudience('latchkey')
+        .setIssuedAt()
+        .setExpirationTime('5m')
         .sign(stranger.privateKey);
       // An unknown kid while the JWKS cannot be fetched is an outage (503), not a verdict.
       expectError(await api.get('/api/orders', { bearer: foreign }), 503, 'UNAVAILABLE');

@@ -24,7 +24,10 @@ const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
  * notice, unless `LATCHKEY_REQUIRE_SERVICES=1`, where a missing browser fails the suite.
  */
 export function chromiumAvailable(suite: string): boolean {
-  return serviceAvailable('Chromium', existsSync(CHROMIUM_PATH) ? undefined : `${suite}: Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium)`);
+  return serviceAvailable(
+    'Chromium',
+    existsSync(CHROMIUM_PATH) ? undefined : `${suite}: Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium)`,
+  );
 }
 
 export async function launchChromium(): Promise<Browser> {

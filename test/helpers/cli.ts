@@ -22,7 +22,10 @@ export function spawnCli(args: string[], options: { cwd?: string; env?: Record<s
   });
 }
 
-export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
+): Promise<CliResult> {
   const child = spawnCli(args, options);
   let stdout = '';
   let stderr = '';

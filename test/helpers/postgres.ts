@@ -52,10 +52,7 @@ export function probePostgres(timeoutMs = 3_000): Promise<ProbeResult> {
 }
 
 /** Runs `sql` on a short-lived admin connection to {@link TEST_PG_URL}. */
-export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
-  text: string,
-  values: unknown[] = [],
-): Promise<R[]> {
+export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: TEST_PG_URL });
   client.on('error', () => undefined);
   await client.connect();
@@ -108,6 +105,8 @@ export async function createTestSchema(): Promise<TestSchema> {
  */
 export async function describePostgres(name: string, body: () => void): Promise<void> {
   const probe = await probePostgres();
-  const problems = probe.ok ? [] : [`PostgreSQL unreachable at ${redactUrl(TEST_PG_URL)} (${probe.reason}); set LATCHKEY_TEST_PG_URL or start the server`];
+  const problems = probe.ok
+    ? []
+    : [`PostgreSQL unreachable at ${redactUrl(TEST_PG_URL)} (${probe.reason}); set LATCHKEY_TEST_PG_URL or start the server`];
   describeWithServices('PostgreSQL', name, problems, body);
 }

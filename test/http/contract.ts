@@ -221,7 +221,11 @@ export function runHttpContract(label: string, start: StartTarget): void {
         const cookie = cookieHeader(user.refreshToken);
         expectError(await t.client.post('/auth/refresh', { cookie, headers: { origin: 'https://evil.example' } }), 403, 'CSRF_REJECTED');
         expectError(await t.client.post('/auth/refresh', { cookie, headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'CSRF_REJECTED');
-        expectError(await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD }, headers: { origin: 'null' } }), 403, 'CSRF_REJECTED');
+        expectError(
+          await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD }, headers: { origin: 'null' } }),
+          403,
+          'CSRF_REJECTED',
+        );
         expectError(await t.client.post('/auth/logout', { cookie, headers: { origin: 'https://evil.example' } }), 403, 'CSRF_REJECTED');
         const ok = await t.client.post('/auth/refresh', { cookie, headers: { origin: ORIGIN, 'sec-fetch-site': 'same-origin' } });
         expect(ok.status).toBe(200);
@@ -286,7 +290,10 @@ export function runHttpContract(label: string, start: StartTarget): void {
 
       it('GET /auth/sessions lists live sessions with `current`, expiresAt by the dead-sessions rule of docs/http-api.md', async () => {
         const user = await signUp(t.client);
-        const other = await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD }, headers: { 'user-agent': 'second-device' } });
+        const other = await t.client.post('/auth/login', {
+          body: { email: user.email, password: PASSWORD },
+          headers: { 'user-agent': 'second-device' },
+        });
         const res = await t.client.get('/auth/sessions', { bearer: user.accessToken });
         expect(res.status).toBe(200);
         expect(res.body.sessions).toHaveLength(2);
@@ -339,8 +346,16 @@ export function runHttpContract(label: string, start: StartTarget): void {
         const user = await signUp(t.client);
         const second = await t.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
         const newPassword = 'a whole new passphrase';
-        expectError(await t.client.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: 'wrong wrong', newPassword } }), 401, 'INVALID_CREDENTIALS');
-        expectError(await t.client.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: PASSWORD, newPassword: 'short' } }), 422, 'WEAK_PASSWORD');
+        expectError(
+          await t.client.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: 'wrong wrong', newPassword } }),
+          401,
+          'INVALID_CREDENTIALS',
+        );
+        expectError(
+          await t.client.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: PASSWORD, newPassword: 'short' } }),
+          422,
+          'WEAK_PASSWORD',
+        );
         const res = await t.client.post('/auth/password', { bearer: user.accessToken, body: { currentPassword: PASSWORD, newPassword } });
         expect(res.status).toBe(200);
         expectError(await t.client.post('/auth/refresh', { cookie: cookieHeader(refreshCookieOf(second)!.value) }), 401, 'INVALID_REFRESH_TOKEN');
@@ -406,7 +421,11 @@ export function runHttpContract(label: string, start: StartTarget): void {
     describe('bodies and unknown routes', () => {
       const login = (options: Parameters<TestClient['post']>[1]) => t.client.post('/auth/login', options);
       it('415 for a non-JSON content type or a non-UTF-8 charset', async () => {
-        expectError(await login({ rawBody: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+        expectError(
+          await login({ rawBody: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        );
         expectError(await login({ rawBody: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
         expectError(await login({ rawBody: '{}', headers: { 'content-type': 'application/json; charset=latin1' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
       });
@@ -434,7 +453,11 @@ export function runHttpContract(label: string, start: StartTarget): void {
         const user = await signUp(target.client);
         const budget = loadConfig({}).rateLimits.loginPerAccount;
         for (let i = 0; i < budget; i++) {
-          expectError(await target.client.post('/auth/login', { body: { email: user.email, password: 'wrong password!' } }), 401, 'INVALID_CREDENTIALS');
+          expectError(
+            await target.client.post('/auth/login', { body: { email: user.email, password: 'wrong password!' } }),
+            401,
+            'INVALID_CREDENTIALS',
+          );
         }
         const limited = await target.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
         expectError(limited, 429, 'RATE_LIMITED');

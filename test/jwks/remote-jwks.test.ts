@@ -212,7 +212,11 @@ describe('remote JWKS: the endpoint fails', () => {
     const { check, client } = authenticator();
     const token = jwks.sign(claims());
     expect(code(await check(token))).toBe('OK');
-    for (const [mode, error] of [['junk', 'JWKS_INVALID'], ['empty', 'JWKS_INVALID'], ['huge', 'JWKS_TOO_LARGE']] as const) {
+    for (const [mode, error] of [
+      ['junk', 'JWKS_INVALID'],
+      ['empty', 'JWKS_INVALID'],
+      ['huge', 'JWKS_TOO_LARGE'],
+    ] as const) {
       jwks.mode = mode;
       clock.advance(31_000);
       expect(await client.refetch()).toBe('unavailable');

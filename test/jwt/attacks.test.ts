@@ -71,7 +71,9 @@ describe('header key injection: jwk, jku, x5u, x5c are never used to find a key'
   ];
 
   it.each(injections)('%s with a known kid, signed by the attacker → JWT_SIGNATURE_INVALID', (_name, extra) => {
-    expect(codeOf(verifier, forge({ alg: 'ES256', kid: 'es-1', typ: 'at+jwt', ...extra }, claims({ sub: 'admin', role: 'admin' }), bySigner))).toBe('JWT_SIGNATURE_INVALID');
+    expect(codeOf(verifier, forge({ alg: 'ES256', kid: 'es-1', typ: 'at+jwt', ...extra }, claims({ sub: 'admin', role: 'admin' }), bySigner))).toBe(
+      'JWT_SIGNATURE_INVALID',
+    );
   });
 
   it.each(injections)('%s with the attacker kid → JWT_KID_UNKNOWN', (_name, extra) => {

@@ -37,11 +37,15 @@ describe('base64url', () => {
 
   it('accepts exactly the canonical encoding of the bytes (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= '.split('')), maxLength: 24 }), (text) => {
-        const decoded = decodeBase64url(text);
-        if (decoded !== undefined) expect(decoded.toString('base64url')).toBe(text);
-        else expect(text.length % 4 === 1 || /[^A-Za-z0-9_-]/.test(text) || Buffer.from(text, 'base64url').toString('base64url') !== text).toBe(true);
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= '.split('')), maxLength: 24 }),
+        (text) => {
+          const decoded = decodeBase64url(text);
+          if (decoded !== undefined) expect(decoded.toString('base64url')).toBe(text);
+          else
+            expect(text.length % 4 === 1 || /[^A-Za-z0-9_-]/.test(text) || Buffer.from(text, 'base64url').toString('base64url') !== text).toBe(true);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -42,7 +42,13 @@ function code(result: VerifyResult): JwtErrorCode | 'ok' {
 describe('verified-token cache: hits', () => {
   it.each(ALGS)('%s: a repeated token is answered from the cache with the same claims', (alg) => {
     const { verifier } = setup();
-    const uncached = createVerifier({ algorithms: ALGS, keys: ALGS.map((a) => verificationKey(KEYS[a])), issuer: ISS, audience: AUD, now: () => NOW_MS });
+    const uncached = createVerifier({
+      algorithms: ALGS,
+      keys: ALGS.map((a) => verificationKey(KEYS[a])),
+      issuer: ISS,
+      audience: AUD,
+      now: () => NOW_MS,
+    });
     const token = signed(KEYS[alg]);
     const first = ok(verifier.check(token));
     const second = ok(verifier.check(token));
@@ -139,13 +145,22 @@ describe('verified-token cache: nothing but the exact token hits', () => {
     const token = signed(KEYS.HS256);
     ok(verifier.check(token));
     fc.assert(
-      fc.property(fc.nat({ max: token.length }), fc.constantFrom('delete', 'insert', 'replace'), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.= '.split('')), (at, op, ch) => {
-        const i = Math.min(at, token.length - 1);
-        const mutated =
-          op === 'delete' ? token.slice(0, i) + token.slice(i + 1) : op === 'insert' ? token.slice(0, at) + ch + token.slice(at) : token.slice(0, i) + ch + token.slice(i + 1);
-        fc.pre(mutated !== token);
-        expect(verifier.check(mutated).ok).toBe(false);
-      }),
+      fc.property(
+        fc.nat({ max: token.length }),
+        fc.constantFrom('delete', 'insert', 'replace'),
+        fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.= '.split('')),
+        (at, op, ch) => {
+          const i = Math.min(at, token.length - 1);
+          const mutated =
+            op === 'delete'
+              ? token.slice(0, i) + token.slice(i + 1)
+              : op === 'insert'
+                ? token.slice(0, at) + ch + token.slice(at)
+                : token.slice(0, i) + ch + token.slice(i + 1);
+          fc.pre(mutated !== token);
+          expect(verifier.check(mutated).ok).toBe(false);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -165,7 +180,10 @@ describe('verified-token cache: nothing but the exact token hits', () => {
     const token = signed(KEYS.ES256);
     const first = ok(verifier.check(token));
     const signature = token.split('.')[2] as string;
-    const glued = signed(KEYS.ES256, {}, claims({ role: 'admin' })).split('.').slice(0, 2).join('.');
+    const glued = signed(KEYS.ES256, {}, claims({ role: 'admin' }))
+      .split('.')
+      .slice(0, 2)
+      .join('.');
     expect(code(verifier.check(`${glued}.${signature}`))).toBe('JWT_SIGNATURE_INVALID');
     expect(code(verifier.check(`${signature}`))).toBe('JWT_MALFORMED');
     expect(verifier.check(token)).toBe(first);
@@ -254,13 +272,26 @@ describe('verified-token cache: bounded', () => {
 
   it('TokenCache never exceeds its size, and CLOCK keeps entries in use through a flood of one-off tokens', () => {
     const cache = new TokenCache<number>(10_000);
-    const entry = (token: string, n: number): CachedToken<number> => ({ token, result: n, kid: 'k', key: undefined as never, exp: 0, nbf: 0, iat: 0, used: false });
+    const entry = (token: string, n: number): CachedToken<number> => ({
+      token,
+      result: n,
+      kid: 'k',
+      key: undefined as never,
+      exp: 0,
+      nbf: 0,
+      iat: 0,
+      used: false,
+    });
     const hot = Array.from({ length: 100 }, (_, i) => `h.p.hot-${i}`);
     for (const t of hot) cache.set(entry(t, 0));
     for (let i = 0; i < 100_000; i++) {
       cache.set(entry(`h.p.cold-${i}`, i));
       expect(cache.size).toBeLessThanOrEqual(10_000);
-      if (i % 1_000 === 0) for (const t of hot) { const e = cache.get(t); if (e) e.used = true; }
+      if (i % 1_000 === 0)
+        for (const t of hot) {
+          const e = cache.get(t);
+          if (e) e.used = true;
+        }
     }
     expect(cache.size).toBe(10_000);
     expect(hot.filter((t) => cache.get(t) !== undefined).length).toBe(hot.length);

@@ -57,20 +57,31 @@ export function verifierFor(overrides: Partial<VerifierOptions> = {}) {
 
 /** Valid claims at the frozen clock; `undefined` values remove a claim. */
 export function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const all: Record<string, unknown> = { iss: ISS, aud: AUD, sub: 'user-1', sid: 'sess-1', role: 'user', jti: 'j-1', iat: NOW - 10, exp: NOW + 900, ...overrides };
+  const all: Record<string, unknown> = {
+    iss: ISS,
+    aud: AUD,
+    sub: 'user-1',
+    sid: 'sess-1',
+    role: 'user',
+    jti: 'j-1',
+    iat: NOW - 10,
+    exp: NOW + 900,
+    ...overrides,
+  };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
   return all;
 }
 
-export const b64 = (value: unknown): string =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64url');
+export const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64url');
 
 /** Raw JWS signature with node:crypto directly (independent of src/jwt). */
 export function rawSign(alg: JwsAlgorithm | 'ES256-DER', key: KeyObject | Buffer | string, data: string): Buffer {
   const bytes = Buffer.from(data, 'latin1');
   switch (alg) {
     case 'HS256':
-      return createHmac('sha256', key as KeyObject).update(bytes).digest();
+      return createHmac('sha256', key as KeyObject)
+        .update(bytes)
+        .digest();
     case 'ES256':
       return sign('sha256', bytes, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' });
     case 'ES256-DER':
@@ -88,11 +99,7 @@ export function rawSign(alg: JwsAlgorithm | 'ES256-DER', key: KeyObject | Buffer
  * Forges a compact token: header and payload may be objects or raw JSON text; the signature is
  * computed with `signer` over the exact signing input (or given as a raw segment string).
  */
-export function forge(
-  header: unknown,
-  payload: unknown,
-  signer: ((signingInput: string) => Buffer) | string,
-): string {
+export function forge(header: unknown, payload: unknown, signer: ((signingInput: string) => Buffer) | string): string {
   const input = `${b64(header)}.${b64(payload)}`;
   const sig = typeof signer === 'string' ? signer : signer(input).toString('base64url');
   return `${input}.${sig}`;

@@ -53,19 +53,35 @@ describe.each(jwtAlgs)('%s with jsonwebtoken', (alg) => {
 
   it('our token verifies with jsonwebtoken.verify', () => {
     const token = createSigner({ key: { kid: k.kid, alg, key: k.signKey } })(claims());
-    const decoded = jsonwebtoken.verify(token, k.verifyKey, { algorithms: [alg as jsonwebtoken.Algorithm], issuer: ISS, audience: AUD, clockTimestamp: NOW, complete: true });
+    const decoded = jsonwebtoken.verify(token, k.verifyKey, {
+      algorithms: [alg as jsonwebtoken.Algorithm],
+      issuer: ISS,
+      audience: AUD,
+      clockTimestamp: NOW,
+      complete: true,
+    });
     expect(decoded.header).toMatchObject({ alg, kid: k.kid, typ: 'at+jwt' });
     expect(decoded.payload).toEqual(claims());
   });
 
   it('a jsonwebtoken.sign token verifies with ours', () => {
-    const token = jsonwebtoken.sign(claims({ role: 'admin' }), k.signKey, { algorithm: alg as jsonwebtoken.Algorithm, keyid: k.kid, header: { alg, typ: 'at+jwt' } });
+    const token = jsonwebtoken.sign(claims({ role: 'admin' }), k.signKey, {
+      algorithm: alg as jsonwebtoken.Algorithm,
+      keyid: k.kid,
+      header: { alg, typ: 'at+jwt' },
+    });
     expect(verifier.verify(token).claims.role).toBe('admin');
   });
 
   it('jsonwebtoken and we agree on an expired token', () => {
-    const token = jsonwebtoken.sign(claims({ exp: NOW - 5 }), k.signKey, { algorithm: alg as jsonwebtoken.Algorithm, keyid: k.kid, header: { alg, typ: 'at+jwt' } });
-    expect(() => jsonwebtoken.verify(token, k.verifyKey, { algorithms: [alg as jsonwebtoken.Algorithm], clockTimestamp: NOW })).toThrow(jsonwebtoken.TokenExpiredError);
+    const token = jsonwebtoken.sign(claims({ exp: NOW - 5 }), k.signKey, {
+      algorithm: alg as jsonwebtoken.Algorithm,
+      keyid: k.kid,
+      header: { alg, typ: 'at+jwt' },
+    });
+    expect(() => jsonwebtoken.verify(token, k.verifyKey, { algorithms: [alg as jsonwebtoken.Algorithm], clockTimestamp: NOW })).toThrow(
+      jsonwebtoken.TokenExpiredError,
+    );
     const r = verifier.check(token);
     expect(!r.ok && r.error.code).toBe('JWT_EXPIRED');
   });

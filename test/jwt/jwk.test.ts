@@ -115,10 +115,19 @@ describe('PS256 keys', () => {
 
   it('a PS256 signature does not verify as RS256 with the same key, nor the reverse', () => {
     const { publicKey, privateKey } = generateKeyPair('RS256');
-    for (const [signAlg, verifyAlg] of [['PS256', 'RS256'], ['RS256', 'PS256']] as const) {
+    for (const [signAlg, verifyAlg] of [
+      ['PS256', 'RS256'],
+      ['RS256', 'PS256'],
+    ] as const) {
       const token = createSigner({ key: { kid: 'g', alg: signAlg, key: privateKey } })(claims());
       const forged = `${Buffer.from(JSON.stringify({ alg: verifyAlg, kid: 'g', typ: 'at+jwt' })).toString('base64url')}.${token.split('.').slice(1).join('.')}`;
-      const v = createVerifier({ algorithms: [verifyAlg], keys: [{ kid: 'g', alg: verifyAlg, key: publicKey }], issuer: ISS, audience: AUD, now: () => NOW_MS });
+      const v = createVerifier({
+        algorithms: [verifyAlg],
+        keys: [{ kid: 'g', alg: verifyAlg, key: publicKey }],
+        issuer: ISS,
+        audience: AUD,
+        now: () => NOW_MS,
+      });
       expect(v.check(forged)).toMatchObject({ ok: false, error: { code: 'JWT_SIGNATURE_INVALID' } });
     }
   });

@@ -70,28 +70,34 @@ describe.each(ALGS)('%s: byte-level mutations of the decoded segments', (alg) =>
 
   it('flipping, replacing, dropping or adding bytes of the header, payload or signature never verifies; failures are coded, verify() throws only JwtError', () => {
     fc.assert(
-      fc.property(fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'set', 'drop', 'add'), (part, at, byte, how) => {
-        const bytes = Buffer.from(segments[part]!);
-        const i = at % Math.max(1, bytes.length);
-        let mutated: Buffer;
-        if (how === 'flip') mutated = Buffer.from(bytes.map((b, j) => (j === i ? b ^ (1 << (byte % 8)) : b)));
-        else if (how === 'set') mutated = Buffer.from(bytes.map((b, j) => (j === i ? byte : b)));
-        else if (how === 'drop') mutated = Buffer.concat([bytes.subarray(0, i), bytes.subarray(i + 1)]);
-        else mutated = Buffer.concat([bytes.subarray(0, i), Buffer.from([byte]), bytes.subarray(i)]);
-        fc.pre(!mutated.equals(bytes));
-        const parts = segments.map((s) => s.toString('base64url'));
-        parts[part] = mutated.toString('base64url'); // canonical encoding: only the bytes differ
-        const forged = parts.join('.');
-        const r = verifier.check(forged);
-        expect(r.ok).toBe(false);
-        if (!r.ok) expect(KNOWN.has(r.error.code)).toBe(true);
-        try {
-          verifier.verify(forged);
-          expect.unreachable('verify() accepted a mutated token');
-        } catch (error) {
-          expect(error).toBeInstanceOf(JwtError);
-        }
-      }),
+      fc.property(
+        fc.nat({ max: 2 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('flip', 'set', 'drop', 'add'),
+        (part, at, byte, how) => {
+          const bytes = Buffer.from(segments[part]!);
+          const i = at % Math.max(1, bytes.length);
+          let mutated: Buffer;
+          if (how === 'flip') mutated = Buffer.from(bytes.map((b, j) => (j === i ? b ^ (1 << (byte % 8)) : b)));
+          else if (how === 'set') mutated = Buffer.from(bytes.map((b, j) => (j === i ? byte : b)));
+          else if (how === 'drop') mutated = Buffer.concat([bytes.subarray(0, i), bytes.subarray(i + 1)]);
+          else mutated = Buffer.concat([bytes.subarray(0, i), Buffer.from([byte]), bytes.subarray(i)]);
+          fc.pre(!mutated.equals(bytes));
+          const parts = segments.map((s) => s.toString('base64url'));
+          parts[part] = mutated.toString('base64url'); // canonical encoding: only the bytes differ
+          const forged = parts.join('.');
+          const r = verifier.check(forged);
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(KNOWN.has(r.error.code)).toBe(true);
+          try {
+            verifier.verify(forged);
+            expect.unreachable('verify() accepted a mutated token');
+          } catch (error) {
+            expect(error).toBeInstanceOf(JwtError);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -25,8 +25,7 @@ interface VectorFile {
   unsupported?: { name: string; alg: string; protectedHeader: string; signature: string }[];
 }
 
-const load = (name: string): VectorFile =>
-  JSON.parse(readFileSync(new URL(`../vectors/${name}.json`, import.meta.url), 'utf8')) as VectorFile;
+const load = (name: string): VectorFile => JSON.parse(readFileSync(new URL(`../vectors/${name}.json`, import.meta.url), 'utf8')) as VectorFile;
 const files = { rfc7515: load('rfc7515'), rfc7520: load('rfc7520'), rfc8037: load('rfc8037') };
 
 function codeOf(fn: () => unknown): string {

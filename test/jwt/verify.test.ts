@@ -60,11 +60,20 @@ describe('createVerifier: options are checked once, at construction', () => {
     ['key/alg mismatch: RSA public key as HS256 secret', { algorithms: ['HS256'], keys: [{ kid: 'x', alg: 'HS256', key: KEYS.RS256.verifyKey }] }],
     ['key/alg mismatch: EC public key as HS256 secret', { algorithms: ['HS256'], keys: [{ kid: 'x', alg: 'HS256', key: es.verifyKey }] }],
     ['key/alg mismatch: HS256 secret as ES256 key', { keys: [{ kid: 'x', alg: 'ES256', key: KEYS.HS256.verifyKey }] }],
-    ['key is a PEM string, not a KeyObject', { keys: [{ kid: 'x', alg: 'ES256', key: es.verifyKey.export({ type: 'spki', format: 'pem' }) as never }] }],
+    [
+      'key is a PEM string, not a KeyObject',
+      { keys: [{ kid: 'x', alg: 'ES256', key: es.verifyKey.export({ type: 'spki', format: 'pem' }) as never }] },
+    ],
     ['HS256 secret under 32 bytes', { algorithms: ['HS256'], keys: [{ kid: 'x', alg: 'HS256', key: createSecretKey(Buffer.alloc(31, 1)) }] }],
     ['P-384 key for ES256', { keys: [{ kid: 'x', alg: 'ES256', key: generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey }] }],
-    ['RSA 1024 for RS256', { algorithms: ['RS256'], keys: [{ kid: 'x', alg: 'RS256', key: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey }] }],
-    ['RSA-PSS key for RS256', { algorithms: ['RS256'], keys: [{ kid: 'x', alg: 'RS256', key: generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey }] }],
+    [
+      'RSA 1024 for RS256',
+      { algorithms: ['RS256'], keys: [{ kid: 'x', alg: 'RS256', key: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey }] },
+    ],
+    [
+      'RSA-PSS key for RS256',
+      { algorithms: ['RS256'], keys: [{ kid: 'x', alg: 'RS256', key: generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey }] },
+    ],
     ['empty kid', { keys: [{ ...verificationKey(es), kid: '' }] }],
     ['empty typ', { typ: '' }],
     ['maxTokenLength 0', { maxTokenLength: 0 }],
@@ -79,7 +88,13 @@ describe('createVerifier: options are checked once, at construction', () => {
 
   it('accepts tolerance 0 and 60, a private key (reduced to public), issuer and audience lists', () => {
     for (const clockTolerance of [0, 60]) expect(() => createVerifier({ ...base, clockTolerance })).not.toThrow();
-    const v = createVerifier({ ...base, keys: [{ kid: es.kid, alg: 'ES256', key: es.signKey }], issuer: ['other', ISS], audience: ['x', AUD], now: () => NOW_MS });
+    const v = createVerifier({
+      ...base,
+      keys: [{ kid: es.kid, alg: 'ES256', key: es.signKey }],
+      issuer: ['other', ISS],
+      audience: ['x', AUD],
+      now: () => NOW_MS,
+    });
     expect(v.verify(signed(es)).claims.sub).toBe('user-1');
   });
 });
@@ -206,7 +221,10 @@ describe('one negative test per check', () => {
     ['header is a string', '"ES256"'],
     ['header is null', 'null'],
   ])('%s → JWT_MALFORMED', (_name, header) => {
-    expectCode(forge(header, claims(), (i) => rawSign('ES256', es.signKey, i)), 'JWT_MALFORMED');
+    expectCode(
+      forge(header, claims(), (i) => rawSign('ES256', es.signKey, i)),
+      'JWT_MALFORMED',
+    );
   });
 
   it('header not valid UTF-8 → JWT_MALFORMED', () => {
@@ -222,18 +240,16 @@ describe('one negative test per check', () => {
       `{"alg":"ES256","kid":"es-1","typ":"at+jwt","k\\u0069d":"es-1"}`,
       `{"alg":"ES256","kid":"es-1","typ":"at+jwt","x":{"a":1,"a":2}}`,
     ]) {
-      expectCode(forge(header, claims(), (i) => rawSign('ES256', es.signKey, i)), 'JWT_MALFORMED');
+      expectCode(
+        forge(header, claims(), (i) => rawSign('ES256', es.signKey, i)),
+        'JWT_MALFORMED',
+      );
     }
   });
 
   it('duplicate keys in the payload → JWT_MALFORMED, even correctly signed', () => {
     const c = JSON.stringify(claims()).slice(0, -1);
-    for (const payload of [
-      `${c},"sub":"admin"}`,
-      `${c},"aud":"${AUD}"}`,
-      `${c},"ro\\u006ce":"admin"}`,
-      `${c},"nested":{"x":1, "x" :2}}`,
-    ]) {
+    for (const payload of [`${c},"sub":"admin"}`, `${c},"aud":"${AUD}"}`, `${c},"ro\\u006ce":"admin"}`, `${c},"nested":{"x":1, "x" :2}}`]) {
       expectCode(signed(es, {}, payload), 'JWT_MALFORMED');
     }
     // Same names in different objects are not duplicates.
@@ -254,7 +270,10 @@ describe('one negative test per check', () => {
 
   it.each(['none', 'None', 'NONE', 'nOnE'])('alg %s → JWT_ALG_NOT_ALLOWED (with empty or any signature)', (alg) => {
     expectCode(forge({ alg, kid: es.kid, typ: 'at+jwt' }, claims(), ''), 'JWT_ALG_NOT_ALLOWED');
-    expectCode(forge({ alg, kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('ES256', es.signKey, i)), 'JWT_ALG_NOT_ALLOWED');
+    expectCode(
+      forge({ alg, kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('ES256', es.signKey, i)),
+      'JWT_ALG_NOT_ALLOWED',
+    );
   });
 
   it.each([
@@ -297,7 +316,10 @@ describe('one negative test per check', () => {
   it("the resolved key's alg must equal the header alg → JWT_ALG_NOT_ALLOWED", () => {
     // Token claims EdDSA but names the ES256 key.
     const ed = KEYS.EdDSA;
-    expectCode(forge({ alg: 'EdDSA', kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('EdDSA', ed.signKey, i)), 'JWT_ALG_NOT_ALLOWED');
+    expectCode(
+      forge({ alg: 'EdDSA', kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('EdDSA', ed.signKey, i)),
+      'JWT_ALG_NOT_ALLOWED',
+    );
   });
 
   it('crit (any value) → JWT_CRIT_UNSUPPORTED', () => {
@@ -325,7 +347,10 @@ describe('one negative test per check', () => {
 
   it('signature by another key of the same type → JWT_SIGNATURE_INVALID', () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    expectCode(forge({ alg: 'ES256', kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('ES256', other, i)), 'JWT_SIGNATURE_INVALID');
+    expectCode(
+      forge({ alg: 'ES256', kid: es.kid, typ: 'at+jwt' }, claims(), (i) => rawSign('ES256', other, i)),
+      'JWT_SIGNATURE_INVALID',
+    );
   });
 
   describe('ES256 signature encoding', () => {
@@ -440,7 +465,19 @@ describe('one negative test per check', () => {
 
 describe('errors', () => {
   it('toApiCode maps only JWT_EXPIRED to TOKEN_EXPIRED', () => {
-    const codes: JwtErrorCode[] = ['JWT_MALFORMED', 'JWT_ALG_NOT_ALLOWED', 'JWT_KID_MISSING', 'JWT_KID_UNKNOWN', 'JWT_CRIT_UNSUPPORTED', 'JWT_SIGNATURE_INVALID', 'JWT_TYP_INVALID', 'JWT_NOT_YET_VALID', 'JWT_IAT_INVALID', 'JWT_CLAIM_INVALID', 'JWT_OPTIONS_INVALID'];
+    const codes: JwtErrorCode[] = [
+      'JWT_MALFORMED',
+      'JWT_ALG_NOT_ALLOWED',
+      'JWT_KID_MISSING',
+      'JWT_KID_UNKNOWN',
+      'JWT_CRIT_UNSUPPORTED',
+      'JWT_SIGNATURE_INVALID',
+      'JWT_TYP_INVALID',
+      'JWT_NOT_YET_VALID',
+      'JWT_IAT_INVALID',
+      'JWT_CLAIM_INVALID',
+      'JWT_OPTIONS_INVALID',
+    ];
     for (const code of codes) expect(toApiCode(new JwtError(code))).toBe('INVALID_TOKEN');
     expect(toApiCode(new JwtError('JWT_EXPIRED'))).toBe('TOKEN_EXPIRED');
   });

@@ -5,17 +5,7 @@
  * key rotated by `latchkey keys rotate` used by both within the documented bound.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  describeServices,
-  kidOf,
-  refresh,
-  refreshTokenOf,
-  signUp,
-  sleep,
-  startCluster,
-  type Cluster,
-  type Instance,
-} from './instances.js';
+import { describeServices, kidOf, refresh, refreshTokenOf, signUp, sleep, startCluster, type Cluster, type Instance } from './instances.js';
 import type { TestResponse } from '../helpers/http-client.js';
 
 /** Grace window of the first cluster (seconds): long enough for 40 requests on a busy machine. */
@@ -60,10 +50,12 @@ await describeServices('two instances on one PostgreSQL database', {}, () => {
   it(`${PARALLEL} concurrent refreshes of one token split across A and B: all 200, one lineage; after the window a replay on either instance revokes the session on both`, async () => {
     // Once with the replay on B, once on A, in parallel.
     await Promise.all(
-      ([
-        [A, B],
-        [B, A],
-      ] as const).map(async ([first, other]) => {
+      (
+        [
+          [A, B],
+          [B, A],
+        ] as const
+      ).map(async ([first, other]) => {
         const user = await signUp(A.client, A.client);
         const started = Date.now();
         const responses = await Promise.all(
@@ -134,7 +126,10 @@ await describeServices('two instances on one PostgreSQL database', {}, () => {
     const tokens: Partial<Record<'A' | 'B', string>> = {};
     const deadline = rotatedAt + (RELOAD + 8) * 1000;
     while ((!seenAt.A || !seenAt.B) && Date.now() < deadline) {
-      for (const [name, instance] of [['A', A], ['B', B]] as const) {
+      for (const [name, instance] of [
+        ['A', A],
+        ['B', B],
+      ] as const) {
         if (seenAt[name]) continue;
         const res = await refresh(instance.client, lineage[name]);
         expect(res.status).toBe(200);
@@ -179,9 +174,7 @@ await describeServices('two instances, grace window 0', {}, () => {
     const [A, B] = cluster.instances as [Instance, Instance];
     for (let round = 0; round < 3; round++) {
       const user = await signUp(A.client, B.client);
-      const responses = await Promise.all(
-        Array.from({ length: 16 }, (_, i) => refresh(i % 2 === 0 ? A.client : B.client, user.refreshToken)),
-      );
+      const responses = await Promise.all(Array.from({ length: 16 }, (_, i) => refresh(i % 2 === 0 ? A.client : B.client, user.refreshToken)));
       const ok = responses.filter((r) => r.status === 200);
       expect(ok).toHaveLength(1);
       for (const r of responses) if (r.status !== 200) expectError(r, 401, 'REFRESH_TOKEN_REUSED');

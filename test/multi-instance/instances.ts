@@ -11,13 +11,7 @@ import { createServer } from 'node:net';
 import { connect } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { spawnCli, runCli, waitForHttp, type CliResult } from '../helpers/cli.js';
-import {
-  createTestSchema,
-  probePostgres,
-  redactUrl,
-  TEST_PG_URL,
-  type TestSchema,
-} from '../helpers/postgres.js';
+import { createTestSchema, probePostgres, redactUrl, TEST_PG_URL, type TestSchema } from '../helpers/postgres.js';
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
 import { describeWithServices } from '../helpers/services.js';
 

@@ -72,11 +72,9 @@ await describePostgres('signing keys shared through PostgreSQL', () => {
       store.listSigningKeys = original;
     });
     const forge = (kid: string) =>
-      [
-        Buffer.from(JSON.stringify({ alg: 'ES256', kid, typ: 'at+jwt' })).toString('base64url'),
-        Buffer.from('{}').toString('base64url'),
-        'AAAA',
-      ].join('.');
+      [Buffer.from(JSON.stringify({ alg: 'ES256', kid, typ: 'at+jwt' })).toString('base64url'), Buffer.from('{}').toString('base64url'), 'AAAA'].join(
+        '.',
+      );
     const started = performance.now();
     const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => second.client.get('/auth/me', { bearer: forge(`junk-${i}`) })));
     const elapsed = performance.now() - started;

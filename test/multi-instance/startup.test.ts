@@ -71,7 +71,9 @@ await describeServices('serve while PostgreSQL is unavailable at start-up', {}, 
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^latchkey: cannot start: the database \(LATCHKEY_DATABASE_URL\) is unavailable: .*ECONNREFUSED.*Gave up after \d+ attempts/);
+    expect(lines[0]).toMatch(
+      /^latchkey: cannot start: the database \(LATCHKEY_DATABASE_URL\) is unavailable: .*ECONNREFUSED.*Gave up after \d+ attempts/,
+    );
     expect(result.stderr).not.toContain('hunter2');
     // 2 s of retries plus process start-up, with a wide margin for a busy machine.
     expect(elapsed).toBeLessThan(20_000);

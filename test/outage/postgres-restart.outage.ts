@@ -14,16 +14,7 @@ import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, noticeOnce, SERVICES_REQUIRED } from '../helpers/postgres.js';
-import {
-  describeServices,
-  refresh,
-  refreshTokenOf,
-  signUp,
-  sleep,
-  startCluster,
-  type Cluster,
-  type Instance,
-} from '../multi-instance/instances.js';
+import { describeServices, refresh, refreshTokenOf, signUp, sleep, startCluster, type Cluster, type Instance } from '../multi-instance/instances.js';
 
 const run = promisify(execFile);
 const SESSIONS = 8;

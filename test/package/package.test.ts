@@ -86,7 +86,9 @@ describe('the published package', () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
     const api = JSON.parse(stdout) as Record<string, string[]> & { resolved: string };
     expect(api.resolved).toMatch(/\/dist\/adapters\/express\.js$/);
-    expect(api.main).toEqual(expect.arrayContaining(['createLatchkey', 'loadConfig', 'createVerifier', 'createSigner', 'createRemoteJwks', 'LatchkeyError', 'JwtError']));
+    expect(api.main).toEqual(
+      expect.arrayContaining(['createLatchkey', 'loadConfig', 'createVerifier', 'createSigner', 'createRemoteJwks', 'LatchkeyError', 'JwtError']),
+    );
     expect(api.express).toEqual(expect.arrayContaining(['requireAuth', 'requireRole', 'expressRouter', 'jwksHandler']));
     expect(api.fastify).toEqual(expect.arrayContaining(['requireAuth', 'requireRole', 'fastifyAuthPlugin', 'jwksHandler']));
     expect(api.server).toEqual(['buildServer']);

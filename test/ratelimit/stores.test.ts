@@ -192,7 +192,8 @@ describe('Redis unreachable (closed port)', () => {
       expect((await t.client.post('/auth/register', { body: { email: victim, password: PASSWORD } })).status).toBe(201);
       const started = Date.now();
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await t.client.post('/auth/login', { body: { email: victim, password: `guess number ${i}` } })).status);
+      for (let i = 0; i < 7; i++)
+        statuses.push((await t.client.post('/auth/login', { body: { email: victim, password: `guess number ${i}` } })).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {

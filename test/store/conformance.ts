@@ -44,11 +44,7 @@ function rotation(id: string, expectedCounter: number, now: number, idleExpiresA
 /** The login audit row the auth service writes with a session. */
 const LOGIN = { type: 'login_success', ip: '203.0.113.7' } as const;
 
-export function runStoreConformance(
-  name: string,
-  makeStore: () => Promise<Store>,
-  options: ConformanceOptions = {},
-): void {
+export function runStoreConformance(name: string, makeStore: () => Promise<Store>, options: ConformanceOptions = {}): void {
   /** A fresh, migrated store, closed when the test ends. */
   async function open(): Promise<Store> {
     const store = await makeStore();
@@ -92,16 +88,19 @@ export function runStoreConformance(
     const now = overrides.now ?? T0;
     // The generation as it is now (earlier steps of a test may have advanced it).
     const current = await store.findUserById(user.id);
-    const session = await store.createSession({
-      id: `sess-${randomUUID()}`,
-      userId: user.id,
-      credentialGeneration: current?.credentialGeneration ?? 0,
-      now,
-      idleExpiresAt: overrides.idleExpiresAt ?? now + 7 * DAY,
-      absoluteExpiresAt: overrides.absoluteExpiresAt ?? now + 30 * DAY,
-      userAgent: 'vitest',
-      ip: '203.0.113.7',
-    }, LOGIN);
+    const session = await store.createSession(
+      {
+        id: `sess-${randomUUID()}`,
+        userId: user.id,
+        credentialGeneration: current?.credentialGeneration ?? 0,
+        now,
+        idleExpiresAt: overrides.idleExpiresAt ?? now + 7 * DAY,
+        absoluteExpiresAt: overrides.absoluteExpiresAt ?? now + 30 * DAY,
+        userAgent: 'vitest',
+        ip: '203.0.113.7',
+      },
+      LOGIN,
+    );
     if (!session) throw new Error('addSession: the store refused the session');
     return session;
   }
@@ -193,7 +192,12 @@ export function runStoreConformance(
       const user = await addUser(store);
       const session = await addSession(store, user);
       expect(await store.updatePasswordHash(user.id, 0, 'new-hash', T0 + 7)).toBe(true);
-      expect(await store.findUserById(user.id)).toMatchObject({ passwordHash: 'new-hash', role: user.role, updatedAt: T0 + 7, credentialGeneration: 0 });
+      expect(await store.findUserById(user.id)).toMatchObject({
+        passwordHash: 'new-hash',
+        role: user.role,
+        updatedAt: T0 + 7,
+        credentialGeneration: 0,
+      });
       expect((await store.findSession(session.id))?.revokedAt).toBeNull();
       expect(await store.updatePasswordHash('nobody', 0, 'x', T0)).toBe(false);
     });
@@ -227,16 +231,19 @@ export function runStoreConformance(
     it('creates a session at counter 0 and finds it', async () => {
       const store = await open();
       const user = await addUser(store);
-      const created = await store.createSession({
-        id: 's1',
-        userId: user.id,
-        credentialGeneration: 0,
-        now: T0,
-        idleExpiresAt: T0 + 7 * DAY,
-        absoluteExpiresAt: T0 + 30 * DAY,
-        userAgent: 'Firefox',
-        ip: '2001:db8::1',
-      }, LOGIN);
+      const created = await store.createSession(
+        {
+          id: 's1',
+          userId: user.id,
+          credentialGeneration: 0,
+          now: T0,
+          idleExpiresAt: T0 + 7 * DAY,
+          absoluteExpiresAt: T0 + 30 * DAY,
+          userAgent: 'Firefox',
+          ip: '2001:db8::1',
+        },
+        LOGIN,
+      );
       const expected: SessionRecord = {
         id: 's1',
         userId: user.id,
@@ -267,7 +274,15 @@ export function runStoreConformance(
       const store = await open();
       const user = await addUser(store);
       const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
-      const base = { userId: user.id, credentialGeneration: 0, now: T0, idleExpiresAt: T0 + DAY, absoluteExpiresAt: T0 + 2 * DAY, userAgent: null, ip: null };
+      const base = {
+        userId: user.id,
+        credentialGeneration: 0,
+        now: T0,
+        idleExpiresAt: T0 + DAY,
+        absoluteExpiresAt: T0 + 2 * DAY,
+        userAgent: null,
+        ip: null,
+      };
       expect(await store.createSession({ ...base, id: 's-dpop', dpopJkt: jkt }, LOGIN)).toMatchObject({ dpopJkt: jkt });
       expect((await store.findSession('s-dpop'))?.dpopJkt).toBe(jkt);
       expect((await store.findSessionWithUser('s-dpop'))?.session.dpopJkt).toBe(jkt);
@@ -281,16 +296,19 @@ export function runStoreConformance(
     it('keeps null user agent and ip', async () => {
       const store = await open();
       const user = await addUser(store);
-      const s = await store.createSession({
-        id: 's-null',
-        userId: user.id,
-        credentialGeneration: 0,
-        now: T0,
-        idleExpiresAt: T0 + DAY,
-        absoluteExpiresAt: T0 + 2 * DAY,
-        userAgent: null,
-        ip: null,
-      }, LOGIN);
+      const s = await store.createSession(
+        {
+          id: 's-null',
+          userId: user.id,
+          credentialGeneration: 0,
+          now: T0,
+          idleExpiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + 2 * DAY,
+          userAgent: null,
+          ip: null,
+        },
+        LOGIN,
+      );
       expect(s).toMatchObject({ userAgent: null, ip: null });
       expect(await store.findSession('s-null')).toMatchObject({ userAgent: null, ip: null });
     });
@@ -537,9 +555,7 @@ export function runStoreConformance(
       const s1 = await addSession(store, user);
       const s2 = await addSession(store, user);
       // A NULL hash violates NOT NULL inside the transaction (which also revokes sessions).
-      await expect(store.changePassword(user.id, null as unknown as string, s1.id, T0 + 5)).rejects.toBeInstanceOf(
-        LatchkeyError,
-      );
+      await expect(store.changePassword(user.id, null as unknown as string, s1.id, T0 + 5)).rejects.toBeInstanceOf(LatchkeyError);
       expect(await store.findSession(s2.id)).toMatchObject({ revokedAt: null });
       expect(await store.findUserById(user.id)).toEqual(user);
       // …and the store is still usable afterwards (no transaction left open).
@@ -695,16 +711,19 @@ export function runStoreConformance(
       const keep = await addSession(stores[0]!, user);
       const read = (await stores[1]!.findUserById(user.id))!;
       const logins = Array.from({ length: 50 }, (_, i) =>
-        stores[i % stores.length]!.createSession({
-          id: `racing-${i}`,
-          userId: user.id,
-          credentialGeneration: read.credentialGeneration,
-          now: T0 + i,
-          idleExpiresAt: T0 + DAY,
-          absoluteExpiresAt: T0 + DAY,
-          userAgent: null,
-          ip: null,
-        }, LOGIN),
+        stores[i % stores.length]!.createSession(
+          {
+            id: `racing-${i}`,
+            userId: user.id,
+            credentialGeneration: read.credentialGeneration,
+            now: T0 + i,
+            idleExpiresAt: T0 + DAY,
+            absoluteExpiresAt: T0 + DAY,
+            userAgent: null,
+            ip: null,
+          },
+          LOGIN,
+        ),
       );
       const change = stores[2]!.changePassword(user.id, 'new-hash', keep.id, T0 + 25);
       const [created, revoked] = await Promise.all([Promise.all(logins), change]);
@@ -818,9 +837,7 @@ export function runStoreConformance(
 
     it('10 concurrent insertFirstSigningKey → exactly one current key, returned to every caller', async () => {
       const stores = await openMany(3);
-      const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => stores[i % stores.length]!.insertFirstSigningKey(newKey(T0 + i))),
-      );
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % stores.length]!.insertFirstSigningKey(newKey(T0 + i))));
       const kids = new Set(results.map((k) => k.kid));
       expect(kids.size).toBe(1);
       const keys = await stores[0]!.listSigningKeys(T0 + 100);
@@ -845,9 +862,7 @@ export function runStoreConformance(
       await stores[0]!.insertFirstSigningKey(newKey(T0, 'k0'));
       await stores[0]!.insertNextSigningKey(newKey(T0, 'n0'));
       await Promise.all(
-        Array.from({ length: 6 }, (_, i) =>
-          stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY),
-        ),
+        Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY)),
       );
       const keys = await stores[1]!.listSigningKeys(T0 + 20);
       expect(keys).toHaveLength(8);
@@ -860,9 +875,7 @@ export function runStoreConformance(
       const stores = await openMany(3);
       await stores[0]!.insertFirstSigningKey(newKey(T0, 'k0'));
       await Promise.all(
-        Array.from({ length: 6 }, (_, i) =>
-          stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY),
-        ),
+        Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.rotateSigningKey(newKey(T0 + i + 1, `k${i + 1}`), T0 + 10, T0 + DAY)),
       );
       const keys = await stores[1]!.listSigningKeys(T0 + 20);
       expect(keys).toHaveLength(7);

@@ -116,10 +116,12 @@ await describePostgres('postgres store', () => {
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.migrate()).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.findUserById('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.createUser({ id: 'x', email: 'x@example.test', passwordHash: 'h', role: 'user', now: 1 })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     await expect(
-      store.createUser({ id: 'x', email: 'x@example.test', passwordHash: 'h', role: 'user', now: 1 }),
-    ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(store.rotateSession({ id: 's', expectedCounter: 0, now: 1, idleExpiresAt: 2, audit: { type: 'refresh', ip: null } })).rejects.toBeInstanceOf(StoreUnavailableError);
+      store.rotateSession({ id: 's', expectedCounter: 0, now: 1, idleExpiresAt: 2, audit: { type: 'refresh', ip: null } }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.changePassword('u', 'h', null, 1)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
@@ -165,10 +167,7 @@ await describePostgres('postgres store', () => {
     );
     // …wait until it is waiting on the lock, then kill it.
     for (let i = 0; i < 100; i++) {
-      const waiting = await adminQuery(
-        `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
-        [app],
-      );
+      const waiting = await adminQuery(`select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`, [app]);
       if (waiting.length > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -48,10 +48,7 @@ describe('sqlite specifics', () => {
     const raw = new BetterSqlite3(path, { readonly: true });
     try {
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-      const tables = raw
-        .prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`)
-        .pluck()
-        .all();
+      const tables = raw.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).pluck().all();
       expect(tables).toEqual(['audit_events', 'kysely_migration', 'kysely_migration_lock', 'sessions', 'signing_keys', 'users']);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
       expect(indexes).toEqual(['audit_events_at_idx', 'sessions_user_id_idx', 'signing_keys_one_current', 'signing_keys_one_next']);
@@ -65,7 +62,11 @@ describe('sqlite specifics', () => {
     const { openSqlite } = await import('../../src/store/sqlite.js');
     const { sql } = await import('kysely');
     const levels: Record<string, number> = {};
-    for (const [name, setting] of [['default', undefined], ['normal', 'normal'], ['full', 'full']] as const) {
+    for (const [name, setting] of [
+      ['default', undefined],
+      ['normal', 'normal'],
+      ['full', 'full'],
+    ] as const) {
       const backend = openSqlite(join(dir, `sync-${name}.db`), undefined, setting);
       onTestFinished(() => backend.close());
       const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(backend.db);
@@ -129,9 +130,7 @@ describe('sqlite across processes', () => {
   /** Starts `count` processes that act together at one instant; returns their JSON outputs. */
   async function race(count: number, args: string[]): Promise<unknown[]> {
     const env = { ...process.env, START_AT: String(Date.now() + 2_500) };
-    const outputs = await Promise.all(
-      Array.from({ length: count }, () => run(process.execPath, ['--import', 'tsx', worker, ...args], { env })),
-    );
+    const outputs = await Promise.all(Array.from({ length: count }, () => run(process.execPath, ['--import', 'tsx', worker, ...args], { env })));
     return outputs.map((o) => JSON.parse(o.stdout) as unknown);
   }
 
@@ -145,16 +144,19 @@ describe('sqlite across processes', () => {
     const store = await createStore({ url: `sqlite:${path}` });
     onTestFinished(() => store.close());
     const user = await store.createUser({ id: 'u', email: 'u@example.test', passwordHash: 'h', role: 'user', now: 1 });
-    const session = (await store.createSession({
-      id: 's',
-      userId: user.id,
-      credentialGeneration: user.credentialGeneration,
-      now: 1,
-      idleExpiresAt: 2 ** 50,
-      absoluteExpiresAt: 2 ** 50,
-      userAgent: null,
-      ip: null,
-    }, { type: 'login_success', ip: null }))!;
+    const session = (await store.createSession(
+      {
+        id: 's',
+        userId: user.id,
+        credentialGeneration: user.credentialGeneration,
+        now: 1,
+        idleExpiresAt: 2 ** 50,
+        absoluteExpiresAt: 2 ** 50,
+        userAgent: null,
+        ip: null,
+      },
+      { type: 'login_success', ip: null },
+    ))!;
     const wins = (await race(4, [path, 'rotate', session.id])) as number[];
     expect(wins.reduce((a, b) => a + b, 0)).toBe(1);
     expect((await store.findSession(session.id))?.counter).toBe(1);

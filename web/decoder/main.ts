@@ -73,7 +73,8 @@ function renderTokenView(d: DecodeResult, raw: string): void {
     return;
   }
   const parts = d.token.split('.');
-  const classes = d.kind === 'JWS' ? ['part-header', 'part-payload', 'part-signature'] : ['part-header', 'part-jwe', 'part-jwe', 'part-jwe', 'part-jwe'];
+  const classes =
+    d.kind === 'JWS' ? ['part-header', 'part-payload', 'part-signature'] : ['part-header', 'part-jwe', 'part-jwe', 'part-jwe', 'part-jwe'];
   const nodes: Node[] = [];
   parts.forEach((p, i) => {
     if (i > 0) nodes.push(document.createTextNode('.'));

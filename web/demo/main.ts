@@ -39,8 +39,7 @@ $('decoder-note').textContent = '— decoded in this tab by the decoder core';
 
 function showError(error: unknown): void {
   errorEl.hidden = false;
-  errorEl.textContent =
-    error instanceof AuthError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  errorEl.textContent = error instanceof AuthError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
 }
 
 function clearError(): void {
@@ -175,7 +174,10 @@ $('credentials').addEventListener('submit', (event) => {
 $('register').addEventListener('click', action(register));
 $('me').addEventListener('click', action(showMe));
 $('sessions').addEventListener('click', action(showSessions));
-$('logout').addEventListener('click', action(() => client.logout()));
+$('logout').addEventListener(
+  'click',
+  action(() => client.logout()),
+);
 
 client.onChange((change) => {
   logEvent(change.type);

@@ -29,7 +29,11 @@ export const audit: Command = async (args, io) => {
   const [sub, ...rest] = args;
   let values: { follow?: boolean; limit?: string };
   try {
-    ({ values } = parseArgs({ args: rest, options: { follow: { type: 'boolean', short: 'f' }, limit: { type: 'string', short: 'n' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: rest,
+      options: { follow: { type: 'boolean', short: 'f' }, limit: { type: 'string', short: 'n' } },
+      strict: true,
+    }));
   } catch {
     io.stderr(USAGE);
     return EXIT.USAGE;

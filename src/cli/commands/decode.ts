@@ -4,7 +4,16 @@
  */
 import { EXIT, type Command } from '../io.js';
 import { CliUsageError, parseCommandArgs, parseSeconds, readTokenArgument } from '../inputs.js';
-import { buildReport, decodeToken, guessCommonSecret, lintToken, renderReport, warning, type LintOptions, type TimeInfo } from '../../decoder/index.js';
+import {
+  buildReport,
+  decodeToken,
+  guessCommonSecret,
+  lintToken,
+  renderReport,
+  warning,
+  type LintOptions,
+  type TimeInfo,
+} from '../../decoder/index.js';
 
 export const DECODE_USAGE = `usage: latchkey decode <token|-|@file> [--pretty] [--typ T] [--max-lifetime SECONDS] [--no-guess]
 
@@ -69,7 +78,8 @@ export const decode: Command = async (args, io) => {
   const { warnings, times } = lintToken(decoded, options);
   if (decoded.kind === 'JWS' && !parsed.values['no-guess']) {
     const guess = await guessCommonSecret(decoded);
-    if (guess.found) warnings.unshift(warning('HMAC_SECRET_GUESSED', `It is entry ${guess.index + 1} of data-files/common-jwt-secrets.txt.`, '/signature'));
+    if (guess.found)
+      warnings.unshift(warning('HMAC_SECRET_GUESSED', `It is entry ${guess.index + 1} of data-files/common-jwt-secrets.txt.`, '/signature'));
   }
   io.stdout(`${renderReport(buildReport(decoded, warnings, times), parsed.values.pretty === true)}\n`);
   if (parsed.values.pretty) for (const t of times) io.stderr(`${describeTimeLine(t)}\n`);

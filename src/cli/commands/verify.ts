@@ -54,7 +54,9 @@ const ENCODINGS: readonly SecretEncoding[] = ['utf8', 'base64', 'base64url', 'he
 
 export const verify: Command = async (args, io) => {
   if (args.some((a) => a === '--secret' || a.startsWith('--secret='))) {
-    io.stderr('latchkey verify: secrets are never taken from the command line (they would land in shell history and ps); use --secret-file FILE or --secret-file - for stdin\n');
+    io.stderr(
+      'latchkey verify: secrets are never taken from the command line (they would land in shell history and ps); use --secret-file FILE or --secret-file - for stdin\n',
+    );
     return EXIT.USAGE;
   }
   const parsed = parseCommandArgs(args, {
@@ -93,7 +95,10 @@ export const verify: Command = async (args, io) => {
   if (v['secret-encoding'] !== undefined && source !== 'secret-file') return usage('--secret-encoding applies to --secret-file only');
   let algorithms: JwsAlgorithm[] | undefined;
   if (typeof v.alg === 'string') {
-    const list = v.alg.split(',').map((a) => a.trim()).filter(Boolean);
+    const list = v.alg
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
     const bad = list.find((a) => !isJwsAlgorithm(a));
     if (bad !== undefined || list.length === 0) return usage(`--alg: unknown algorithm ${JSON.stringify(bad ?? '')}`);
     algorithms = list as JwsAlgorithm[];
@@ -148,7 +153,9 @@ export const verify: Command = async (args, io) => {
 
   const status = code === EXIT.OK ? 'valid' : 'invalid';
   if (v.json) {
-    io.stdout(`${JSON.stringify({ status, valid: r.valid, code: r.code, message: r.message, alg: r.alg, kid: r.kid, time: r.time, timeMessage: r.timeMessage, warnings: r.warnings.map(({ code: c, severity, message }) => ({ code: c, severity, message })) })}\n`);
+    io.stdout(
+      `${JSON.stringify({ status, valid: r.valid, code: r.code, message: r.message, alg: r.alg, kid: r.kid, time: r.time, timeMessage: r.timeMessage, warnings: r.warnings.map(({ code: c, severity, message }) => ({ code: c, severity, message })) })}\n`,
+    );
   } else {
     const line = r.valid && r.time !== 'ok' ? `invalid: ${r.message} ${r.timeMessage ?? ''}`.trimEnd() : `${status}: ${r.message}`;
     (code === EXIT.OK ? io.stdout : io.stderr)(`${line}\n`);
