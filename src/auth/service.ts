@@ -24,6 +24,7 @@ import {
 } from './passwords.js';
 import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+import { decideRotation } from './rotation.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -283,24 +284,17 @@ export class AuthService {
       const found = attempt.found;
       if (!found || round > MAX_ROTATION_ATTEMPTS) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
       const { session, user } = found;
-      if (session.revokedAt !== null) {
-        return { ok: false, code: session.revokedReason === 'reuse' ? 'REFRESH_TOKEN_REUSED' : 'INVALID_REFRESH_TOKEN' };
-      }
-      if (now >= session.idleExpiresAt || now >= session.absoluteExpiresAt) return { ok: false, code: 'SESSION_EXPIRED' };
-
-      if (claims.counter === session.counter) {
+      const decision = decideRotation(session, claims.counter, now, refreshGrace * 1000);
+      if (decision.action === 'refuse') return { ok: false, code: decision.code };
+      if (decision.action === 'retry') {
         // Lost a race (the row moved and came back, or was read before a concurrent commit
         // landed): decide again on a fresh swap.
         now = this.#o.now();
         attempt = await rotate(session.counter, now);
         continue;
       }
-
-      const inGrace = claims.counter === session.counter - 1 && session.rotatedAt !== null && now - session.rotatedAt < refreshGrace * 1000;
-      if (inGrace) {
-        // Idempotent: hand out the session's current token, no second rotation.
-        return { ok: true, rotated: false, tokens: this.#issue(user, session) };
-      }
+      // Idempotent: hand out the session's current token, no second rotation.
+      if (decision.action === 'reissue') return { ok: true, rotated: false, tokens: this.#issue(user, session) };
 
       // A spent token outside the grace window: someone holds a copy. Kill the lineage.
       const revoked = await store.revokeSession(session.id, 'reuse', now);
