@@ -7,10 +7,14 @@ import { ApiError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { isConnectionError, isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
 import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
+import { applyReset, applyVerification, claimDueMail, countMail, finishMail, insertLink, insertMail, releaseMail, voidLinks } from './mail.js';
 import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
   AuditEventRecord,
+  ClaimedMail,
+  NewLink,
+  NewMail,
   NewSession,
   NewUser,
   RevokeReason,
@@ -23,6 +27,7 @@ import type {
   SigningKeyState,
   Store,
   UserRecord,
+  VerifiedEmail,
   WriteAudit,
 } from './types.js';
 
@@ -58,6 +63,7 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     credentialGeneration: Number(row.credential_generation),
+    emailVerifiedAt: row.email_verified_at === null ? null : Number(row.email_verified_at),
   };
 }
 
@@ -90,6 +96,7 @@ function toSessionWithUser(row: SessionUserRow): SessionWithUser {
       created_at: row.user_created_at,
       updated_at: row.user_updated_at,
       credential_generation: row.user_credential_generation,
+      email_verified_at: row.user_email_verified_at,
     }),
   };
 }
@@ -176,6 +183,8 @@ async function endSessionsOf(
     .where('revoked_at', 'is', null);
   if (exceptSessionId != null) query = query.where('id', '<>', exceptSessionId);
   const result = await query.executeTakeFirst();
+  // A new password voids the reset and address-change links still out (docs/email.md).
+  if (passwordHash !== undefined) await voidLinks(trx, userId, ['reset', 'email_change'], now);
   return Number(result.numUpdatedRows);
 }
 
@@ -514,5 +523,61 @@ export class KyselyStore implements Store {
       const result = await db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
       return Number(result.numDeletedRows);
     });
+  }
+
+  // ── e-mail: links and the mail queue ────────────────────────────────────
+
+  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput): Promise<boolean> {
+    return this.#op('issueLink', () =>
+      this.#backend.transaction(async (trx) => {
+        if (!(await insertLink(trx, link))) return false;
+        await insertMail(trx, mail);
+        if (audit) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return true;
+      }),
+    );
+  }
+
+  enqueueMail(mail: NewMail, audit?: AuditEventInput): Promise<void> {
+    return this.#op('enqueueMail', () =>
+      this.#backend.transaction(async (trx) => {
+        await insertMail(trx, mail);
+        if (audit) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+      }),
+    );
+  }
+
+  resetPassword(mac: string, passwordHash: string, now: number): Promise<{ user: UserRecord; revokedSessions: number } | undefined> {
+    return this.#op('resetPassword', () =>
+      this.#backend.transaction(async (trx) => {
+        const done = await applyReset(trx, mac, passwordHash, now);
+        return done && { user: toUser(done.user), revokedSessions: done.revoked };
+      }),
+    );
+  }
+
+  verifyEmail(mac: string, now: number): Promise<VerifiedEmail | undefined> {
+    return this.#op('verifyEmail', () =>
+      this.#backend.transaction(async (trx) => {
+        const done = await applyVerification(trx, mac, now);
+        return done && { kind: done.kind, user: toUser(done.user), previousEmail: done.previousEmail };
+      }),
+    );
+  }
+
+  claimMail(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedMail[]> {
+    return this.#op('claimMail', (db) => claimDueMail(db, this.dialect, owner, now, leaseMs, limit));
+  }
+
+  mailSent(id: string, owner: string, now: number): Promise<boolean> {
+    return this.#op('mailSent', (db) => finishMail(db, id, owner, now));
+  }
+
+  mailFailed(id: string, owner: string, retryAt: number | null, error: string): Promise<boolean> {
+    return this.#op('mailFailed', (db) => releaseMail(db, id, owner, retryAt, error));
+  }
+
+  mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>> {
+    return this.#op('mailQueueCounts', (db) => countMail(db));
   }
 }

@@ -117,6 +117,50 @@ function sessionDpopJkt(): Migration {
   };
 }
 
+/**
+ * E-mail: `users.email_verified_at` (when the address was last proven, `null`: never), the
+ * link tokens of reset, verification and address-change mails (stored only as a keyed MAC of
+ * the token, single use through `used_at`), and the durable mail queue (the message sealed
+ * under the master secret, erased once sent). docs/email.md.
+ */
+function mail(): Migration {
+  return {
+    async up(db) {
+      await db.schema.alterTable('users').addColumn('email_verified_at', 'bigint').execute();
+
+      await db.schema
+        .createTable('link_tokens')
+        .addColumn('token_mac', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('new_email', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addCheckConstraint('link_tokens_kind_check', sql`kind in ('reset', 'verify', 'email_change')`)
+        .execute();
+      await db.schema.createIndex('link_tokens_user_idx').on('link_tokens').columns(['user_id', 'kind']).execute();
+
+      await db.schema
+        .createTable('mail_queue')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('sent_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .addCheckConstraint('mail_queue_state_check', sql`state in ('queued', 'sending', 'sent', 'dead')`)
+        .execute();
+      await db.schema.createIndex('mail_queue_due_idx').on('mail_queue').columns(['state', 'next_attempt_at']).execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
@@ -124,6 +168,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0002_audit_events_at': auditEventsAt(),
     '0003_credential_generation': credentialGeneration(),
     '0004_session_dpop_jkt': sessionDpopJkt(),
+    '0005_mail': mail(),
   };
 }
 

@@ -12,6 +12,7 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   credential_generation: Generated<number>;
+  email_verified_at: number | null;
 }
 
 export interface SessionsTable {
@@ -52,9 +53,36 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+export interface LinkTokensTable {
+  token_mac: string;
+  user_id: string;
+  kind: string;
+  new_email: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface MailQueueTable {
+  id: string;
+  kind: string;
+  state: string;
+  /** The sealed message; `null` once sent (or given up). */
+  sealed: string | null;
+  attempts: Generated<number>;
+  created_at: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  sent_at: number | null;
+  last_error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
+  link_tokens: LinkTokensTable;
+  mail_queue: MailQueueTable;
 }

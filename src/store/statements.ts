@@ -54,7 +54,16 @@ function columns<T>() {
   return <const C extends readonly (keyof T & string)[]>(list: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : never)): C => list;
 }
 
-const USER_COLUMNS = columns<UsersTable>()(['id', 'email', 'password_hash', 'role', 'created_at', 'updated_at', 'credential_generation']);
+const USER_COLUMNS = columns<UsersTable>()([
+  'id',
+  'email',
+  'password_hash',
+  'role',
+  'created_at',
+  'updated_at',
+  'credential_generation',
+  'email_verified_at',
+]);
 const SESSION_COLUMNS = columns<SessionsTable>()([
   'id',
   'user_id',
@@ -81,6 +90,7 @@ export type SessionUserRow = SessionRow & {
   user_created_at: number;
   user_updated_at: number;
   user_credential_generation: number;
+  user_email_verified_at: number | null;
 };
 export type AuditRow = Omit<Selectable<AuditEventsTable>, 'id'>;
 
@@ -154,6 +164,7 @@ const USER_AS = [
   'users.created_at as user_created_at',
   'users.updated_at as user_updated_at',
   'users.credential_generation as user_credential_generation',
+  'users.email_verified_at as user_email_verified_at',
 ] as const;
 
 /** Builds and compiles the statements for `db`'s dialect. */

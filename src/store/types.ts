@@ -23,9 +23,11 @@ export interface UserRecord {
    * (`changePassword`, `revokeUserSessions`). A session is created only while it is unchanged.
    */
   credentialGeneration: number;
+  /** When the address was last proven by a link sent to it; `null`: never. */
+  emailVerifiedAt: number | null;
 }
 
-export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'admin';
+export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'password_reset' | 'admin';
 
 export interface SessionRecord {
   id: string;
@@ -149,6 +151,48 @@ export type RotateResult =
    */
   | { ok: false; found: SessionWithUser | undefined };
 
+/** What a link sent by mail lets its holder do (docs/email.md). */
+export type LinkKind = 'reset' | 'verify' | 'email_change';
+
+export interface NewLink {
+  /** Keyed MAC of the token (the token itself is never stored). */
+  mac: string;
+  userId: string;
+  kind: LinkKind;
+  /** `email_change` only: the address the link switches to. */
+  newEmail?: string | null;
+  now: number;
+  expiresAt: number;
+}
+
+/** A mail for the durable queue: the message is sealed by the caller, opaque to the store. */
+export interface NewMail {
+  id: string;
+  /** Template name, for logs and metrics (never the address or the content). */
+  kind: string;
+  sealed: string;
+  now: number;
+}
+
+/** A mail this worker holds the lease of. */
+export interface ClaimedMail {
+  id: string;
+  kind: string;
+  sealed: string;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  createdAt: number;
+}
+
+/** What a consumed verification or address-change link did. */
+export interface VerifiedEmail {
+  kind: 'verify' | 'email_change';
+  /** The user as it is afterwards. */
+  user: UserRecord;
+  /** `email_change`: the address before the switch. */
+  previousEmail: string | null;
+}
+
 export interface Store {
   /** Dialect name, for logs and metrics. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -242,4 +286,47 @@ export interface Store {
   listAudit(options?: { afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
   /** Deletes audit events that happened before `before` (ms). Returns the count. */
   purgeAudit(before: number): Promise<number>;
+
+  // ── e-mail: links and the mail queue ────────────────────────────────────
+  /**
+   * One transaction: voids the user's unused links of the same kind (a new reset link voids
+   * the older ones, a resend the older verification links), stores `link` and queues `mail`
+   * (the message carrying it), with the optional audit row. Nothing is written when the user
+   * is gone (returns false).
+   */
+  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput): Promise<boolean>;
+  /** Queues a mail that carries no link (notices), with the optional audit row, in one transaction. */
+  enqueueMail(mail: NewMail, audit?: AuditEventInput): Promise<void>;
+  /**
+   * Consumes a live `reset` link and applies it, in one transaction: marks it used (of N
+   * concurrent calls with one link exactly one gets here), sets the hash, advances the
+   * credential generation, revokes every session (reason `password_reset`), voids the user's
+   * other reset and address-change links, and marks the address verified (the mail reached
+   * it). `undefined`, and nothing written, for an unknown, used, voided or expired link.
+   */
+  resetPassword(mac: string, passwordHash: string, now: number): Promise<{ user: UserRecord; revokedSessions: number } | undefined>;
+  /**
+   * Consumes a live `verify` or `email_change` link and applies it, in one transaction:
+   * `verify` marks the address verified and uses up every verification link of the user;
+   * `email_change` switches the address (throws `ApiError('EMAIL_TAKEN')`, and writes nothing,
+   * when it is taken by then), marks it verified and voids the user's other reset and change
+   * links. `undefined` for an unknown, used, voided or expired link, or a `verify` link whose
+   * address is no longer the user's.
+   */
+  verifyEmail(mac: string, now: number): Promise<VerifiedEmail | undefined>;
+  /**
+   * Takes the lease (until `now + leaseMs`) of up to `limit` mails that are due: queued with
+   * `nextAttemptAt <= now`, or sending with an expired lease (a worker died). One statement:
+   * concurrent workers, in this process or another, never hold one mail at once.
+   */
+  claimMail(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedMail[]>;
+  /** Marks a mail this worker holds sent and erases its message. Returns whether it held it. */
+  mailSent(id: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * Releases a mail after a failed attempt: queued again for `retryAt`, or, with `retryAt`
+   * `null`, given up (state `dead`, message erased). `error` is a short, secret-free reason.
+   */
+  mailFailed(id: string, owner: string, retryAt: number | null, error: string): Promise<boolean>;
+  /** Counts of the queue by state, for `latchkey mail` and metrics. */
+  mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>>;
 }

@@ -13,6 +13,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ApiError, LatchkeyError, StoreUnavailableError } from '../../src/errors.js';
 import type { Rotation, SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
+import { runMailConformance } from './mail-conformance.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
@@ -105,6 +106,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     return session;
   }
 
+  runMailConformance(name, { open, openMany, addUser, addSession: (store, user) => addSession(store, user) });
+
   describe(`${name}: lifecycle`, () => {
     it('reports its dialect, migrates idempotently and answers ping', async () => {
       const store = await open();
@@ -142,6 +145,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         createdAt: T0,
         updatedAt: T0,
         credentialGeneration: 0,
+        emailVerifiedAt: null,
       };
       expect(created).toEqual(expected);
       expect(await store.findUserById('u1')).toEqual(expected);

@@ -63,6 +63,8 @@ await describePostgres('postgres store', () => {
         'audit_events',
         'kysely_migration',
         'kysely_migration_lock',
+        'link_tokens',
+        'mail_queue',
         'sessions',
         'signing_keys',
         'users',

@@ -49,9 +49,25 @@ describe('sqlite specifics', () => {
     try {
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       const tables = raw.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).pluck().all();
-      expect(tables).toEqual(['audit_events', 'kysely_migration', 'kysely_migration_lock', 'sessions', 'signing_keys', 'users']);
+      expect(tables).toEqual([
+        'audit_events',
+        'kysely_migration',
+        'kysely_migration_lock',
+        'link_tokens',
+        'mail_queue',
+        'sessions',
+        'signing_keys',
+        'users',
+      ]);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
-      expect(indexes).toEqual(['audit_events_at_idx', 'sessions_user_id_idx', 'signing_keys_one_current', 'signing_keys_one_next']);
+      expect(indexes).toEqual([
+        'audit_events_at_idx',
+        'link_tokens_user_idx',
+        'mail_queue_due_idx',
+        'sessions_user_id_idx',
+        'signing_keys_one_current',
+        'signing_keys_one_next',
+      ]);
     } finally {
       raw.close();
     }
