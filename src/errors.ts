@@ -33,6 +33,8 @@ export const ERROR_CODES = {
     status: 415,
     message: 'The request body must be application/json (utf-8).',
   },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   UNAVAILABLE: { status: 503, message: 'A service this request needs is unavailable.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -3,7 +3,7 @@
  * Request lines carry method, route path (no query string), status and duration only;
  * headers and bodies are never logged, and the redaction list is a second net.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import { clientAddress } from './client-address.js';
 
@@ -30,13 +30,31 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
+/** The longest path the request log writes: the path of an unrouted request is the client's text. */
+const MAX_LOGGED_PATH = 200;
+
+function loggedPath(request: FastifyRequest): string {
+  const path = request.url.split('?', 1)[0] ?? '';
+  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH - 1)}…` : path;
+}
+
+/** The single log line of a request: method, path, status, duration, client address. */
+export function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info(
+    {
+      method: request.method,
+      path: loggedPath(request),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: clientAddress(request),
+    },
+    'request',
+  );
+}
+
 /** Adds the single per-request log line (Fastify's own request logging is disabled). */
 export function installRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
-    const path = request.url.split('?', 1)[0];
-    request.log.info(
-      { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: clientAddress(request) },
-      'request',
-    );
+    logRequest(request, reply);
   });
 }

@@ -10,7 +10,7 @@ import { fastifyAuthPlugin } from '../adapters/fastify.js';
 import { healthRoutes } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
 import { decoderRoutes } from './routes/decoder.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler, SECURITY_HEADERS } from './errors.js';
 import { useJsonBodies, BODY_LIMIT } from './body.js';
 import { installMetrics } from './metrics.js';
 import { installRequestLog, loggerOptions } from './logger.js';
@@ -53,6 +53,9 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
     routerOptions: { maxParamLength: 200 },
     ...connectionTimeouts(config),
     return503OnClosing: true,
+    // The router's and the HTTP parser's own refusals get the contract's answers too (docs/errors.md).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     forceCloseConnections: 'idle',
   });
   app.setErrorHandler(errorHandler);
@@ -60,7 +63,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
   useJsonBodies(app);
   installRequestLog(app);
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(SECURITY_HEADERS);
     return payload;
   });
   installMetrics(app, latchkey, { processMetrics: processMetrics ?? false });

@@ -1,7 +1,7 @@
 /**
  * Hostile requests against the real server: oversized tokens, headers and bodies, JSON body
  * bombs (deep nesting, huge strings, many keys), broken encodings, and cross-site requests.
- * Every answer is 4xx with the contract body (or the HTTP parser's empty 400/431), never 5xx,
+ * Every answer is 4xx with the contract body (the HTTP parser's 400/431 too), never 5xx,
  * never echoing a secret — and the server keeps answering afterwards.
  */
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
