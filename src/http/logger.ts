@@ -1,6 +1,7 @@
 /**
  * Logging: pino, one line per request, never a token, password, cookie or key.
- * Request lines carry method, route path (no query string), status and duration only;
+ * Request lines carry method, route pattern or path (never a query, fragment or matrix
+ * parameter), status, duration and client address only;
  * headers and bodies are never logged, and the redaction list is a second net.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -33,8 +34,16 @@ export function loggerOptions(level: string): LoggerOptions {
 /** The longest path the request log writes: the path of an unrouted request is the client's text. */
 const MAX_LOGGED_PATH = 200;
 
+/**
+ * What the request log names (docs/security.md, "What the request log holds"): the pattern of
+ * the route that matched (`/auth/sessions/:id`, never the id), otherwise the raw path up to the
+ * first `?`, `#` or `;` — a query, a fragment sent on the request line, or a matrix parameter
+ * can carry a token — and at most 200 characters of it.
+ */
 function loggedPath(request: FastifyRequest): string {
-  const path = request.url.split('?', 1)[0] ?? '';
+  const pattern = request.is404 ? undefined : request.routeOptions.url;
+  if (pattern !== undefined) return pattern;
+  const path = /^[^?#;]*/.exec(request.url)?.[0] ?? '';
   return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH - 1)}…` : path;
 }
 
