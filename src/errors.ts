@@ -68,15 +68,33 @@ export class ApiError extends LatchkeyError {
   }
 }
 
+/**
+ * Which rule a configuration value broke: the same for a `LATCHKEY_*` variable and for the
+ * `createLatchkey` option it maps to (docs/errors.md, "Configuration").
+ * - `type`: not a value of the right kind (a whole number, true/false, bytes, a list);
+ * - `range`: a number outside its bounds;
+ * - `length`: a secret shorter than 32 bytes;
+ * - `format`: a URL, origin or proxy list that does not parse;
+ * - `choice`: not one of the allowed words (algorithm, log level, …);
+ * - `required`: missing where another setting needs it (a secret with PostgreSQL or HS256);
+ * - `conflict`: inconsistent with another setting (headers timeout over request timeout);
+ * - `unusable`: well-formed but unusable at start-up (an unreadable secret file, a bad pool size).
+ */
+export type ConfigReason = 'type' | 'range' | 'length' | 'format' | 'choice' | 'required' | 'conflict' | 'unusable';
+
 /** Raised at construction or start-up when configuration is unusable. Exit code 2 in the CLI. */
 export class ConfigError extends LatchkeyError {
-  /** The configuration variable or option at fault. */
+  declare readonly code: 'CONFIG_INVALID';
+  /** The configuration variable (`LATCHKEY_SECRET`) or option (`secret`, `rateLimits.loginPerIp`) at fault. */
   readonly variable: string;
+  /** The rule it broke. */
+  readonly reason: ConfigReason;
 
-  constructor(variable: string, message: string) {
+  constructor(variable: string, message: string, reason: ConfigReason = 'unusable') {
     super('CONFIG_INVALID', `${variable}: ${message}`);
     this.name = 'ConfigError';
     this.variable = variable;
+    this.reason = reason;
   }
 }
 

@@ -4,7 +4,7 @@
  * It knows no HTTP framework: the edges (`latchkey/express`, `latchkey/fastify`,
  * `latchkey/server`) take the service as an argument.
  */
-import { loadConfig, type LatchkeyConfig } from './config/config.js';
+import { validateConfig, type ConfigInput, type LatchkeyConfig } from './config/config.js';
 import { createStore, type StoreLogger } from './store/index.js';
 import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
@@ -15,7 +15,11 @@ import type { PasswordRule } from './auth/passwords.js';
 import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
 import { createCounterStore, type CounterStore } from './ratelimit/index.js';
 
-export interface LatchkeyOptions extends Partial<LatchkeyConfig> {
+/**
+ * The configuration (any subset of {@link LatchkeyConfig}, checked by the same rules as the
+ * environment: an invalid value throws a `ConfigError` naming the option) and the embedding hooks.
+ */
+export interface LatchkeyOptions extends ConfigInput {
   /** Use this store instead of opening `databaseUrl` (it is not closed by `close()`). */
   store?: Store;
   /** Injectable clock (ms); tests freeze it. */
@@ -73,17 +77,11 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
     rateLimitStore: givenCounters,
     ...overrides
   } = options;
-  const merged: LatchkeyConfig = { ...loadConfig({}), ...stripUndefined(overrides) };
-  // The default allowed origin follows the issuer, as with the environment.
-  if (!overrides.allowedOrigins) merged.allowedOrigins = [new URL(merged.issuer).origin];
-  const config: LatchkeyConfig = Object.freeze(merged);
+  const config = validateConfig(overrides, 'option');
+  checkHooks({ now, passwordRules, keyReloadIntervalMs, onEvent });
   const listeners = new Set<(event: AuditEventInput) => void>();
   if (onEvent) listeners.add(onEvent);
 
-  if (!config.secret && !config.databaseUrl.startsWith('sqlite:')) {
-    // Instances sharing a database must share the MAC and key-encryption keys: no generated file.
-    throw new ConfigError('LATCHKEY_SECRET', 'is required with PostgreSQL so that every instance shares it');
-  }
   const masterSecret = config.secret ?? (await loadOrCreateSecretFile(secretFileFor(config.databaseUrl)));
   const derived = deriveKeys(masterSecret);
   const store =
@@ -192,6 +190,17 @@ async function migrateWithRetry(store: Store, timeoutMs: number, logger: StoreLo
   }
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** The options that are not configuration values: the same kind of check, naming the option. */
+function checkHooks(hooks: Pick<LatchkeyOptions, 'now' | 'passwordRules' | 'keyReloadIntervalMs' | 'onEvent'>): void {
+  if (typeof hooks.now !== 'function') throw new ConfigError('now', 'must be a function returning milliseconds', 'type');
+  if (hooks.onEvent !== undefined && typeof hooks.onEvent !== 'function') throw new ConfigError('onEvent', 'must be a function', 'type');
+  if (hooks.passwordRules !== undefined && !(Array.isArray(hooks.passwordRules) && hooks.passwordRules.every((rule) => typeof rule === 'function'))) {
+    throw new ConfigError('passwordRules', 'must be a list of functions', 'type');
+  }
+  const interval = hooks.keyReloadIntervalMs;
+  if (interval !== undefined) {
+    if (typeof interval !== 'number' || !Number.isInteger(interval)) throw new ConfigError('keyReloadIntervalMs', 'must be a whole number', 'type');
+    // 0: never reload (tests, one-shot CLI commands); otherwise the bound of keyReloadInterval, in ms.
+    if (interval < 0 || interval > 30_000) throw new ConfigError('keyReloadIntervalMs', 'must be between 0 and 30000', 'range');
+  }
 }

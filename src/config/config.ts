@@ -1,12 +1,13 @@
 /**
- * Server configuration: read from the environment (the README's configuration table,
- * docs/http-api.md#configuration), validated once, frozen.
- * Anything wrong throws a {@link ConfigError} naming the variable; the CLI turns that into
- * exit code 2 and one line on stderr. Values are never echoed back (they may be secrets).
+ * Server configuration: the README's configuration table (docs/http-api.md#configuration), from
+ * the environment (`loadConfig`) or from `createLatchkey` options — both through one validator
+ * (`validateConfig`), so a value the environment refuses is refused as an option too, with the
+ * same rule. Anything wrong throws a {@link ConfigError} naming the variable or the option; the CLI
+ * turns that into exit code 2 and one line on stderr. Values are never echoed back (they may be secrets).
  */
 import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigReason } from '../errors.js';
 
 /** Algorithms the server can sign access tokens with. */
 export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
@@ -96,51 +97,167 @@ export interface LatchkeyConfig {
   keepAliveTimeout: number;
 }
 
+/**
+ * What `createLatchkey` accepts as configuration: any subset of {@link LatchkeyConfig} (unset
+ * values take their defaults), with `rateLimits` also partial.
+ */
+export type ConfigInput = Partial<Omit<LatchkeyConfig, 'rateLimits'>> & { rateLimits?: Partial<RateLimitConfig> | undefined };
+
+/** A configuration value's name as an option: `secret`, `rateLimits.loginPerIp`. */
+type ConfigPath = Exclude<keyof LatchkeyConfig, 'rateLimits'> | `rateLimits.${keyof RateLimitConfig}`;
+
+/** The environment variable of each option (the README's configuration table). */
+export const CONFIG_VARIABLES = {
+  port: 'PORT',
+  host: 'HOST',
+  databaseUrl: 'LATCHKEY_DATABASE_URL',
+  redisUrl: 'LATCHKEY_REDIS_URL',
+  secret: 'LATCHKEY_SECRET',
+  issuer: 'LATCHKEY_ISSUER',
+  audience: 'LATCHKEY_AUDIENCE',
+  accessTokenTtl: 'LATCHKEY_ACCESS_TOKEN_TTL',
+  refreshTokenTtl: 'LATCHKEY_REFRESH_TOKEN_TTL',
+  sessionMaxAge: 'LATCHKEY_SESSION_MAX_AGE',
+  refreshGrace: 'LATCHKEY_REFRESH_GRACE',
+  signingAlg: 'LATCHKEY_SIGNING_ALG',
+  hs256Secret: 'LATCHKEY_HS256_SECRET',
+  allowSignup: 'LATCHKEY_ALLOW_SIGNUP',
+  cookieSecure: 'LATCHKEY_COOKIE_SECURE',
+  allowedOrigins: 'LATCHKEY_ALLOWED_ORIGINS',
+  'rateLimits.enabled': 'LATCHKEY_RATE_LIMITS',
+  'rateLimits.loginPerIp': 'LATCHKEY_RATE_LIMIT_LOGIN_IP',
+  'rateLimits.loginPerAccount': 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT',
+  'rateLimits.registerPerIp': 'LATCHKEY_RATE_LIMIT_REGISTER_IP',
+  'rateLimits.refreshPerSession': 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION',
+  'rateLimits.windowSeconds': 'LATCHKEY_RATE_LIMIT_WINDOW',
+  'rateLimits.redisFailure': 'LATCHKEY_RATE_LIMIT_REDIS_FAILURE',
+  'rateLimits.redisPrefix': 'LATCHKEY_REDIS_PREFIX',
+  trustProxy: 'LATCHKEY_TRUST_PROXY',
+  logLevel: 'LATCHKEY_LOG_LEVEL',
+  dbPoolSize: 'LATCHKEY_DB_POOL_SIZE',
+  keyReloadInterval: 'LATCHKEY_KEY_RELOAD_INTERVAL',
+  dbStartupTimeout: 'LATCHKEY_DB_STARTUP_TIMEOUT',
+  sqliteSynchronous: 'LATCHKEY_SQLITE_SYNCHRONOUS',
+  auditRetention: 'LATCHKEY_AUDIT_RETENTION',
+  requestTimeout: 'LATCHKEY_REQUEST_TIMEOUT',
+  headersTimeout: 'LATCHKEY_HEADERS_TIMEOUT',
+  keepAliveTimeout: 'LATCHKEY_KEEP_ALIVE_TIMEOUT',
+} as const satisfies Record<ConfigPath, string>;
+
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const MIN_SECRET_BYTES = 32;
+
+// ---------------------------------------------------------------------------------------------
+// The environment: text turned into the values options carry, nothing checked here that the
+// validator checks. Text that does not look like its kind is passed on as text, so that the
+// validator refuses it with the same rule as an option of the wrong type.
 
 function read(env: Env, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, 'must be a whole number');
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
-  return value;
+const asInteger = (raw: string): number | string => (/^-?\d+$/.test(raw) ? Number(raw) : raw);
+
+function asBoolean(raw: string): boolean | string {
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  return raw;
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(name, 'must be true or false');
+const asList = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/**
+ * `LATCHKEY_TRUST_PROXY` (docs/security.md, "Client address"): `false`/`0`/unset → the socket
+ * address; `true` → every hop; a whole number n → the n hops nearest the server; otherwise a
+ * list of proxy addresses and ranges. `yes`/`on` are refused (as list entries): trusting every
+ * hop lets any client choose its address, so it is spelled `true`.
+ */
+function asTrustProxy(raw: string): boolean | number | string[] {
+  const lower = raw.toLowerCase();
+  if (lower === 'false' || lower === '0') return false;
+  if (lower === 'true') return true;
+  if (/^\d+$/.test(lower)) return Number(lower);
+  return lower.split(',').map((entry) => entry.trim());
 }
 
-function origin(value: string, name: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-    return url.origin;
-  } catch {
-    throw new ConfigError(name, 'must be an http(s) URL or origin');
-  }
+/** Decodes hex (an even number of hex digits) or base64url; `undefined` for anything else. */
+function decodeBytes(raw: string): Uint8Array | undefined {
+  if (/^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0) return new Uint8Array(Buffer.from(raw, 'hex'));
+  if (/^[A-Za-z0-9_-]+={0,2}$/.test(raw)) return new Uint8Array(Buffer.from(raw.replace(/=+$/, ''), 'base64url'));
+  return undefined;
 }
 
-/** Decodes the master secret: hex (64+ chars) or base64url, at least 32 bytes. */
+/** Decodes a master secret: hex (64+ chars) or base64url, at least 32 bytes. */
 export function decodeSecret(raw: string, name = 'LATCHKEY_SECRET'): Uint8Array {
-  let bytes: Buffer;
-  if (/^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0) bytes = Buffer.from(raw, 'hex');
-  else if (/^[A-Za-z0-9_-]+={0,2}$/.test(raw)) bytes = Buffer.from(raw.replace(/=+$/, ''), 'base64url');
-  else throw new ConfigError(name, 'must be hex or base64url');
-  if (bytes.length < 32) throw new ConfigError(name, 'must encode at least 32 bytes');
-  return new Uint8Array(bytes);
+  const bytes = decodeBytes(raw) ?? fail(name, 'format', 'must be hex or base64url');
+  if (bytes.length < MIN_SECRET_BYTES) fail(name, 'length', `must be at least ${MIN_SECRET_BYTES} bytes`);
+  return bytes;
 }
+
+const INTEGERS = [
+  'port',
+  'accessTokenTtl',
+  'refreshTokenTtl',
+  'sessionMaxAge',
+  'refreshGrace',
+  'dbPoolSize',
+  'keyReloadInterval',
+  'dbStartupTimeout',
+  'auditRetention',
+  'requestTimeout',
+  'headersTimeout',
+  'keepAliveTimeout',
+  'rateLimits.loginPerIp',
+  'rateLimits.loginPerAccount',
+  'rateLimits.registerPerIp',
+  'rateLimits.refreshPerSession',
+  'rateLimits.windowSeconds',
+] as const satisfies readonly ConfigPath[];
+const BOOLEANS = ['allowSignup', 'cookieSecure', 'rateLimits.enabled'] as const satisfies readonly ConfigPath[];
+const LISTS = ['audience', 'allowedOrigins'] as const satisfies readonly ConfigPath[];
+const WORDS = ['sqliteSynchronous', 'rateLimits.redisFailure'] as const satisfies readonly ConfigPath[];
+
+/** The environment's text as option values (only the variables that are set). */
+function fromEnv(env: Env): ConfigInput {
+  const values: Record<string, unknown> = {};
+  const rateLimits: Record<string, unknown> = {};
+  for (const [path, variable] of Object.entries(CONFIG_VARIABLES) as [ConfigPath, string][]) {
+    // Used as given (not trimmed): the HMAC key is these bytes.
+    const raw = path === 'hs256Secret' ? env[variable] || undefined : read(env, variable);
+    if (raw === undefined) continue;
+    let value: unknown = raw;
+    if ((INTEGERS as readonly string[]).includes(path)) value = asInteger(raw);
+    else if ((BOOLEANS as readonly string[]).includes(path)) value = asBoolean(raw);
+    else if ((LISTS as readonly string[]).includes(path)) value = asList(raw);
+    else if ((WORDS as readonly string[]).includes(path)) value = raw.toLowerCase();
+    else if (path === 'trustProxy') value = asTrustProxy(raw);
+    else if (path === 'hs256Secret') value = new TextEncoder().encode(raw);
+    else if (path === 'secret') value = decodeBytes(raw) ?? fail(variable, 'format', 'must be hex or base64url');
+    if (path.startsWith('rateLimits.')) rateLimits[path.slice('rateLimits.'.length)] = value;
+    else values[path] = value;
+  }
+  return { ...values, rateLimits };
+}
+
+function fail(variable: string, reason: ConfigReason, message: string): never {
+  throw new ConfigError(variable, message, reason);
+}
+
+/** Reads and validates the whole configuration from the environment. Throws {@link ConfigError} naming the variable. */
+export function loadConfig(env: Env = process.env): LatchkeyConfig {
+  return validateConfig(fromEnv(env), 'env');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one validator, for the environment and for `createLatchkey` options alike.
 
 const TRUST_PROXY_HELP =
   'must be false, true, a hop count, or a comma-separated list of IP addresses, CIDR ranges and loopback/linklocal/uniquelocal';
@@ -157,119 +274,117 @@ function isTrustedProxyEntry(entry: string): boolean {
   return family === 4 && isIP(range) === 4;
 }
 
-/**
- * `LATCHKEY_TRUST_PROXY` (docs/security.md, "Client address"): `false`/`0`/unset → the socket
- * address; `true` → every hop; a whole number n → the n hops nearest the server; otherwise a
- * list of proxy addresses and ranges. `yes`/`on` are refused: trusting every hop lets any
- * client choose its address, so it is spelled `true`.
- */
-function trustProxy(env: Env): boolean | number | string[] {
-  const raw = read(env, 'LATCHKEY_TRUST_PROXY');
-  const lower = raw?.toLowerCase();
-  if (lower === undefined || lower === 'false' || lower === '0') return false;
-  if (lower === 'true') return true;
-  if (/^\d+$/.test(lower)) {
-    const hops = Number(lower);
-    if (hops > 100) throw new ConfigError('LATCHKEY_TRUST_PROXY', 'a hop count must be between 0 and 100');
-    return hops;
-  }
-  const list = lower.split(',').map((s) => s.trim());
-  if (!list.every(isTrustedProxyEntry)) throw new ConfigError('LATCHKEY_TRUST_PROXY', TRUST_PROXY_HELP);
+/** The origin of an http(s) URL, or `undefined`. */
+function originOf(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
   try {
-    proxyAddr.compile(list); // what the server will run: refuse here what it would refuse (e.g. a non-contiguous netmask)
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
   } catch {
-    throw new ConfigError('LATCHKEY_TRUST_PROXY', TRUST_PROXY_HELP);
+    return undefined;
   }
-  return list;
 }
 
-function sqliteSynchronous(env: Env): 'normal' | 'full' {
-  const raw = read(env, 'LATCHKEY_SQLITE_SYNCHRONOUS')?.toLowerCase() ?? 'normal';
-  if (raw !== 'normal' && raw !== 'full') throw new ConfigError('LATCHKEY_SQLITE_SYNCHRONOUS', 'must be normal or full');
-  return raw;
-}
+/**
+ * Checks every value against the rules of the README's configuration table, fills in the
+ * defaults and returns the configuration, frozen. A value that breaks a rule throws a
+ * {@link ConfigError} naming it as `naming` says: the environment variable (`LATCHKEY_SECRET`)
+ * or the option (`secret`) — with the same `reason` and message either way.
+ */
+export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'option'): LatchkeyConfig {
+  const name = (path: ConfigPath) => (naming === 'env' ? CONFIG_VARIABLES[path] : path);
+  const invalid = (path: ConfigPath, reason: ConfigReason, message: string): never => fail(name(path), reason, message);
+  const rateInput: Partial<RateLimitConfig> = input.rateLimits ?? {};
+  const valueAt = (path: ConfigPath): unknown =>
+    path.startsWith('rateLimits.') ? rateInput[path.slice('rateLimits.'.length) as keyof RateLimitConfig] : input[path as keyof ConfigInput];
 
-function redisFailure(env: Env): 'local' | 'closed' {
-  const raw = read(env, 'LATCHKEY_RATE_LIMIT_REDIS_FAILURE')?.toLowerCase() ?? 'local';
-  if (raw !== 'local' && raw !== 'closed') throw new ConfigError('LATCHKEY_RATE_LIMIT_REDIS_FAILURE', 'must be local or closed');
-  return raw;
-}
-
-/** Reads and validates the whole configuration. Throws {@link ConfigError}. */
-export function loadConfig(env: Env = process.env): LatchkeyConfig {
-  const port = integer(env, 'PORT', 3000, 0, 65535);
-  const host = read(env, 'HOST') ?? '127.0.0.1';
-  const databaseUrl = read(env, 'LATCHKEY_DATABASE_URL') ?? 'sqlite:./data/latchkey.db';
-  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError('LATCHKEY_DATABASE_URL', 'must start with sqlite: or postgres://');
-  }
-  const isPostgres = databaseUrl.startsWith('postgres');
-  const rawSecret = read(env, 'LATCHKEY_SECRET');
-  const secret = rawSecret === undefined ? undefined : decodeSecret(rawSecret);
-  if (isPostgres && !secret) {
-    throw new ConfigError('LATCHKEY_SECRET', 'is required with PostgreSQL so that every instance shares it');
-  }
-  const redisUrl = read(env, 'LATCHKEY_REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('LATCHKEY_REDIS_URL', 'must start with redis:// or rediss://');
-  }
-
-  const issuer = read(env, 'LATCHKEY_ISSUER') ?? 'http://localhost:3000';
-  const issuerOrigin = origin(issuer, 'LATCHKEY_ISSUER');
-  const audience = (read(env, 'LATCHKEY_AUDIENCE') ?? 'latchkey')
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
-  if (audience.length === 0) throw new ConfigError('LATCHKEY_AUDIENCE', 'must name at least one audience');
-
-  const signingAlg = (read(env, 'LATCHKEY_SIGNING_ALG') ?? 'ES256') as SigningAlgorithm;
-  if (!SIGNING_ALGORITHMS.includes(signingAlg)) {
-    throw new ConfigError('LATCHKEY_SIGNING_ALG', `must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
-  }
-  const rawHs = env.LATCHKEY_HS256_SECRET;
-  let hs256Secret: Uint8Array | undefined;
-  if (rawHs !== undefined && rawHs !== '') {
-    hs256Secret = new TextEncoder().encode(rawHs);
-    if (hs256Secret.length < 32) throw new ConfigError('LATCHKEY_HS256_SECRET', 'must be at least 32 bytes');
-  }
-  if (signingAlg === 'HS256' && !hs256Secret) {
-    throw new ConfigError('LATCHKEY_HS256_SECRET', 'is required when LATCHKEY_SIGNING_ALG is HS256');
-  }
-
-  const accessTokenTtl = integer(env, 'LATCHKEY_ACCESS_TOKEN_TTL', 900, 1, 86_400);
-  const refreshTokenTtl = integer(env, 'LATCHKEY_REFRESH_TOKEN_TTL', 604_800, 1);
-  const sessionMaxAge = integer(env, 'LATCHKEY_SESSION_MAX_AGE', 2_592_000, 1);
-  const refreshGrace = integer(env, 'LATCHKEY_REFRESH_GRACE', 10, 0, 300);
-
-  const rawOrigins = read(env, 'LATCHKEY_ALLOWED_ORIGINS');
-  const allowedOrigins = rawOrigins
-    ? rawOrigins
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean)
-        .map((o) => origin(o, 'LATCHKEY_ALLOWED_ORIGINS'))
-    : [issuerOrigin];
-
-  const windowSeconds = integer(env, 'LATCHKEY_RATE_LIMIT_WINDOW', 60, 1, 86_400);
-  const rateLimits: RateLimitConfig = {
-    enabled: boolean(env, 'LATCHKEY_RATE_LIMITS', true),
-    loginPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_IP', 20, 1),
-    loginPerAccount: integer(env, 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT', 5, 1),
-    registerPerIp: integer(env, 'LATCHKEY_RATE_LIMIT_REGISTER_IP', 10, 1),
-    // Refresh is never limited below 60 per session per minute, i.e. one per second of the window
-    // (docs/http-api.md#rate-limits).
-    refreshPerSession: integer(env, 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION', 120, windowSeconds),
-    windowSeconds,
-    redisFailure: redisFailure(env),
-    redisPrefix: read(env, 'LATCHKEY_REDIS_PREFIX') ?? 'latchkey:',
+  const integer = (path: ConfigPath, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const value = valueAt(path);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value)) return invalid(path, 'type', 'must be a whole number');
+    if (value < min || value > max) invalid(path, 'range', `must be between ${min} and ${max}`);
+    return value;
+  };
+  const boolean = (path: ConfigPath, fallback: boolean): boolean => {
+    const value = valueAt(path);
+    if (value === undefined) return fallback;
+    return typeof value === 'boolean' ? value : invalid(path, 'type', 'must be true or false');
+  };
+  const text = (path: ConfigPath): string | undefined => {
+    const value = valueAt(path);
+    if (value === undefined) return undefined;
+    return typeof value === 'string' && value !== '' ? value : invalid(path, 'type', 'must be a non-empty string');
+  };
+  const choice = <T extends string>(path: ConfigPath, allowed: readonly T[], fallback: T): T => {
+    const value = text(path) ?? fallback;
+    if (allowed.includes(value as T)) return value as T;
+    return invalid(path, 'choice', allowed.length === 2 ? `must be ${allowed[0]} or ${allowed[1]}` : `must be one of ${allowed.join(', ')}`);
+  };
+  const bytes = (path: ConfigPath): Uint8Array | undefined => {
+    const value = valueAt(path);
+    if (value === undefined) return undefined;
+    if (!(value instanceof Uint8Array)) return invalid(path, 'type', 'must be bytes (a Uint8Array)');
+    if (value.length < MIN_SECRET_BYTES) invalid(path, 'length', `must be at least ${MIN_SECRET_BYTES} bytes`);
+    return value;
+  };
+  const list = (path: ConfigPath): string[] | undefined => {
+    const value = valueAt(path);
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item !== '')) {
+      return invalid(path, 'type', 'must be a list of non-empty strings');
+    }
+    return value as string[];
   };
 
-  const requestTimeout = integer(env, 'LATCHKEY_REQUEST_TIMEOUT', 30, 1, 3600);
-  const headersTimeout = integer(env, 'LATCHKEY_HEADERS_TIMEOUT', Math.min(10, requestTimeout), 1, 3600);
-  if (headersTimeout > requestTimeout) throw new ConfigError('LATCHKEY_HEADERS_TIMEOUT', 'must not exceed LATCHKEY_REQUEST_TIMEOUT');
+  const port = integer('port', 3000, 0, 65535);
+  const host = text('host') ?? '127.0.0.1';
+  const databaseUrl = text('databaseUrl') ?? 'sqlite:./data/latchkey.db';
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) invalid('databaseUrl', 'format', 'must start with sqlite: or postgres://');
+  const secret = bytes('secret');
+  if (databaseUrl.startsWith('postgres') && !secret) invalid('secret', 'required', 'is required with PostgreSQL so that every instance shares it');
+  const redisUrl = text('redisUrl');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) invalid('redisUrl', 'format', 'must start with redis:// or rediss://');
 
-  const logLevel = read(env, 'LATCHKEY_LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LATCHKEY_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const issuer = text('issuer') ?? 'http://localhost:3000';
+  const issuerOrigin = originOf(issuer) ?? invalid('issuer', 'format', 'must be an http(s) URL or origin');
+  const audience = list('audience') ?? ['latchkey'];
+  if (audience.length === 0) invalid('audience', 'required', 'must name at least one audience');
+
+  const signingAlg = choice('signingAlg', SIGNING_ALGORITHMS, 'ES256');
+  const hs256Secret = bytes('hs256Secret');
+  if (signingAlg === 'HS256' && !hs256Secret) invalid('hs256Secret', 'required', `is required when ${name('signingAlg')} is HS256`);
+
+  const accessTokenTtl = integer('accessTokenTtl', 900, 1, 86_400);
+  const refreshTokenTtl = integer('refreshTokenTtl', 604_800, 1);
+  const sessionMaxAge = integer('sessionMaxAge', 2_592_000, 1);
+  const refreshGrace = integer('refreshGrace', 10, 0, 300);
+
+  // The default allowed origin is the issuer's. A list that already holds origins is kept as
+  // given (an embedder may add an origin to it once its server listens).
+  const givenOrigins = list('allowedOrigins');
+  let allowedOrigins = givenOrigins ?? [issuerOrigin];
+  if (givenOrigins) {
+    const origins = givenOrigins.map((o) => originOf(o) ?? invalid('allowedOrigins', 'format', 'must be an http(s) URL or origin'));
+    if (origins.some((o, i) => o !== givenOrigins[i])) allowedOrigins = origins;
+  }
+
+  const windowSeconds = integer('rateLimits.windowSeconds', 60, 1, 86_400);
+  const rateLimits: RateLimitConfig = {
+    enabled: boolean('rateLimits.enabled', true),
+    loginPerIp: integer('rateLimits.loginPerIp', 20, 1),
+    loginPerAccount: integer('rateLimits.loginPerAccount', 5, 1),
+    registerPerIp: integer('rateLimits.registerPerIp', 10, 1),
+    // Refresh is never limited below 60 per session per minute, i.e. one per second of the window
+    // (docs/http-api.md#rate-limits).
+    refreshPerSession: integer('rateLimits.refreshPerSession', 120, windowSeconds),
+    windowSeconds,
+    redisFailure: choice('rateLimits.redisFailure', ['local', 'closed'] as const, 'local'),
+    redisPrefix: text('rateLimits.redisPrefix') ?? 'latchkey:',
+  };
+
+  const requestTimeout = integer('requestTimeout', 30, 1, 3600);
+  const headersTimeout = integer('headersTimeout', Math.min(10, requestTimeout), 1, 3600);
+  if (headersTimeout > requestTimeout) invalid('headersTimeout', 'conflict', `must not exceed ${name('requestTimeout')}`);
 
   return Object.freeze({
     port,
@@ -285,19 +400,37 @@ export function loadConfig(env: Env = process.env): LatchkeyConfig {
     refreshGrace,
     signingAlg,
     hs256Secret,
-    allowSignup: boolean(env, 'LATCHKEY_ALLOW_SIGNUP', true),
-    cookieSecure: boolean(env, 'LATCHKEY_COOKIE_SECURE', true),
+    allowSignup: boolean('allowSignup', true),
+    cookieSecure: boolean('cookieSecure', true),
     allowedOrigins,
     rateLimits,
-    trustProxy: trustProxy(env),
-    logLevel,
-    dbPoolSize: integer(env, 'LATCHKEY_DB_POOL_SIZE', 10, 1, 1000),
-    sqliteSynchronous: sqliteSynchronous(env),
-    keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 10, 1, 30),
-    dbStartupTimeout: integer(env, 'LATCHKEY_DB_STARTUP_TIMEOUT', 30, 0, 600),
-    auditRetention: integer(env, 'LATCHKEY_AUDIT_RETENTION', 7_776_000, 0),
+    trustProxy: trustProxy(valueAt('trustProxy'), (reason, message) => invalid('trustProxy', reason, message)),
+    logLevel: choice('logLevel', LOG_LEVELS, 'info'),
+    dbPoolSize: integer('dbPoolSize', 10, 1, 1000),
+    sqliteSynchronous: choice('sqliteSynchronous', ['normal', 'full'] as const, 'normal'),
+    keyReloadInterval: integer('keyReloadInterval', 10, 1, 30),
+    dbStartupTimeout: integer('dbStartupTimeout', 30, 0, 600),
+    auditRetention: integer('auditRetention', 7_776_000, 0),
     requestTimeout,
     headersTimeout,
-    keepAliveTimeout: integer(env, 'LATCHKEY_KEEP_ALIVE_TIMEOUT', 72, 1, 3600),
+    keepAliveTimeout: integer('keepAliveTimeout', 72, 1, 3600),
   });
+}
+
+/** `trustProxy`: `false`, `true`, a hop count 0–100 (0 is `false`) or a list of proxy addresses and ranges. */
+function trustProxy(value: unknown, invalid: (reason: ConfigReason, message: string) => never): boolean | number | string[] {
+  if (value === undefined || value === false || value === 0) return false;
+  if (value === true) return true;
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && value > 0 && value <= 100 ? value : invalid('range', 'a hop count must be between 0 and 100');
+  }
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) return invalid('type', TRUST_PROXY_HELP);
+  const list = value.map((entry: string) => entry.trim().toLowerCase());
+  if (!list.every(isTrustedProxyEntry)) return invalid('format', TRUST_PROXY_HELP);
+  try {
+    proxyAddr.compile(list); // what the server will run: refuse here what it would refuse (e.g. a non-contiguous netmask)
+  } catch {
+    return invalid('format', TRUST_PROXY_HELP);
+  }
+  return list;
 }

@@ -1,0 +1,239 @@
+/**
+ * One validator for the environment and for `createLatchkey` options: every rule of the
+ * configuration table, broken once through `loadConfig(env)` and once through
+ * `createLatchkey(options)`, gives the same `ConfigError` (code, reason, message) naming the
+ * variable on one path and the option on the other.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig, validateConfig } from '../../src/config/config.js';
+import { ConfigError, type ConfigReason } from '../../src/errors.js';
+import { createLatchkey, type LatchkeyOptions } from '../../src/latchkey.js';
+
+type Path = keyof typeof CONFIG_VARIABLES;
+
+interface Row {
+  /** The value at fault. */
+  path: Path;
+  reason: ConfigReason;
+  /** The environment that breaks the rule (`null`: the environment cannot express this value, text is always a non-empty string). */
+  env: Record<string, string> | null;
+  /** The options that break it (`null`: the rule is about text, e.g. an encoding). */
+  options: LatchkeyOptions | null;
+}
+
+const bytes = (n: number) => new Uint8Array(randomBytes(n));
+
+/** A row that sets one value: `env` the variable's text, `option` the option's value. */
+function row(path: Path, reason: ConfigReason, env: string | null, option: unknown): Row {
+  const options = path.startsWith('rateLimits.') ? { rateLimits: { [path.slice('rateLimits.'.length)]: option } } : { [path]: option };
+  return {
+    path,
+    reason,
+    env: env === null ? null : { [CONFIG_VARIABLES[path]]: env },
+    options: option === null ? null : (options as LatchkeyOptions),
+  };
+}
+
+/** A row for a rule between values (the whole environment and the whole options). */
+function rowOf(path: Path, reason: ConfigReason, env: Record<string, string>, options: LatchkeyOptions): Row {
+  return { path, reason, env, options };
+}
+
+const TABLE: Row[] = [
+  row('port', 'range', '65536', 65536),
+  row('port', 'type', 'eighty', 'eighty'),
+  row('port', 'type', '80.5', 80.5),
+  row('host', 'type', null, ''),
+  row('databaseUrl', 'format', 'mysql://db/latchkey', 'mysql://db/latchkey'),
+  row('databaseUrl', 'type', null, 42),
+  row('secret', 'length', 'ab'.repeat(31), new Uint8Array(31)),
+  row('secret', 'length', 'AA', new Uint8Array(1)),
+  row('secret', 'format', 'not hex or base64url!', null),
+  row('secret', 'type', null, 'ab'.repeat(32)),
+  rowOf(
+    'secret',
+    'required',
+    { LATCHKEY_DATABASE_URL: 'postgres://127.0.0.1/test' },
+    { databaseUrl: 'postgres://127.0.0.1/test', secret: undefined },
+  ),
+  row('redisUrl', 'format', 'http://127.0.0.1:6379', 'http://127.0.0.1:6379'),
+  row('issuer', 'format', 'ftp://auth.example.com', 'ftp://auth.example.com'),
+  row('issuer', 'format', 'auth.example.com', 'auth.example.com'),
+  row('audience', 'required', ' , ', []),
+  row('audience', 'type', null, ['api', '']),
+  row('accessTokenTtl', 'range', '0', 0),
+  row('accessTokenTtl', 'range', '86401', 86_401),
+  row('accessTokenTtl', 'type', '15m', '15m'),
+  row('refreshTokenTtl', 'range', '0', 0),
+  row('sessionMaxAge', 'range', '-5', -5),
+  row('refreshGrace', 'range', '301', 301),
+  row('refreshGrace', 'range', '-1', -1),
+  row('signingAlg', 'choice', 'none', 'none'),
+  row('signingAlg', 'choice', 'HS512', 'HS512'),
+  row('hs256Secret', 'length', 'only-twenty-two-bytes!', new TextEncoder().encode('only-twenty-two-bytes!')),
+  rowOf('hs256Secret', 'required', { LATCHKEY_SIGNING_ALG: 'HS256' }, { signingAlg: 'HS256' }),
+  row('hs256Secret', 'type', null, 'a string, not bytes, of more than 32 characters'),
+  row('allowSignup', 'type', 'maybe', 'maybe'),
+  row('cookieSecure', 'type', 'sometimes', 1),
+  row('allowedOrigins', 'format', 'ftp://app.example.com', ['ftp://app.example.com']),
+  row('allowedOrigins', 'format', 'https://app.example.com,app.example.com', ['https://app.example.com', 'app.example.com']),
+  row('allowedOrigins', 'type', null, 'https://app.example.com'),
+  row('rateLimits.enabled', 'type', 'perhaps', 'perhaps'),
+  row('rateLimits.loginPerIp', 'range', '0', 0),
+  row('rateLimits.loginPerAccount', 'range', '0', 0),
+  row('rateLimits.loginPerAccount', 'type', 'five', 'five'),
+  row('rateLimits.registerPerIp', 'range', '0', 0),
+  row('rateLimits.refreshPerSession', 'range', '59', 59),
+  rowOf(
+    'rateLimits.refreshPerSession',
+    'range',
+    { LATCHKEY_RATE_LIMIT_WINDOW: '120', LATCHKEY_RATE_LIMIT_REFRESH_SESSION: '119' },
+    { rateLimits: { windowSeconds: 120, refreshPerSession: 119 } },
+  ),
+  row('rateLimits.windowSeconds', 'range', '0', 0),
+  row('rateLimits.windowSeconds', 'range', '86401', 86_401),
+  row('rateLimits.redisFailure', 'choice', 'maybe', 'maybe'),
+  row('rateLimits.redisPrefix', 'type', null, ''),
+  row('trustProxy', 'range', '101', 101),
+  row('trustProxy', 'range', null, -1),
+  row('trustProxy', 'format', 'yes', ['yes']),
+  row('trustProxy', 'format', '10.0.0.0/33', ['10.0.0.0/33']),
+  row('trustProxy', 'format', '10.0.0.0/255.0.255.0', ['10.0.0.0/255.0.255.0']),
+  row('trustProxy', 'type', null, 'loopback'),
+  row('logLevel', 'choice', 'loud', 'loud'),
+  row('dbPoolSize', 'range', '0', 0),
+  row('dbPoolSize', 'range', '1001', 1001),
+  row('keyReloadInterval', 'range', '0', 0),
+  row('keyReloadInterval', 'range', '31', 31),
+  row('dbStartupTimeout', 'range', '601', 601),
+  row('sqliteSynchronous', 'choice', 'off', 'off'),
+  row('auditRetention', 'range', '-1', -1),
+  row('auditRetention', 'type', '30d', '30d'),
+  row('requestTimeout', 'range', '0', 0),
+  row('headersTimeout', 'range', '3601', 3601),
+  rowOf('headersTimeout', 'conflict', { LATCHKEY_REQUEST_TIMEOUT: '5', LATCHKEY_HEADERS_TIMEOUT: '10' }, { requestTimeout: 5, headersTimeout: 10 }),
+  row('keepAliveTimeout', 'type', 'soon', 'soon'),
+  row('keepAliveTimeout', 'range', '3601', 3601),
+];
+
+/** The environment message with every variable named as its option: what the option path must say. */
+function asOptionMessage(message: string): string {
+  return Object.entries(CONFIG_VARIABLES).reduce((text, [path, variable]) => text.replace(new RegExp(`\\b${variable}\\b`, 'g'), path), message);
+}
+
+function caught(action: () => unknown): ConfigError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('accepted');
+}
+
+async function caughtAsync(action: () => Promise<unknown>): Promise<ConfigError> {
+  const result = await action().then(
+    async (latchkey) => {
+      await (latchkey as { close(): Promise<void> }).close();
+      return new Error('accepted');
+    },
+    (error: unknown) => error,
+  );
+  expect(result).toBeInstanceOf(ConfigError);
+  return result as ConfigError;
+}
+
+/** Valid options that open nothing on disk should a rule fail to fire: the row's values replace them. */
+const BASE: LatchkeyOptions = { databaseUrl: 'sqlite::memory:', secret: bytes(32), keyReloadIntervalMs: 0 };
+
+describe('configuration: one validator for the environment and createLatchkey options', () => {
+  it.each(TABLE.map((r) => [`${r.path} ${r.reason} ${JSON.stringify(r.env)}`, r] as const))('%s', async (_, { path, reason, env, options }) => {
+    const fromEnv = env && caught(() => loadConfig(env));
+    const fromOptions = options && (await caughtAsync(() => createLatchkey({ ...BASE, ...options })));
+    if (fromEnv) {
+      expect(fromEnv).toMatchObject({ code: 'CONFIG_INVALID', variable: CONFIG_VARIABLES[path], reason });
+      expect(fromEnv.message.startsWith(`${CONFIG_VARIABLES[path]}: `)).toBe(true);
+    }
+    if (fromOptions) {
+      expect(fromOptions).toMatchObject({ code: 'CONFIG_INVALID', variable: path, reason });
+      expect(fromOptions.message.startsWith(`${path}: `)).toBe(true);
+    }
+    if (fromEnv && fromOptions) expect(fromOptions.message).toBe(asOptionMessage(fromEnv.message));
+  });
+
+  it('has a row for every variable; only text encodings are env-only, only kinds text cannot spell are options-only', () => {
+    for (const path of Object.keys(CONFIG_VARIABLES) as Path[]) {
+      expect(
+        TABLE.some((r) => r.path === path && r.options !== null),
+        `no options row for ${path}`,
+      ).toBe(true);
+    }
+    for (const r of TABLE.filter((r) => !r.options)) expect(r.reason, `${r.path}: env-only`).toBe('format');
+    for (const r of TABLE.filter((r) => !r.env)) expect(['type', 'range'], `${r.path}: options-only`).toContain(r.reason);
+    expect(TABLE.filter((r) => r.env && r.options).length).toBeGreaterThan(50);
+  });
+
+  it('refuses createLatchkey({ secret: new Uint8Array(1) }) as the environment refuses a 1-byte LATCHKEY_SECRET', async () => {
+    const error = await caughtAsync(() => createLatchkey({ secret: new Uint8Array(1) }));
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', variable: 'secret', reason: 'length', message: 'secret: must be at least 32 bytes' });
+    expect(caught(() => loadConfig({ LATCHKEY_SECRET: 'AA' }))).toMatchObject({ variable: 'LATCHKEY_SECRET', reason: 'length' });
+  });
+
+  it('refuses the embedding hooks of the wrong kind, naming them', async () => {
+    for (const [options, variable, reason] of [
+      [{ now: 'yesterday' }, 'now', 'type'],
+      [{ onEvent: {} }, 'onEvent', 'type'],
+      [{ passwordRules: [() => undefined, 'no digits'] }, 'passwordRules', 'type'],
+      [{ keyReloadIntervalMs: -1 }, 'keyReloadIntervalMs', 'range'],
+      [{ keyReloadIntervalMs: 60_000 }, 'keyReloadIntervalMs', 'range'],
+      [{ keyReloadIntervalMs: 0.5 }, 'keyReloadIntervalMs', 'type'],
+    ] as const) {
+      const error = await caughtAsync(() => createLatchkey({ ...BASE, ...(options as unknown as LatchkeyOptions) }));
+      expect(error, variable).toMatchObject({ code: 'CONFIG_INVALID', variable, reason });
+    }
+  });
+
+  it('gives the same configuration for the same values through either path', () => {
+    const env = {
+      PORT: '8080',
+      LATCHKEY_SECRET: 'ab'.repeat(32),
+      LATCHKEY_ISSUER: 'https://auth.example.com',
+      LATCHKEY_AUDIENCE: 'api, admin',
+      LATCHKEY_ACCESS_TOKEN_TTL: '300',
+      LATCHKEY_REFRESH_GRACE: '0',
+      LATCHKEY_SIGNING_ALG: 'HS256',
+      LATCHKEY_HS256_SECRET: 'x'.repeat(40),
+      LATCHKEY_ALLOW_SIGNUP: 'off',
+      LATCHKEY_ALLOWED_ORIGINS: 'https://app.example.com/login',
+      LATCHKEY_RATE_LIMIT_WINDOW: '120',
+      LATCHKEY_RATE_LIMIT_REFRESH_SESSION: '240',
+      LATCHKEY_RATE_LIMIT_REDIS_FAILURE: 'CLOSED',
+      LATCHKEY_TRUST_PROXY: 'loopback, 10.0.0.0/8',
+      LATCHKEY_HEADERS_TIMEOUT: '20',
+    };
+    const options = validateConfig({
+      port: 8080,
+      secret: new Uint8Array(Buffer.from('ab'.repeat(32), 'hex')),
+      issuer: 'https://auth.example.com',
+      audience: ['api', 'admin'],
+      accessTokenTtl: 300,
+      refreshGrace: 0,
+      signingAlg: 'HS256',
+      hs256Secret: new TextEncoder().encode('x'.repeat(40)),
+      allowSignup: false,
+      allowedOrigins: ['https://app.example.com/login'],
+      rateLimits: { windowSeconds: 120, refreshPerSession: 240, redisFailure: 'closed' },
+      trustProxy: ['loopback', '10.0.0.0/8'],
+      headersTimeout: 20,
+    });
+    expect(options).toEqual(loadConfig(env));
+    expect(options.allowedOrigins).toEqual(['https://app.example.com']);
+    expect(validateConfig({})).toEqual(loadConfig({}));
+  });
+
+  it('keeps a list of origins as given (an embedder may add one once it listens)', () => {
+    const origins = ['http://127.0.0.1:5173'];
+    expect(validateConfig({ allowedOrigins: origins }).allowedOrigins).toBe(origins);
+  });
+});
