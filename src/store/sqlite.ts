@@ -8,7 +8,7 @@
  * a stall for the whole `busy_timeout`, then `SQLITE_BUSY`. A process-wide mutex per file
  * removes that case; between processes, `busy_timeout` and `BEGIN IMMEDIATE` do the work.
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
@@ -62,9 +62,35 @@ function statementCache(raw: BetterSqlite3.Database): (text: string) => BetterSq
   };
 }
 
+/**
+ * Creates the database file 0600 before SQLite opens it (docs/security.md, "File modes"):
+ * SQLite would create it 0644 minus the umask, and gives its `-wal` and `-shm` files the mode of
+ * the database, so all three are the owner's only whatever the directory's mode and the umask.
+ * A directory created here is 0700. An existing database keeps its mode; a warning says when
+ * others can read it.
+ */
+function createPrivately(path: string, logger: StoreLogger | undefined): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0)
+      logger?.warn({ mode: mode.toString(8) }, 'the SQLite database is readable by other users: chmod 600 it (and its -wal and -shm files)');
+    return;
+  }
+  try {
+    fchmodSync(fd, 0o600); // the umask may have taken more than group and other bits
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function openSqlite(path: string, logger: StoreLogger | undefined, synchronous: SqliteSynchronous = 'normal'): Backend {
   const memory = path === ':memory:';
-  if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (!memory) createPrivately(path, logger);
   const raw = new BetterSqlite3(memory ? ':memory:' : path);
   try {
     if (!memory) raw.pragma('journal_mode = WAL');
