@@ -22,7 +22,8 @@ describe('admin commands', () => {
     createLatchkey({ databaseUrl: env.LATCHKEY_DATABASE_URL, secret: Buffer.from(env.LATCHKEY_SECRET!, 'base64url'), keyReloadIntervalMs: 0 });
 
   it('user create reads the password from stdin (one trailing newline ignored) and sets the role', async () => {
-    const result = await runCli(['user', 'create', '--email', 'Admin@Example.com', '--password-stdin', '--role', 'admin'], {
+    // The first command against a new database creates it on request (test/cli/no-database.test.ts).
+    const result = await runCli(['user', 'create', '--email', 'Admin@Example.com', '--password-stdin', '--role', 'admin', '--create-database'], {
       env,
       stdin: 'an admin passphrase\n',
     });

@@ -70,7 +70,8 @@ describe('latchkey user import', () => {
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ valid: 3, dryRun: true });
 
-    const result = await runCli(['user', 'import', '--file', file], { env });
+    // The database does not exist yet: created on request (test/cli/no-database.test.ts).
+    const result = await runCli(['user', 'import', '--file', file, '--create-database'], { env });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ imported: 3, skipped: 0, rejected: 0 });

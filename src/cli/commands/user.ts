@@ -1,6 +1,9 @@
 /**
- * `latchkey user create --email E --password-stdin [--role R]`
- * `latchkey user import --file users.jsonl [--dry-run]` (`--file -` reads stdin)
+ * `latchkey user create --email E --password-stdin [--role R] [--create-database]`
+ * `latchkey user import --file users.jsonl [--dry-run] [--create-database]` (`--file -` reads stdin)
+ *
+ * Both refuse when the configured SQLite database does not exist, unless `--create-database`
+ * (bootstrapping the first admin, or importing before the first `serve`).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -10,8 +13,10 @@ import { withLatchkey } from '../admin.js';
 import { importUsers, parseUserImport, type ImportProblem } from '../../auth/import-users.js';
 
 const USAGE =
-  'usage: latchkey user create --email E --password-stdin [--role R]\n' +
-  '       latchkey user import --file users.jsonl [--dry-run]   (lines: {"email","passwordHash"|"password","role"?})\n';
+  'usage: latchkey user create --email E --password-stdin [--role R] [--create-database]\n' +
+  '       latchkey user import --file users.jsonl [--dry-run] [--create-database]   (lines: {"email","passwordHash"|"password","role"?})\n';
+
+const CREATE_DATABASE = { 'create-database': { type: 'boolean' } } as const;
 
 export const user: Command = async (args, io) => {
   const [sub, ...rest] = args;
@@ -22,11 +27,11 @@ export const user: Command = async (args, io) => {
 };
 
 async function create(rest: string[], io: CliIo): Promise<number> {
-  let values: { email?: string; 'password-stdin'?: boolean; role?: string };
+  let values: { email?: string; 'password-stdin'?: boolean; role?: string; 'create-database'?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' }, role: { type: 'string' } },
+      options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' }, role: { type: 'string' }, ...CREATE_DATABASE },
       strict: true,
     }));
   } catch (error) {
@@ -39,11 +44,15 @@ async function create(rest: string[], io: CliIo): Promise<number> {
   }
   // Passwords never come from argv (visible in `ps` and shell history). One trailing newline is ignored.
   const password = (await io.readStdin()).replace(/\r?\n$/, '');
-  return withLatchkey(io, async (latchkey) => {
-    const created = await latchkey.auth.createUser(values.email!, password, values.role ?? 'user');
-    io.stdout(`${JSON.stringify(created)}\n`);
-    return EXIT.OK;
-  });
+  return withLatchkey(
+    io,
+    async (latchkey) => {
+      const created = await latchkey.auth.createUser(values.email!, password, values.role ?? 'user');
+      io.stdout(`${JSON.stringify(created)}\n`);
+      return EXIT.OK;
+    },
+    { createDatabase: values['create-database'] ?? false, offersCreate: true },
+  );
 }
 
 const report = (io: CliIo, problems: readonly ImportProblem[]) => {
@@ -51,9 +60,9 @@ const report = (io: CliIo, problems: readonly ImportProblem[]) => {
 };
 
 async function importCommand(rest: string[], io: CliIo): Promise<number> {
-  let values: { file?: string; 'dry-run'?: boolean };
+  let values: { file?: string; 'dry-run'?: boolean; 'create-database'?: boolean };
   try {
-    ({ values } = parseArgs({ args: rest, options: { file: { type: 'string' }, 'dry-run': { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: rest, options: { file: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...CREATE_DATABASE }, strict: true }));
   } catch (error) {
     io.stderr(`${(error as Error).message}\n${USAGE}`);
     return EXIT.USAGE;
@@ -81,10 +90,14 @@ async function importCommand(rest: string[], io: CliIo): Promise<number> {
     io.stdout(`${JSON.stringify({ imported: 0, skipped: 0, rejected: 0, valid: users.length, dryRun: true })}\n`);
     return EXIT.OK;
   }
-  return withLatchkey(io, async (latchkey) => {
-    const summary = await importUsers(latchkey.store, users, latchkey.now);
-    report(io, summary.skipped);
-    io.stdout(`${JSON.stringify({ imported: summary.imported, skipped: summary.skipped.length, rejected: 0 })}\n`);
-    return EXIT.OK;
-  });
+  return withLatchkey(
+    io,
+    async (latchkey) => {
+      const summary = await importUsers(latchkey.store, users, latchkey.now);
+      report(io, summary.skipped);
+      io.stdout(`${JSON.stringify({ imported: summary.imported, skipped: summary.skipped.length, rejected: 0 })}\n`);
+      return EXIT.OK;
+    },
+    { createDatabase: values['create-database'] ?? false, offersCreate: true },
+  );
 }
