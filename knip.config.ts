@@ -25,6 +25,7 @@ const config: KnipConfig = {
     'bench/http/*.mjs',
     'examples/*/server.ts',
     'test/**/*.test.ts',
+    'test/**/*.test-d.ts', // compile-time assertions, checked by the typecheck
     'test/outage/*.outage.ts',
   ],
   project: ['src/**/*.ts', 'test/**/*.ts', 'web/**/*.{ts,mjs}', 'scripts/*.mjs', 'data-files/*.mjs', 'bench/**/*.mjs', 'examples/**/*.ts'],

@@ -6,6 +6,7 @@
  * which the HTTP edge uses to answer and `docs/errors.md` documents (a test fails
  * when the two disagree). Messages never contain a token, password, secret or key.
  */
+import type { JwtErrorCode } from './jwt/errors.js';
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
@@ -42,11 +43,33 @@ export const ERROR_CODES = {
 /** A code of the HTTP/API error contract (docs/errors.md). */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Codes of the errors that are not HTTP answers: thrown to an embedder or the CLI, or logged
+ * (docs/errors.md, "Codes that are not HTTP answers"). The `JWT_*` codes are {@link JwtErrorCode}.
+ */
+export const OTHER_ERROR_CODES = [
+  'CONFIG_INVALID',
+  'KEY_UNSEAL_FAILED',
+  'KEY_ROTATION_UNSUPPORTED',
+  'STORE_ERROR',
+  'JWKS_TIMEOUT',
+  'JWKS_NETWORK',
+  'JWKS_HTTP_STATUS',
+  'JWKS_TOO_LARGE',
+  'JWKS_INVALID',
+] as const;
+
+/** How a fetch of a remote JWKS failed (`JwksFetchError`). */
+export type JwksErrorCode = Extract<(typeof OTHER_ERROR_CODES)[number], `JWKS_${string}`>;
+
+/** Every `code` a {@link LatchkeyError} can carry: the HTTP contract's, the others above and the JWS core's. */
+export type LatchkeyErrorCode = ErrorCode | (typeof OTHER_ERROR_CODES)[number] | JwtErrorCode;
+
 /** Base class of every error Latchkey throws on purpose. */
 export class LatchkeyError extends Error {
-  readonly code: string;
+  readonly code: LatchkeyErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: LatchkeyErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LatchkeyError';
     this.code = code;

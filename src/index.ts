@@ -27,7 +27,7 @@ export type {
 
 // Errors: one base class, a `code` on each, one table from code to HTTP status
 export { ApiError, ConfigError, ERROR_CODES, LatchkeyError, StoreUnavailableError, isApiError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type { ConfigReason, ErrorCode, JwksErrorCode, LatchkeyErrorCode } from './errors.js';
 export { JwtError } from './jwt/index.js';
 export type { JwtErrorCode } from './jwt/index.js';
 

@@ -13,7 +13,7 @@
  * - The only URL ever fetched is the one given here. Nothing in a token (`jku`, `x5u`, `kid`)
  *   reaches a URL.
  */
-import { LatchkeyError } from '../errors.js';
+import { LatchkeyError, type JwksErrorCode } from '../errors.js';
 import { importJwk, type JwsAlgorithm, type KeyResolver, type VerificationKey } from '../jwt/index.js';
 import { freshnessSeconds } from './cache-control.js';
 
@@ -60,16 +60,14 @@ export interface JwksStatus {
   fetchedAt: number | undefined;
   expiresAt: number | undefined;
   /** Code of the last failed fetch, when the last fetch failed. */
-  lastError: string | undefined;
+  lastError: JwksErrorCode | undefined;
 }
 
 /** A fetch of the JWKS failed; `code` says how. */
 export class JwksFetchError extends LatchkeyError {
-  constructor(
-    code: 'JWKS_TIMEOUT' | 'JWKS_NETWORK' | 'JWKS_HTTP_STATUS' | 'JWKS_TOO_LARGE' | 'JWKS_INVALID',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  declare readonly code: JwksErrorCode;
+
+  constructor(code: JwksErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'JwksFetchError';
   }
