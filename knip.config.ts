@@ -32,8 +32,9 @@ const config: KnipConfig = {
   // A type or interface that an exported function's signature uses may stay exported even when no other
   // module names it: it documents that signature. Values must be used outside their file to be exported.
   ignoreExportsUsedInFile: { interface: true, type: true },
-  // A system tool, not a package: the certificate test runs it and skips visibly when it is missing.
-  ignoreBinaries: ['openssl'],
+  // System tools, not packages: the certificate test runs openssl, the terminal-log test script(1)
+  // (util-linux); each skips visibly when its tool is missing.
+  ignoreBinaries: ['openssl', 'script'],
 };
 
 export default config;

@@ -285,6 +285,42 @@ function originOf(value: unknown): string | undefined {
   }
 }
 
+/** The issuer and the browser origins that follow from the listen address (see {@link servedOrigins}). */
+export interface ServedOrigins {
+  issuer: string;
+  allowedOrigins: string[];
+}
+
+/**
+ * With no issuer configured, the issuer and allowed origins follow the address the server
+ * answers at (docs/http-api.md#issuer-and-origins-without-configuration): every origin a browser
+ * on this machine can open it under. Listening on `127.0.0.1`, `::1`, `localhost` or a wildcard
+ * address (`0.0.0.0`, `::`), it answers on loopback, which a browser reaches as `localhost` and
+ * as the literal address (`127.0.0.1`, `[::1]`, whichever the socket accepts); the issuer is
+ * `http://localhost:PORT`, because that one name reaches IPv4 and IPv6 loopback alike, browsers
+ * treat it as a secure context (the `__Secure-` refresh cookie is kept over plain http), and it
+ * is the issuer earlier versions used on the default port. Any other address or host name is
+ * the one origin and the issuer. `port` is the port actually bound: `latchkey serve` with
+ * `PORT=0` reads the configuration again with the port the OS picked.
+ * `undefined` when `host` is neither an IP address nor a host name.
+ */
+export function servedOrigins(host: string, port: number): ServedOrigins | undefined {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  let names: string[];
+  if (bare === 'localhost')
+    names = ['localhost', '127.0.0.1', '[::1]']; // listening on `localhost` binds both loopback addresses
+  else if (bare === '0.0.0.0') names = ['localhost', '127.0.0.1'];
+  else if (bare === '::')
+    names = ['localhost', '127.0.0.1', '[::1]']; // `::` accepts IPv4 as well
+  else if (bare === '::1') names = ['localhost', '[::1]'];
+  else if (bare === '127.0.0.1') names = ['localhost', '127.0.0.1'];
+  else if (isIP(bare) === 6) names = [`[${bare}]`];
+  else if (isIP(bare) === 4 || /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(bare)) names = [bare];
+  else return undefined;
+  const origins = names.map((name) => new URL(`http://${name}:${port}`).origin);
+  return { issuer: origins[0]!, allowedOrigins: origins };
+}
+
 /**
  * Checks every value against the rules of the README's configuration table, fills in the
  * defaults and returns the configuration, frozen. A value that breaks a rule throws a
@@ -345,7 +381,9 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
   const redisUrl = text('redisUrl');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) invalid('redisUrl', 'format', 'must start with redis:// or rediss://');
 
-  const issuer = text('issuer') ?? 'http://localhost:3000';
+  const served = servedOrigins(host, port) ?? invalid('host', 'format', 'must be an IP address or a host name');
+  const givenIssuer = text('issuer');
+  const issuer = givenIssuer ?? served.issuer;
   const issuerOrigin = originOf(issuer) ?? invalid('issuer', 'format', 'must be an http(s) URL or origin');
   const audience = list('audience') ?? ['latchkey'];
   if (audience.length === 0) invalid('audience', 'required', 'must name at least one audience');
@@ -359,10 +397,11 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
   const sessionMaxAge = integer('sessionMaxAge', 2_592_000, 1);
   const refreshGrace = integer('refreshGrace', 10, 0, 300);
 
-  // The default allowed origin is the issuer's. A list that already holds origins is kept as
-  // given (an embedder may add an origin to it once its server listens).
+  // The default allowed origin is the issuer's, or with no issuer given those of the listen
+  // address. A list that already holds origins is kept as given (an embedder may add an origin
+  // to it once its server listens).
   const givenOrigins = list('allowedOrigins');
-  let allowedOrigins = givenOrigins ?? [issuerOrigin];
+  let allowedOrigins = givenOrigins ?? (givenIssuer === undefined ? served.allowedOrigins : [issuerOrigin]);
   if (givenOrigins) {
     const origins = givenOrigins.map((o) => originOf(o) ?? invalid('allowedOrigins', 'format', 'must be an http(s) URL or origin'));
     if (origins.some((o, i) => o !== givenOrigins[i])) allowedOrigins = origins;

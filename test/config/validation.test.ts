@@ -45,6 +45,8 @@ const TABLE: Row[] = [
   row('port', 'type', 'eighty', 'eighty'),
   row('port', 'type', '80.5', 80.5),
   row('host', 'type', null, ''),
+  row('host', 'format', 'not a host/', 'not a host/'),
+  row('host', 'format', 'user@host', 'user@host'),
   row('databaseUrl', 'format', 'mysql://db/latchkey', 'mysql://db/latchkey'),
   row('databaseUrl', 'type', null, 42),
   row('secret', 'length', 'ab'.repeat(31), new Uint8Array(31)),

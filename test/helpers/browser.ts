@@ -42,7 +42,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let built: Promise<void> | undefined;
 
 /** Builds `dist/web/demo.html` (what `npm run build` does for this page), once per process. */
-function buildDemo(): Promise<void> {
+export function buildDemo(): Promise<void> {
   built ??= (async () => {
     const { default: build } = (await import(pathToFileURL(join(root, 'web', 'demo', 'build.mjs')).href)) as {
       default: (options: { root: string; outDir: string }) => Promise<unknown>;
@@ -116,7 +116,12 @@ export interface PageProblems {
 }
 
 /** Opens the demo in a new tab of `context` and waits until its `restore()` has settled. */
-export async function openDemo(context: BrowserContext, baseUrl: string, problems?: PageProblems): Promise<Page> {
+export function openDemo(context: BrowserContext, baseUrl: string, problems?: PageProblems): Promise<Page> {
+  return openDemoAt(context, `${baseUrl}/`, problems);
+}
+
+/** {@link openDemo} at a full URL (e.g. the one `latchkey serve` printed). */
+export async function openDemoAt(context: BrowserContext, url: string, problems?: PageProblems): Promise<Page> {
   const page = await context.newPage();
   if (problems) {
     page.on('pageerror', (error) => problems.errors.push(`pageerror: ${error.message}`));
@@ -127,7 +132,7 @@ export async function openDemo(context: BrowserContext, baseUrl: string, problem
       }
     });
   }
-  await page.goto(`${baseUrl}/`);
+  await page.goto(url);
   await page.waitForSelector('html[data-ready="true"]', { timeout: 20_000 });
   return page;
 }
