@@ -42,6 +42,8 @@ function demoUrl(process: ChildProcess, timeoutMs: number): Promise<string> {
 }
 
 const status = (page: Page) => page.getByTestId('status').textContent();
+/** `expect.poll` with room for a loaded machine (its default gives up after 1 s). */
+const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 15_000 });
 
 /** Register, sign out, sign in, reload (refresh from the cookie), sign out — on the page at `url`. */
 async function fullFlow(url: string): Promise<void> {
@@ -50,37 +52,37 @@ async function fullFlow(url: string): Promise<void> {
   try {
     const page = await openDemoAt(context, url, problems);
     expect(await page.getByTestId('error').isHidden()).toBe(true);
-    await expect.poll(() => status(page)).toBe('signed out');
+    await poll(() => status(page)).toBe('signed out');
 
     const email = `first-run-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
     await page.getByTestId('email').fill(email);
     await page.getByTestId('password').fill(PASSWORD);
     await page.getByTestId('register').click();
-    await expect.poll(() => status(page)).toBe('signed in');
+    await poll(() => status(page)).toBe('signed in');
     await page.getByTestId('me').click();
-    await expect.poll(() => page.getByTestId('me-output').textContent()).toContain(email);
+    await poll(() => page.getByTestId('me-output').textContent()).toContain(email);
 
     await page.getByTestId('logout').click();
-    await expect.poll(() => status(page)).toBe('signed out');
+    await poll(() => status(page)).toBe('signed out');
     await page.getByTestId('email').fill(email);
     await page.getByTestId('password').fill(PASSWORD);
     await page.getByTestId('login').click();
-    await expect.poll(() => status(page)).toBe('signed in');
+    await poll(() => status(page)).toBe('signed in');
 
     // A reload forgets the access token: restore() must refresh through the cookie.
     const refreshed = page.waitForResponse((response) => new URL(response.url()).pathname === '/auth/refresh');
     await page.reload();
     expect((await refreshed).status()).toBe(200);
     await page.waitForSelector('html[data-ready="true"]');
-    await expect.poll(() => status(page)).toBe('signed in');
+    await poll(() => status(page)).toBe('signed in');
     await page.getByTestId('me').click();
-    await expect.poll(() => page.getByTestId('me-output').textContent()).toContain(email);
+    await poll(() => page.getByTestId('me-output').textContent()).toContain(email);
 
     await page.getByTestId('logout').click();
-    await expect.poll(() => status(page)).toBe('signed out');
+    await poll(() => status(page)).toBe('signed out');
     await page.reload();
     await page.waitForSelector('html[data-ready="true"]');
-    await expect.poll(() => status(page)).toBe('signed out');
+    await poll(() => status(page)).toBe('signed out');
     expect(await page.getByTestId('error').isHidden()).toBe(true);
     expect(problems.errors).toEqual([]);
   } finally {

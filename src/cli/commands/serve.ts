@@ -72,7 +72,7 @@ export const serve: Command = async (args, io) => {
   await app.listen({ port: config.port, host: config.host });
   const demo = `${new URL(config.issuer).origin}/`;
   app.log.info(`Demo page: ${demo}`);
-  if ((config.host === '0.0.0.0' || config.host === '::') && config.issuer === servedOrigins(config.host, config.port).issuer) {
+  if ((config.host === '0.0.0.0' || config.host === '::') && config.issuer === servedOrigins(config.host, config.port)?.issuer) {
     app.log.warn(
       'listening on every interface, but the issuer and allowed origins name only this machine (localhost): ' +
         'to be used from elsewhere, set LATCHKEY_ISSUER (and LATCHKEY_ALLOWED_ORIGINS) to the URL browsers use',
