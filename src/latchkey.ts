@@ -127,7 +127,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       refreshGrace: config.refreshGrace,
       allowSignup: config.allowSignup,
       passwordRules: [commonPasswordRule, ...(passwordRules ?? [])],
-      ...(counters ? { rateLimits: { limits: config.rateLimits, store: counters, secret: masterSecret } } : {}),
+      ...(counters ? { rateLimits: { limits: config.rateLimits, store: counters, accountKey: derived.rateLimitAccount } } : {}),
       now,
       onEvent: (event) => {
         for (const listener of listeners) listener(event);

@@ -7,23 +7,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, LatchkeyError, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
-import type { AuthenticateResult } from '../auth/service.js';
-import { createVerifier, toApiCode, type JwsAlgorithm, type Verifier } from '../jwt/index.js';
+import { authenticateAccessToken, createAccessTokenVerifier, type AuthenticateResult, type AuthUser } from '../auth/access-token.js';
+import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
 import { extractBearerToken } from '../http/bearer.js';
 import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { cachedSessionCheck, DEFAULT_SESSION_CACHE_MS, MAX_SESSION_CACHE_MS, type SessionCheck } from './session-check.js';
 
-/** The authenticated caller, as set on `req.user` / `request.user`. */
-export interface AuthUser {
-  /** User id (`sub`). */
-  id: string;
-  role: string;
-  /** Session id (`sid`). */
-  sessionId: string;
-  /** Every claim of the verified access token. */
-  claims: Record<string, unknown>;
-}
+export type { AuthUser } from '../auth/access-token.js';
 
 interface CommonOptions {
   /**
@@ -52,9 +43,9 @@ export interface RemoteAuthOptions extends CommonOptions {
   issuer: string | string[];
   /** Accepted `aud` (the auth server's `LATCHKEY_AUDIENCE`). */
   audience: string | string[];
-  /** Accepted algorithms. Default `['ES256', 'EdDSA', 'RS256']` (HS256 never travels in a JWKS). */
+  /** Accepted algorithms. Default `['ES256', 'EdDSA', 'RS256']` (`PUBLIC_KEY_ALGORITHMS`; HS256 never travels in a JWKS). */
   algorithms?: JwsAlgorithm[];
-  /** Seconds of clock skew tolerated, 0..60. Default 5. */
+  /** Seconds of clock skew tolerated, 0..60. Default 5 (`DEFAULT_CLOCK_TOLERANCE`, as the service's). */
   clockTolerance?: number;
   /** Current time in ms. Default `Date.now`. */
   now?: () => number;
@@ -74,20 +65,11 @@ export type AuthOutcome = { ok: true; user: AuthUser } | { ok: false; error: Api
 /** Authenticates the request with these headers. Synchronous unless the network or store is needed. */
 export type Authenticator = (headers: IncomingHttpHeaders) => AuthOutcome | Promise<AuthOutcome>;
 
-const DEFAULT_REMOTE_TOKEN_CACHE_SIZE = 10_000;
-
 function configError(message: string): LatchkeyError {
   return new LatchkeyError('CONFIG_INVALID', `requireAuth: ${message}`);
 }
 
 const fail = (code: ErrorCode): AuthOutcome => ({ ok: false, error: new ApiError(code) });
-
-/** The principal of verified claims, or `undefined` when a Latchkey claim is missing. */
-function userOf(claims: Record<string, unknown>): AuthUser | undefined {
-  const { sub, sid, role } = claims;
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof role !== 'string') return undefined;
-  return { id: sub, role, sessionId: sid, claims };
-}
 
 /** Validates the options once and returns the per-request function. */
 export function createAuthenticator(options: RequireAuthOptions): Authenticator {
@@ -149,25 +131,22 @@ function remoteVerification(options: RemoteAuthOptions): (token: string) => Auth
   if (options.issuer === undefined) throw configError('issuer is required with a JWKS');
   if (options.audience === undefined) throw configError('audience is required with a JWKS');
   const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, url: options.jwksUrl! });
-  const cacheSize = options.verifiedTokenCacheSize ?? DEFAULT_REMOTE_TOKEN_CACHE_SIZE;
-  // createVerifier checks issuer, audience, algorithms and tolerance, and throws a coded error.
-  const verifier: Verifier = createVerifier({
-    algorithms: options.algorithms ?? ['ES256', 'EdDSA', 'RS256'],
+  // The same verifier as the service's, with the fetched keys; it checks issuer, audience,
+  // algorithms and tolerance, and throws a coded error.
+  const verifier: Verifier = createAccessTokenVerifier({
+    algorithms: options.algorithms,
     keys: jwks.resolve,
     issuer: options.issuer,
     audience: options.audience,
-    clockTolerance: options.clockTolerance ?? 5,
-    ...(options.now ? { now: options.now } : {}),
-    ...(cacheSize !== 0 ? { cache: { size: cacheSize } } : {}),
+    clockTolerance: options.clockTolerance,
+    now: options.now,
+    verifiedTokenCacheSize: options.verifiedTokenCacheSize,
   });
 
   const check = (token: string): AuthOutcome | 'KID_UNKNOWN' => {
-    const result = verifier.check(token);
-    if (result.ok) {
-      const user = userOf(result.claims as Record<string, unknown>);
-      return user ? { ok: true, user } : fail('INVALID_TOKEN');
-    }
-    return result.error.code === 'JWT_KID_UNKNOWN' ? 'KID_UNKNOWN' : fail(toApiCode(result.error));
+    const result = authenticateAccessToken(verifier, token);
+    if (result.ok) return { ok: true, user: result.principal };
+    return result.reason === 'JWT_KID_UNKNOWN' ? 'KID_UNKNOWN' : fail(result.code);
   };
 
   return (token) => {

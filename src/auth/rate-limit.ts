@@ -23,9 +23,10 @@
  * exactly like real ones, so a 429 reveals nothing about which accounts exist.
  *
  * The account key is an HMAC of the normalised e-mail under a key derived from the master
- * secret: Redis keys, logs and audit details never hold an address.
+ * secret (`deriveKeys().rateLimitAccount`, src/keys/master-secret.ts): Redis keys, logs and
+ * audit details never hold an address.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { ApiError } from '../errors.js';
 import type { RateLimitConfig } from '../config/config.js';
@@ -64,8 +65,8 @@ export interface RateLimitTrip {
 export interface RateLimiterOptions {
   limits: RateLimitConfig;
   store: CounterStore;
-  /** Master secret (or any ≥ 32-byte secret shared by the instances): keys the account HMAC. */
-  secret: Uint8Array;
+  /** Key of the account HMAC, shared by the instances: `deriveKeys(masterSecret).rateLimitAccount`. */
+  accountKey: Uint8Array;
   /** Told about each trip (the service audits it). Must not throw. */
   onTrip?: (trip: RateLimitTrip) => void | Promise<void>;
 }
@@ -105,7 +106,7 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.#limits = options.limits;
     this.#store = options.store;
-    this.#hmacKey = Buffer.from(hkdfSync('sha256', options.secret, 'latchkey/v1', 'rate-limit-account-key', 32));
+    this.#hmacKey = Buffer.from(options.accountKey);
     this.#onTrip = options.onTrip;
     this.#windowMs = options.limits.windowSeconds * 1000;
   }

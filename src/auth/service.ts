@@ -7,11 +7,23 @@
  * paths, {@link AuthService.refresh} and {@link AuthService.authenticate}, which return
  * results: an expired or spent token is an expected outcome, not an exception.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ApiError, type ErrorCode } from '../errors.js';
 import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
 import type { KeyRing } from '../keys/keyring.js';
-import { createSigner, createVerifier, toApiCode, type Verifier } from '../jwt/index.js';
+import type { Verifier } from '../jwt/index.js';
+import {
+  authenticateAccessToken,
+  createAccessTokenIssuer,
+  createAccessTokenVerifier,
+  DEFAULT_CLOCK_TOLERANCE,
+  DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+  kidOf,
+  PUBLIC_KEY_ALGORITHMS,
+  type AccessTokenSubject,
+  type AuthenticateResult,
+  type AuthUser,
+} from './access-token.js';
 import {
   assertPasswordPolicy,
   dummyVerify,
@@ -85,15 +97,9 @@ export interface IssuedTokens {
 export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED'>;
 export type RefreshResult = { ok: true; tokens: IssuedTokens; rotated: boolean } | { ok: false; code: RefreshFailure };
 
-/** The authenticated caller of a bearer-protected request. */
-export interface Principal {
-  id: string;
-  role: string;
-  sessionId: string;
-  claims: Record<string, unknown>;
-}
-
-export type AuthenticateResult = { ok: true; principal: Principal } | { ok: false; code: 'INVALID_TOKEN' | 'TOKEN_EXPIRED'; reason: string };
+export type { AuthenticateResult } from './access-token.js';
+/** The authenticated caller of a bearer-protected request: the adapters' `AuthUser` (one type, two names kept for compatibility). */
+export type Principal = AuthUser;
 
 export interface SessionView {
   id: string;
@@ -105,26 +111,10 @@ export interface SessionView {
   current: boolean;
 }
 
-/** Verified access tokens kept in memory by default (~10 MB at most; see docs/jwt.md). */
-const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
-
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_EMAIL_LENGTH = 254;
 /** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
 const MAX_ROTATION_ATTEMPTS = 3;
-
-/** The `kid` of a compact JWS header, without trusting anything else in it. */
-function kidOf(token: string): string | undefined {
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot > 2048) return undefined;
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
-    const kid = (header as { kid?: unknown } | null)?.kid;
-    return typeof kid === 'string' && kid.length > 0 && kid.length <= 256 ? kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -139,11 +129,17 @@ export class AuthService {
   readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits'>> & Pick<AuthServiceOptions, 'onEvent'>;
   /** The rate-limit policy in force, if any. */
   readonly rateLimiter: RateLimiter | undefined;
-  #signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
+  readonly #signAccessToken: (subject: AccessTokenSubject) => string;
 
   constructor(options: AuthServiceOptions) {
     const { rateLimits, ...rest } = options;
-    this.#o = { clockTolerance: 5, passwordRules: [], now: Date.now, verifiedTokenCacheSize: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE, ...rest };
+    this.#o = {
+      clockTolerance: DEFAULT_CLOCK_TOLERANCE,
+      passwordRules: [],
+      now: Date.now,
+      verifiedTokenCacheSize: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+      ...rest,
+    };
     this.rateLimiter = rateLimits
       ? new RateLimiter({
           ...rateLimits,
@@ -157,19 +153,17 @@ export class AuthService {
             }).catch(() => undefined),
         })
       : undefined;
-    const { keys, issuer, audience, clockTolerance, now, verifiedTokenCacheSize: tokenCacheSize } = this.#o;
-    this.verifier = createVerifier({
-      // Asymmetric keys can only verify their own algorithm (the key ring pins alg per kid),
-      // so accepting all three lets tokens of a key retired after an algorithm switch verify.
-      // HS256 is never mixed with public-key algorithms.
-      algorithms: keys.signingKey.alg === 'HS256' ? ['HS256'] : ['ES256', 'EdDSA', 'RS256'],
+    const { keys, issuer, audience, clockTolerance, now, verifiedTokenCacheSize, accessTokenTtl } = this.#o;
+    this.verifier = createAccessTokenVerifier({
+      algorithms: keys.signingKey.alg === 'HS256' ? ['HS256'] : PUBLIC_KEY_ALGORITHMS,
       keys: keys.resolve,
       issuer,
-      audience: [...audience],
+      audience,
       clockTolerance,
       now,
-      ...(tokenCacheSize > 0 ? { cache: { size: tokenCacheSize } } : {}),
+      verifiedTokenCacheSize,
     });
+    this.#signAccessToken = createAccessTokenIssuer({ signingKey: () => keys.signingKey, issuer, audience, ttl: accessTokenTtl, now });
   }
 
   // ── accounts ──────────────────────────────────────────────────────────────
@@ -330,14 +324,7 @@ export class AuthService {
 
   /** Verifies an access token. Hot path: no I/O, no exceptions for bad tokens. */
   authenticate(token: string): AuthenticateResult {
-    const result = this.verifier.check(token);
-    if (!result.ok) return { ok: false, code: toApiCode(result.error), reason: result.error.code };
-    const claims = result.claims as Record<string, unknown>;
-    const { sub, sid, role } = claims;
-    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof role !== 'string') {
-      return { ok: false, code: 'INVALID_TOKEN', reason: 'JWT_CLAIM_INVALID' };
-    }
-    return { ok: true, principal: { id: sub, role, sessionId: sid, claims } };
+    return authenticateAccessToken(this.verifier, token);
   }
 
   /**
@@ -435,19 +422,7 @@ export class AuthService {
   // ── internals ────────────────────────────────────────────────────────────
 
   #issue(user: UserRecord, session: SessionRecord): IssuedTokens {
-    const now = this.#o.now();
-    const iat = Math.floor(now / 1000);
-    const { audience } = this.#o;
-    const accessToken = this.#currentSigner().sign({
-      iss: this.#o.issuer,
-      aud: audience.length === 1 ? audience[0] : [...audience],
-      sub: user.id,
-      sid: session.id,
-      role: user.role,
-      jti: randomBytes(12).toString('base64url'),
-      iat,
-      exp: iat + this.#o.accessTokenTtl,
-    });
+    const accessToken = this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id });
     return {
       accessToken,
       tokenType: 'Bearer',
@@ -457,12 +432,6 @@ export class AuthService {
       sessionId: session.id,
       userId: user.id,
     };
-  }
-
-  #currentSigner(): { kid: string; sign: (claims: Record<string, unknown>) => string } {
-    const key = this.#o.keys.signingKey;
-    if (this.#signer?.kid !== key.kid) this.#signer = { kid: key.kid, sign: createSigner({ key }) };
-    return this.#signer;
   }
 
   #sessionExpiresAt(session: SessionRecord): number {

@@ -8,9 +8,10 @@
  *   cannot mint one);
  * - `keyEncryption` (info `signing-key-encryption`): AES-256-GCM key sealing signing private
  *   keys at rest;
- * - the rate-limit account key (info `rate-limit-account-key`, derived today by
- *   `src/auth/rate-limit.ts`): HMAC key that turns an e-mail address into a counter name, so
- *   no address reaches Redis.
+ * - `rateLimitAccount` (info `rate-limit-account-key`): HMAC key that turns an e-mail address
+ *   into a counter name (`src/auth/rate-limit.ts`), so no address reaches Redis. The same value
+ *   the rate limiter derived itself before it moved here: counters in Redis carry over.
+ * `test/keys/derived-keys.test.ts` pins each derivation.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { decodeSecret } from '../config/config.js';
 export interface DerivedKeys {
   refreshMac: Buffer;
   keyEncryption: Buffer;
+  rateLimitAccount: Buffer;
 }
 
 const SALT = Buffer.from('latchkey/v1');
@@ -30,6 +32,7 @@ export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
   return {
     refreshMac: derive('refresh-token-mac'),
     keyEncryption: derive('signing-key-encryption'),
+    rateLimitAccount: derive('rate-limit-account-key'),
   };
 }
 
