@@ -6,7 +6,8 @@
  * process opened the same file and one held a write transaction open across an `await`,
  * the other would block the loop waiting for a lock that can only be released by the loop:
  * a stall for the whole `busy_timeout`, then `SQLITE_BUSY`. A process-wide mutex per file
- * removes that case; between processes, `busy_timeout` and `BEGIN IMMEDIATE` do the work.
+ * removes that case; between processes, `BEGIN IMMEDIATE`, a short `busy_timeout` and
+ * {@link whileBusy} (which waits with the event loop free) do the work.
  */
 import { closeSync, fchmodSync, mkdirSync, openSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -18,8 +19,42 @@ import { Mutex } from './mutex.js';
 import type { Database } from './schema.js';
 import { compileStatements, type Statement } from './statements.js';
 
-/** How long a statement waits for another process's write lock before `SQLITE_BUSY`. */
-export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long one try waits for another process's lock (`busy_timeout`) before `SQLITE_BUSY`.
+ * better-sqlite3 waits synchronously, blocking the event loop, so this is kept short and the
+ * waiting is done by {@link whileBusy}, between tries, with the loop free.
+ */
+const SQLITE_BUSY_WAIT_MS = 25;
+
+/**
+ * How long a store operation keeps trying while another process holds the lock before it fails
+ * with `SQLITE_BUSY` (503 `UNAVAILABLE`): ample for another writer's transaction (milliseconds),
+ * short enough that a lock nobody releases (a `sqlite3` shell left in `BEGIN EXCLUSIVE`) answers
+ * quickly (docs/storage.md, "SQLite").
+ */
+export const SQLITE_BUSY_BUDGET_MS = 2_000;
+
+const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_BUSY');
+
+/**
+ * Runs `attempt` again while it fails with `SQLITE_BUSY`, pausing 5, 10, 20 … 100 ms between
+ * tries (the event loop runs meanwhile), for at most {@link SQLITE_BUSY_BUDGET_MS}. A try is
+ * repeated only if it changed nothing (`total_changes()` as before it): an operation that wrote
+ * before it hit the lock is never replayed, it fails.
+ */
+async function whileBusy<T>(attempt: () => Promise<T>, totalChanges: () => number | undefined): Promise<T> {
+  const deadline = performance.now() + SQLITE_BUSY_BUDGET_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    const before = totalChanges();
+    try {
+      return await attempt();
+    } catch (error) {
+      const unchanged = before !== undefined && totalChanges() === before;
+      if (!isBusy(error) || !unchanged || performance.now() + pause >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
 
 const fileMutexes = new Map<string, Mutex>();
 
@@ -94,7 +129,7 @@ export function openSqlite(path: string, logger: StoreLogger | undefined, synchr
   const raw = new BetterSqlite3(memory ? ':memory:' : path);
   try {
     if (!memory) raw.pragma('journal_mode = WAL');
-    raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    raw.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
     raw.pragma('foreign_keys = ON');
     raw.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   } catch (error) {
@@ -103,6 +138,15 @@ export function openSqlite(path: string, logger: StoreLogger | undefined, synchr
   }
   const mutex = memory ? new Mutex() : mutexFor(realpathSync(path));
   const prepare = statementCache(raw);
+  // No table is read, so no lock is needed: it answers even while another process holds one.
+  const changesStatement = raw.prepare('SELECT total_changes()').pluck();
+  const totalChanges = (): number | undefined => {
+    try {
+      return changesStatement.get() as number;
+    } catch {
+      return undefined;
+    }
+  };
   const database: SqliteDatabase = { close: () => raw.close(), prepare: prepare as (text: string) => SqliteStatement };
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   let closed: Promise<void> | undefined;
@@ -145,7 +189,8 @@ export function openSqlite(path: string, logger: StoreLogger | undefined, synchr
       }
     },
     transactionSync: <T>(fn: (execute: SyncExecute) => T): T => inImmediateTransaction(fn) as T,
-    exclusive: (fn) => mutex.run(fn),
+    // The mutex is released between tries: other operations of this process go on meanwhile.
+    exclusive: (fn) => whileBusy(() => mutex.run(fn), totalChanges),
     transaction,
     lockInTransaction: async () => {},
     migrate: () =>
