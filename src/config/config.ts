@@ -95,6 +95,11 @@ export interface LatchkeyConfig {
    * the server is closing).
    */
   keepAliveTimeout: number;
+  /**
+   * Bearer token that `GET /metrics` requires (`LATCHKEY_METRICS_TOKEN`, at least 32 characters);
+   * unset, `/metrics` is open to anyone who can reach the server (docs/security.md, "What is exposed").
+   */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -142,12 +147,15 @@ export const CONFIG_VARIABLES = {
   requestTimeout: 'LATCHKEY_REQUEST_TIMEOUT',
   headersTimeout: 'LATCHKEY_HEADERS_TIMEOUT',
   keepAliveTimeout: 'LATCHKEY_KEEP_ALIVE_TIMEOUT',
+  metricsToken: 'LATCHKEY_METRICS_TOKEN',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const MIN_SECRET_BYTES = 32;
+/** A metrics token must not be guessable: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
+const MIN_METRICS_TOKEN_LENGTH = 32;
 
 // ---------------------------------------------------------------------------------------------
 // The environment: text turned into the values options carry, nothing checked here that the
@@ -425,6 +433,13 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
   const headersTimeout = integer('headersTimeout', Math.min(10, requestTimeout), 1, 3600);
   if (headersTimeout > requestTimeout) invalid('headersTimeout', 'conflict', `must not exceed ${name('requestTimeout')}`);
 
+  const metricsToken = text('metricsToken');
+  if (metricsToken !== undefined) {
+    // What a bearer credential can carry (RFC 6750 token68): any other character could never match.
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(metricsToken)) invalid('metricsToken', 'format', 'must be a bearer token (A-Z a-z 0-9 - . _ ~ + /)');
+    if (metricsToken.length < MIN_METRICS_TOKEN_LENGTH) invalid('metricsToken', 'length', `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+
   return Object.freeze({
     port,
     host,
@@ -453,6 +468,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     requestTimeout,
     headersTimeout,
     keepAliveTimeout: integer('keepAliveTimeout', 72, 1, 3600),
+    metricsToken,
   });
 }
 

@@ -1,10 +1,15 @@
 /**
  * Prometheus metrics (`GET /metrics`). One registry per server, so that several servers in
- * one process (tests, embedding) never collide.
+ * one process (tests, embedding) never collide. With `LATCHKEY_METRICS_TOKEN` the route asks
+ * for that bearer token.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Latchkey } from '../latchkey.js';
+import { ApiError } from '../errors.js';
+import { extractBearerToken } from './bearer.js';
+import { errorAnswer, sendAnswer } from './errors.js';
 
 const EVENT_COUNTERS: Record<string, { name: string; result?: string }> = {
   login_success: { name: 'logins', result: 'success' },
@@ -12,6 +17,22 @@ const EVENT_COUNTERS: Record<string, { name: string; result?: string }> = {
   refresh: { name: 'refreshes', result: 'success' },
   refresh_reuse_detected: { name: 'reuse' },
 };
+
+/**
+ * The check of `LATCHKEY_METRICS_TOKEN` (docs/security.md, "What is exposed"): `undefined` when
+ * the request may read the metrics, else the code of the 401. The presented and the configured
+ * token are compared as SHA-256 digests with `timingSafeEqual`: the time taken says nothing about
+ * how much of a guess was right, or how long the token is.
+ */
+function metricsAuthorization(token: string | undefined): (authorization: string | undefined) => 'MISSING_TOKEN' | 'INVALID_TOKEN' | undefined {
+  if (token === undefined) return () => undefined;
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization) => {
+    const presented = extractBearerToken({ authorization });
+    if (presented === undefined) return 'MISSING_TOKEN';
+    return timingSafeEqual(createHash('sha256').update(presented).digest(), expected) ? undefined : 'INVALID_TOKEN';
+  };
+}
 
 export interface MetricsOptions {
   /** Also collect process metrics (CPU, memory, event-loop lag). Default false. */
@@ -56,6 +77,11 @@ export function installMetrics(app: FastifyInstance, latchkey: Latchkey, options
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  const authorized = metricsAuthorization(latchkey.config.metricsToken);
+  app.get('/metrics', async (request, reply) => {
+    const refused = authorized(request.headers.authorization);
+    if (refused) return sendAnswer(reply, errorAnswer(new ApiError(refused)));
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   return registry;
 }

@@ -117,6 +117,9 @@ const TABLE: Row[] = [
   rowOf('headersTimeout', 'conflict', { LATCHKEY_REQUEST_TIMEOUT: '5', LATCHKEY_HEADERS_TIMEOUT: '10' }, { requestTimeout: 5, headersTimeout: 10 }),
   row('keepAliveTimeout', 'type', 'soon', 'soon'),
   row('keepAliveTimeout', 'range', '3601', 3601),
+  row('metricsToken', 'length', 'short-token', 'short-token'),
+  row('metricsToken', 'format', 'a token with spaces and more than 32 characters', 'a token with spaces and more than 32 characters'),
+  row('metricsToken', 'type', null, 42),
 ];
 
 /** The environment message with every variable named as its option: what the option path must say. */

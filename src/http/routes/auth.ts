@@ -30,6 +30,15 @@ function requireString(body: unknown, field: string): string {
 
 const noContent = (): HttpAnswer => ({ status: 204, headers: {} });
 
+/**
+ * Every answer of the auth API is about one account (its profile, its sessions with addresses,
+ * IPs and user agents, its tokens): no cache may keep it (docs/http-api.md#caching).
+ */
+function uncached(answer: HttpAnswer): HttpAnswer {
+  answer.headers['cache-control'] ??= 'no-store';
+  return answer;
+}
+
 /** The routes of the auth API for `latchkey`, relative to their mount path. */
 export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
   const { auth, config } = latchkey;
@@ -70,7 +79,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       schema,
       handle(request) {
         validate(request);
-        return handler(request);
+        return handler(request).then(uncached);
       },
     };
   }
