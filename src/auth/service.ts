@@ -6,24 +6,23 @@
  * must report are thrown as {@link ApiError} with a contract code, except on the two hot
  * paths, {@link AuthService.refresh} and {@link AuthService.authenticate}, which return
  * results: an expired or spent token is an expected outcome, not an exception.
+ *
+ * This file holds the accounts (register, login, password change, the admin's operations) and
+ * puts the service together from the parts with one job each: `refresh.ts` (a session's
+ * tokens and the refresh state machine), `bearer-auth.ts` (access tokens checked with the key
+ * ring), `sessions.ts` (a user's sessions) and `access-token.ts` (the token itself, shared
+ * with `requireAuth`).
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, type ErrorCode } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Verifier } from '../jwt/index.js';
-import {
-  authenticateAccessToken,
-  createAccessTokenIssuer,
-  createAccessTokenVerifier,
-  DEFAULT_CLOCK_TOLERANCE,
-  DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
-  kidOf,
-  PUBLIC_KEY_ALGORITHMS,
-  type AccessTokenSubject,
-  type AuthenticateResult,
-  type AuthUser,
-} from './access-token.js';
+import { DEFAULT_CLOCK_TOLERANCE, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE, type AuthenticateResult, type AuthUser } from './access-token.js';
+import { auditTo, type Audit, type RequestContext } from './audit.js';
+import { BearerAuth } from './bearer-auth.js';
+import { SessionTokens, type IssuedTokens, type RefreshResult } from './refresh.js';
+import { SessionViews, type SessionView } from './sessions.js';
 import {
   assertPasswordPolicy,
   dummyVerify,
@@ -34,9 +33,7 @@ import {
   verifyPassword,
   type PasswordRule,
 } from './passwords.js';
-import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
-import { decideRotation } from './rotation.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -69,11 +66,10 @@ export interface AuthServiceOptions {
   onEvent?: (event: AuditEventInput) => void;
 }
 
-/** Who is making the request, as far as the edge can tell. */
-export interface RequestContext {
-  ip: string | null;
-  userAgent: string | null;
-}
+export type { AuthenticateResult } from './access-token.js';
+export type { RequestContext } from './audit.js';
+export type { IssuedTokens, RefreshFailure, RefreshResult } from './refresh.js';
+export type { SessionView } from './sessions.js';
 
 export interface PublicUser {
   id: string;
@@ -81,40 +77,11 @@ export interface PublicUser {
   role: string;
 }
 
-/** What login and refresh hand back; the edge decides how the refresh token travels. */
-export interface IssuedTokens {
-  accessToken: string;
-  tokenType: 'Bearer';
-  /** Seconds until the access token expires. */
-  expiresIn: number;
-  refreshToken: string;
-  /** Epoch ms when the refresh token stops working (idle or absolute limit, whichever is first). */
-  refreshExpiresAt: number;
-  sessionId: string;
-  userId: string;
-}
-
-export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED'>;
-export type RefreshResult = { ok: true; tokens: IssuedTokens; rotated: boolean } | { ok: false; code: RefreshFailure };
-
-export type { AuthenticateResult } from './access-token.js';
 /** The authenticated caller of a bearer-protected request: the adapters' `AuthUser` (one type, two names kept for compatibility). */
 export type Principal = AuthUser;
 
-export interface SessionView {
-  id: string;
-  createdAt: string;
-  lastUsedAt: string;
-  expiresAt: string;
-  userAgent: string | null;
-  ip: string | null;
-  current: boolean;
-}
-
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_EMAIL_LENGTH = 254;
-/** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
-const MAX_ROTATION_ATTEMPTS = 3;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -129,7 +96,10 @@ export class AuthService {
   readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits'>> & Pick<AuthServiceOptions, 'onEvent'>;
   /** The rate-limit policy in force, if any. */
   readonly rateLimiter: RateLimiter | undefined;
-  readonly #signAccessToken: (subject: AccessTokenSubject) => string;
+  readonly #bearer: BearerAuth;
+  readonly #tokens: SessionTokens;
+  readonly #sessions: SessionViews;
+  readonly #auditTo: Audit;
 
   constructor(options: AuthServiceOptions) {
     const { rateLimits, ...rest } = options;
@@ -153,17 +123,13 @@ export class AuthService {
             }).catch(() => undefined),
         })
       : undefined;
-    const { keys, issuer, audience, clockTolerance, now, verifiedTokenCacheSize, accessTokenTtl } = this.#o;
-    this.verifier = createAccessTokenVerifier({
-      algorithms: keys.signingKey.alg === 'HS256' ? ['HS256'] : PUBLIC_KEY_ALGORITHMS,
-      keys: keys.resolve,
-      issuer,
-      audience,
-      clockTolerance,
-      now,
-      verifiedTokenCacheSize,
-    });
-    this.#signAccessToken = createAccessTokenIssuer({ signingKey: () => keys.signingKey, issuer, audience, ttl: accessTokenTtl, now });
+    const { store, now } = this.#o;
+    this.#auditTo = auditTo(store, this.#o.onEvent);
+    this.#bearer = new BearerAuth(this.#o);
+    this.verifier = this.#bearer.verifier;
+    const audit: Audit = (event) => this.#audit(event);
+    this.#tokens = new SessionTokens({ ...this.#o, rateLimiter: this.rateLimiter, audit, onEvent: this.#o.onEvent });
+    this.#sessions = new SessionViews({ store, bearer: this.#bearer, now, audit });
   }
 
   // ── accounts ──────────────────────────────────────────────────────────────
@@ -248,83 +214,23 @@ export class AuthService {
     throw new ApiError('INVALID_CREDENTIALS');
   }
 
-  // ── refresh: the rotation decision table (docs/architecture.md) ──────────
+  // ── a session's tokens (refresh.ts) ──────────────────────────────────────
 
-  async refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
-    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
-    if (!claims) {
-      await this.rateLimiter?.invalidRefresh(ctx.ip);
-      return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
-    }
-    await this.rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
-    const { store, refreshGrace, refreshTokenTtl } = this.#o;
-    // The usual case in one store call: the token is the session's newest, so try the
-    // compare-and-swap at its counter straight away. The swap, its audit row and the read of
-    // the session's user are one transaction; once it has committed, nothing but answering
-    // remains (a database outage right then cannot strand the caller with a spent token,
-    // except within the grace window, which covers it). When nothing was written, the store
-    // hands back the row as it is, and the decision table below runs on it.
-    const rotate = (expectedCounter: number, now: number) =>
-      store.rotateSession({
-        id: claims.sessionId,
-        expectedCounter,
-        now,
-        idleExpiresAt: now + refreshTokenTtl * 1000,
-        audit: { type: 'refresh', ip: ctx.ip },
-      });
-    let now = this.#o.now();
-    let attempt = await rotate(claims.counter, now);
-    for (let round = 1; !attempt.ok; round++) {
-      const found = attempt.found;
-      if (!found || round > MAX_ROTATION_ATTEMPTS) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
-      const { session, user } = found;
-      const decision = decideRotation(session, claims.counter, now, refreshGrace * 1000);
-      if (decision.action === 'refuse') return { ok: false, code: decision.code };
-      if (decision.action === 'retry') {
-        // Lost a race (the row moved and came back, or was read before a concurrent commit
-        // landed): decide again on a fresh swap.
-        now = this.#o.now();
-        attempt = await rotate(session.counter, now);
-        continue;
-      }
-      // Idempotent: hand out the session's current token, no second rotation.
-      if (decision.action === 'reissue') return { ok: true, rotated: false, tokens: this.#issue(user, session) };
-
-      // A spent token outside the grace window: someone holds a copy. Kill the lineage.
-      const revoked = await store.revokeSession(session.id, 'reuse', now);
-      if (revoked) {
-        await this.#audit({
-          type: 'refresh_reuse_detected',
-          at: now,
-          userId: session.userId,
-          sessionId: session.id,
-          ip: ctx.ip,
-          detail: { presented: claims.counter, current: session.counter },
-        });
-        return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
-      }
-      const current = await store.findSessionWithUser(session.id);
-      attempt = { ok: false, found: current };
-    }
-    this.#o.onEvent?.({ type: 'refresh', at: now, userId: attempt.user.id, sessionId: attempt.session.id, ip: ctx.ip });
-    return { ok: true, rotated: true, tokens: this.#issue(attempt.user, attempt.session) };
+  /** Rotates the refresh token (the decision table of docs/architecture.md); failures are results. */
+  refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
+    return this.#tokens.refresh(refreshToken, ctx);
   }
 
   /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */
-  async logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
-    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
-    if (!claims) return;
-    const now = this.#o.now();
-    if (await this.#o.store.revokeSession(claims.sessionId, 'logout', now)) {
-      await this.#audit({ type: 'logout', at: now, sessionId: claims.sessionId, ip: ctx.ip });
-    }
+  logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
+    return this.#tokens.logout(refreshToken, ctx);
   }
 
   // ── bearer-authenticated operations ──────────────────────────────────────
 
   /** Verifies an access token. Hot path: no I/O, no exceptions for bad tokens. */
   authenticate(token: string): AuthenticateResult {
-    return authenticateAccessToken(this.verifier, token);
+    return this.#bearer.authenticate(token);
   }
 
   /**
@@ -332,19 +238,13 @@ export class AuthService {
    * just started signing with) makes the key ring re-read the store once, then is checked
    * again. What the HTTP edges call. Throws StoreUnavailableError if that re-read fails.
    */
-  async authenticateFresh(token: string): Promise<AuthenticateResult> {
-    const result = this.authenticate(token);
-    if (result.ok || result.reason !== 'JWT_KID_UNKNOWN') return result;
-    const kid = kidOf(token);
-    if (kid === undefined || !(await this.#o.keys.ensureKid(kid))) return result;
-    return this.authenticate(token);
+  authenticateFresh(token: string): Promise<AuthenticateResult> {
+    return this.#bearer.authenticateFresh(token);
   }
 
   /** Whether the session behind an access token is still live (for instant revocation). */
-  async isSessionLive(sessionId: string): Promise<boolean> {
-    const session = await this.#o.store.findSession(sessionId);
-    const now = this.#o.now();
-    return !!session && session.revokedAt === null && now < session.idleExpiresAt && now < session.absoluteExpiresAt;
+  isSessionLive(sessionId: string): Promise<boolean> {
+    return this.#bearer.isSessionLive(sessionId);
   }
 
   async me(principal: Principal): Promise<PublicUser> {
@@ -353,36 +253,18 @@ export class AuthService {
     return toPublicUser(user);
   }
 
-  async logoutAll(principal: Principal, ctx: RequestContext): Promise<number> {
-    await this.#requireLiveSession(principal);
-    const now = this.#o.now();
-    const count = await this.#o.store.revokeUserSessions(principal.id, 'logout_all', now);
-    await this.#audit({ type: 'logout_all', at: now, userId: principal.id, sessionId: principal.sessionId, ip: ctx.ip, detail: { count } });
-    return count;
+  // ── a user's sessions (sessions.ts) ─────────────────────────────────────
+
+  logoutAll(principal: Principal, ctx: RequestContext): Promise<number> {
+    return this.#sessions.logoutAll(principal, ctx);
   }
 
-  async listSessions(principal: Principal): Promise<SessionView[]> {
-    await this.#requireLiveSession(principal);
-    const sessions = await this.#o.store.listActiveSessions(principal.id, this.#o.now());
-    return sessions.map((s) => ({
-      id: s.id,
-      createdAt: new Date(s.createdAt).toISOString(),
-      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
-      expiresAt: new Date(this.#sessionExpiresAt(s)).toISOString(),
-      userAgent: s.userAgent,
-      ip: s.ip,
-      current: s.id === principal.sessionId,
-    }));
+  listSessions(principal: Principal): Promise<SessionView[]> {
+    return this.#sessions.list(principal);
   }
 
-  async revokeSession(principal: Principal, sessionId: string, ctx: RequestContext): Promise<void> {
-    await this.#requireLiveSession(principal);
-    const session = await this.#o.store.findSession(sessionId);
-    // Another user's session is indistinguishable from a missing one.
-    if (!session || session.userId !== principal.id || session.revokedAt !== null) throw new ApiError('NOT_FOUND', 'No such session.');
-    const now = this.#o.now();
-    if (!(await this.#o.store.revokeSession(sessionId, 'revoked', now))) throw new ApiError('NOT_FOUND', 'No such session.');
-    await this.#audit({ type: 'session_revoked', at: now, userId: principal.id, sessionId, ip: ctx.ip });
+  revokeSession(principal: Principal, sessionId: string, ctx: RequestContext): Promise<void> {
+    return this.#sessions.revoke(principal, sessionId, ctx);
   }
 
   async changePassword(principal: Principal, currentPassword: string, newPassword: string, ctx: RequestContext): Promise<void> {
@@ -422,24 +304,11 @@ export class AuthService {
   // ── internals ────────────────────────────────────────────────────────────
 
   #issue(user: UserRecord, session: SessionRecord): IssuedTokens {
-    const accessToken = this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id });
-    return {
-      accessToken,
-      tokenType: 'Bearer',
-      expiresIn: this.#o.accessTokenTtl,
-      refreshToken: encodeRefreshToken(this.#o.refreshMacKey, { sessionId: session.id, counter: session.counter }),
-      refreshExpiresAt: this.#sessionExpiresAt(session),
-      sessionId: session.id,
-      userId: user.id,
-    };
+    return this.#tokens.issue(user, session);
   }
 
-  #sessionExpiresAt(session: SessionRecord): number {
-    return Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
-  }
-
-  async #requireLiveSession(principal: Principal): Promise<void> {
-    if (!(await this.isSessionLive(principal.sessionId))) throw new ApiError('SESSION_REVOKED');
+  #requireLiveSession(principal: Principal): Promise<void> {
+    return this.#bearer.requireLiveSession(principal);
   }
 
   #validEmail(email: string): string {
@@ -450,8 +319,7 @@ export class AuthService {
     return normalized;
   }
 
-  async #audit(event: AuditEventInput): Promise<void> {
-    await this.#o.store.appendAudit(event);
-    this.#o.onEvent?.(event);
+  #audit(event: AuditEventInput): Promise<void> {
+    return this.#auditTo(event);
   }
 }

@@ -1,0 +1,152 @@
+/**
+ * A session's tokens: the pair handed out at login and at every refresh, the refresh state
+ * machine (a compare-and-swap on the session's counter, and the decision table of
+ * docs/architecture.md, "POST /auth/refresh", run by {@link decideRotation} on what the swap
+ * found), and logout. Expected failures are results, not exceptions.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { KeyRing } from '../keys/keyring.js';
+import type { AuditEventInput, SessionRecord, Store, UserRecord } from '../store/types.js';
+import { createAccessTokenIssuer, type AccessTokenSubject } from './access-token.js';
+import type { Audit, RequestContext } from './audit.js';
+import type { RateLimiter } from './rate-limit.js';
+import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
+import { decideRotation } from './rotation.js';
+
+/** What login and refresh hand back; the edge decides how the refresh token travels. */
+export interface IssuedTokens {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  refreshToken: string;
+  /** Epoch ms when the refresh token stops working (idle or absolute limit, whichever is first). */
+  refreshExpiresAt: number;
+  sessionId: string;
+  userId: string;
+}
+
+export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED'>;
+export type RefreshResult = { ok: true; tokens: IssuedTokens; rotated: boolean } | { ok: false; code: RefreshFailure };
+
+export interface SessionTokensOptions {
+  store: Store;
+  keys: KeyRing;
+  /** HMAC key of refresh tokens, derived from the master secret. */
+  refreshMacKey: Buffer;
+  issuer: string;
+  audience: readonly string[];
+  /** Seconds. */
+  accessTokenTtl: number;
+  /** Seconds a refresh token stays usable without use. */
+  refreshTokenTtl: number;
+  /** Seconds the previous refresh token is still accepted after a rotation; 0 disables. */
+  refreshGrace: number;
+  rateLimiter: RateLimiter | undefined;
+  now: () => number;
+  audit: Audit;
+  /** Observes the events the store audits itself (the rotation's row is written with the swap). */
+  onEvent: ((event: AuditEventInput) => void) | undefined;
+}
+
+/** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
+const MAX_ROTATION_ATTEMPTS = 3;
+
+/** When a session's refresh token stops working: its idle or its absolute limit, whichever is first. */
+export function sessionExpiresAt(session: SessionRecord): number {
+  return Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
+}
+
+export class SessionTokens {
+  readonly #o: SessionTokensOptions;
+  readonly #signAccessToken: (subject: AccessTokenSubject) => string;
+
+  constructor(options: SessionTokensOptions) {
+    this.#o = options;
+    const { keys, issuer, audience, accessTokenTtl, now } = options;
+    this.#signAccessToken = createAccessTokenIssuer({ signingKey: () => keys.signingKey, issuer, audience, ttl: accessTokenTtl, now });
+  }
+
+  /** The access token and the refresh token of the session's current counter. */
+  issue(user: UserRecord, session: SessionRecord): IssuedTokens {
+    return {
+      accessToken: this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id }),
+      tokenType: 'Bearer',
+      expiresIn: this.#o.accessTokenTtl,
+      refreshToken: encodeRefreshToken(this.#o.refreshMacKey, { sessionId: session.id, counter: session.counter }),
+      refreshExpiresAt: sessionExpiresAt(session),
+      sessionId: session.id,
+      userId: user.id,
+    };
+  }
+
+  async refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
+    const { store, refreshGrace, refreshTokenTtl, rateLimiter } = this.#o;
+    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
+    if (!claims) {
+      await rateLimiter?.invalidRefresh(ctx.ip);
+      return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+    }
+    await rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
+    // The usual case in one store call: the token is the session's newest, so try the
+    // compare-and-swap at its counter straight away. The swap, its audit row and the read of
+    // the session's user are one transaction; once it has committed, nothing but answering
+    // remains (a database outage right then cannot strand the caller with a spent token,
+    // except within the grace window, which covers it). When nothing was written, the store
+    // hands back the row as it is, and the decision table below runs on it.
+    const rotate = (expectedCounter: number, now: number) =>
+      store.rotateSession({
+        id: claims.sessionId,
+        expectedCounter,
+        now,
+        idleExpiresAt: now + refreshTokenTtl * 1000,
+        audit: { type: 'refresh', ip: ctx.ip },
+      });
+    let now = this.#o.now();
+    let attempt = await rotate(claims.counter, now);
+    for (let round = 1; !attempt.ok; round++) {
+      const found = attempt.found;
+      if (!found || round > MAX_ROTATION_ATTEMPTS) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
+      const { session, user } = found;
+      const decision = decideRotation(session, claims.counter, now, refreshGrace * 1000);
+      if (decision.action === 'refuse') return { ok: false, code: decision.code };
+      if (decision.action === 'retry') {
+        // Lost a race (the row moved and came back, or was read before a concurrent commit
+        // landed): decide again on a fresh swap.
+        now = this.#o.now();
+        attempt = await rotate(session.counter, now);
+        continue;
+      }
+      // Idempotent: hand out the session's current token, no second rotation.
+      if (decision.action === 'reissue') return { ok: true, rotated: false, tokens: this.issue(user, session) };
+
+      // A spent token outside the grace window: someone holds a copy. Kill the lineage.
+      const revoked = await store.revokeSession(session.id, 'reuse', now);
+      if (revoked) {
+        await this.#o.audit({
+          type: 'refresh_reuse_detected',
+          at: now,
+          userId: session.userId,
+          sessionId: session.id,
+          ip: ctx.ip,
+          detail: { presented: claims.counter, current: session.counter },
+        });
+        return { ok: false, code: 'REFRESH_TOKEN_REUSED' };
+      }
+      const current = await store.findSessionWithUser(session.id);
+      attempt = { ok: false, found: current };
+    }
+    this.#o.onEvent?.({ type: 'refresh', at: now, userId: attempt.user.id, sessionId: attempt.session.id, ip: ctx.ip });
+    return { ok: true, rotated: true, tokens: this.issue(attempt.user, attempt.session) };
+  }
+
+  /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */
+  async logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
+    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
+    if (!claims) return;
+    const now = this.#o.now();
+    if (await this.#o.store.revokeSession(claims.sessionId, 'logout', now)) {
+      await this.#o.audit({ type: 'logout', at: now, sessionId: claims.sessionId, ip: ctx.ip });
+    }
+  }
+}
