@@ -5,7 +5,7 @@
  * only move these results in and out of their request objects.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { ApiError, LatchkeyError, type ErrorCode } from '../errors.js';
+import { ApiError, ConfigError, type ConfigReason, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import { authenticateAccessToken, createAccessTokenVerifier, type AuthenticateResult, type AuthUser } from '../auth/access-token.js';
 import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
@@ -65,22 +65,24 @@ export type AuthOutcome = { ok: true; user: AuthUser } | { ok: false; error: Api
 /** Authenticates the request with these headers. Synchronous unless the network or store is needed. */
 export type Authenticator = (headers: IncomingHttpHeaders) => AuthOutcome | Promise<AuthOutcome>;
 
-function configError(message: string): LatchkeyError {
-  return new LatchkeyError('CONFIG_INVALID', `requireAuth: ${message}`);
+/** A misconfigured `requireAuth`: the same `ConfigError` (`CONFIG_INVALID`) as any other option, naming `requireAuth`. */
+function configError(message: string, reason: ConfigReason): ConfigError {
+  return new ConfigError('requireAuth', message, reason);
 }
 
 const fail = (code: ErrorCode): AuthOutcome => ({ ok: false, error: new ApiError(code) });
 
 /** Validates the options once and returns the per-request function. */
 export function createAuthenticator(options: RequireAuthOptions): Authenticator {
-  if (typeof options !== 'object' || options === null) throw configError('options are required');
+  if (typeof options !== 'object' || options === null) throw configError('options are required', 'required');
   const ttl = options.sessionCacheMs ?? DEFAULT_SESSION_CACHE_MS;
   if (!Number.isFinite(ttl) || ttl < 0 || ttl > MAX_SESSION_CACHE_MS) {
-    throw configError(`sessionCacheMs must be between 0 and ${MAX_SESSION_CACHE_MS}`);
+    throw configError(`sessionCacheMs must be between 0 and ${MAX_SESSION_CACHE_MS}`, 'range');
   }
   const local = 'latchkey' in options && options.latchkey !== undefined;
   const remote = options as Partial<RemoteAuthOptions>;
-  if (local && (remote.jwksUrl !== undefined || remote.jwks !== undefined)) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`');
+  if (local && (remote.jwksUrl !== undefined || remote.jwks !== undefined))
+    throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`', 'conflict');
   const verify = local ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
   const live = sessionCheckOf(options, ttl);
 
@@ -109,13 +111,13 @@ function sessionCheckOf(options: RequireAuthOptions, ttl: number): SessionCheck 
   }
   const remote = options as RemoteAuthOptions;
   if (typeof remote.isSessionLive !== 'function') {
-    throw configError('checkSession needs `latchkey` or an `isSessionLive` function (a JWKS alone cannot tell revoked sessions)');
+    throw configError('checkSession needs `latchkey` or an `isSessionLive` function (a JWKS alone cannot tell revoked sessions)', 'required');
   }
   return cachedSessionCheck(remote.isSessionLive, ttl, remote.now ?? Date.now);
 }
 
 function localVerification({ latchkey }: LocalAuthOptions): (token: string) => AuthOutcome | Promise<AuthOutcome> {
-  if (typeof latchkey.auth?.authenticate !== 'function') throw configError('latchkey must be the result of createLatchkey()');
+  if (typeof latchkey.auth?.authenticate !== 'function') throw configError('latchkey must be the result of createLatchkey()', 'type');
   const { auth } = latchkey;
   const toOutcome = (result: AuthenticateResult): AuthOutcome => (result.ok ? { ok: true, user: result.principal } : fail(result.code));
   return (token) => {
@@ -127,9 +129,9 @@ function localVerification({ latchkey }: LocalAuthOptions): (token: string) => A
 }
 
 function remoteVerification(options: RemoteAuthOptions): (token: string) => AuthOutcome | Promise<AuthOutcome> {
-  if (!options.jwks === !options.jwksUrl) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`');
-  if (options.issuer === undefined) throw configError('issuer is required with a JWKS');
-  if (options.audience === undefined) throw configError('audience is required with a JWKS');
+  if (!options.jwks === !options.jwksUrl) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`', 'conflict');
+  if (options.issuer === undefined) throw configError('issuer is required with a JWKS', 'required');
+  if (options.audience === undefined) throw configError('audience is required with a JWKS', 'required');
   const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, url: options.jwksUrl! });
   // The same verifier as the service's, with the fetched keys; it checks issuer, audience,
   // algorithms and tolerance, and throws a coded error.

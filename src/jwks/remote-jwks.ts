@@ -13,7 +13,7 @@
  * - The only URL ever fetched is the one given here. Nothing in a token (`jku`, `x5u`, `kid`)
  *   reaches a URL.
  */
-import { LatchkeyError, type JwksErrorCode } from '../errors.js';
+import { ConfigError, LatchkeyError, type JwksErrorCode } from '../errors.js';
 import { importJwk, type JwsAlgorithm, type KeyResolver, type VerificationKey } from '../jwt/index.js';
 import { freshnessSeconds } from './cache-control.js';
 
@@ -92,7 +92,7 @@ const ACCEPT = 'application/jwk-set+json, application/json;q=0.9';
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new LatchkeyError('CONFIG_INVALID', `${name}: a non-negative number is required`);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(name, 'a non-negative number is required', 'range');
   return value;
 }
 
@@ -102,12 +102,12 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
   try {
     url = new URL(String(options.url));
   } catch {
-    throw new LatchkeyError('CONFIG_INVALID', 'jwksUrl: an absolute URL is required');
+    throw new ConfigError('jwksUrl', 'an absolute URL is required', 'format');
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || options.allowInsecureHttp))) {
-    throw new LatchkeyError('CONFIG_INVALID', 'jwksUrl: https is required (http only on loopback or with allowInsecureHttp)');
+    throw new ConfigError('jwksUrl', 'https is required (http only on loopback or with allowInsecureHttp)', 'format');
   }
-  if (url.username || url.password) throw new LatchkeyError('CONFIG_INVALID', 'jwksUrl: credentials in the URL are not accepted');
+  if (url.username || url.password) throw new ConfigError('jwksUrl', 'credentials in the URL are not accepted', 'format');
   const href = url.href;
   const fetchImpl: JwksFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;

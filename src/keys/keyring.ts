@@ -19,7 +19,7 @@
 import { createHash, createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Store, SigningKeyRecord } from '../store/types.js';
 import type { SigningAlgorithm } from '../config/config.js';
-import { LatchkeyError } from '../errors.js';
+import { ConfigError, LatchkeyError } from '../errors.js';
 import { generateKeyPair, exportPublicJwk, type VerificationKey, type PublicJwk as JsonWebKey } from '../jwt/index.js';
 import { seal, unseal } from './sealing.js';
 
@@ -241,7 +241,7 @@ export class KeyRing {
 
   #useHs256(): void {
     const secret = this.#options.hs256Secret;
-    if (!secret) throw new LatchkeyError('CONFIG_INVALID', 'LATCHKEY_HS256_SECRET: required with HS256');
+    if (!secret) throw new ConfigError('LATCHKEY_HS256_SECRET', 'required with HS256', 'required');
     const key = createSecretKey(Buffer.from(secret));
     // A stable, non-reversible id so tokens name the secret they were made with.
     const kid = `hs256-${createHash('sha256').update(secret).digest('base64url').slice(0, 12)}`;

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig, validateConfig } from '../../src/config/config.js';
 import { ConfigError, type ConfigReason } from '../../src/errors.js';
 import { createLatchkey, type LatchkeyOptions } from '../../src/latchkey.js';
+import { createAuthenticator } from '../../src/adapters/authenticate.js';
+import { createRemoteJwks } from '../../src/jwks/index.js';
 
 type Path = keyof typeof CONFIG_VARIABLES;
 
@@ -196,6 +198,22 @@ describe('configuration: one validator for the environment and createLatchkey op
     ] as const) {
       const error = await caughtAsync(() => createLatchkey({ ...BASE, ...(options as unknown as LatchkeyOptions) }));
       expect(error, variable).toMatchObject({ code: 'CONFIG_INVALID', variable, reason });
+    }
+  });
+
+  it('refuses misconfigured requireAuth and JWKS clients with the same ConfigError, naming the option', () => {
+    const remote = { jwksUrl: 'https://auth.example.com/.well-known/jwks.json', issuer: 'https://auth.example.com', audience: 'api' };
+    for (const [make, variable, reason] of [
+      [() => createAuthenticator({} as never), 'requireAuth', 'conflict'],
+      [() => createAuthenticator({ latchkey: {} } as never), 'requireAuth', 'type'],
+      [() => createAuthenticator({ ...remote, sessionCacheMs: 60_000 }), 'requireAuth', 'range'],
+      [() => createAuthenticator({ ...remote, issuer: undefined } as never), 'requireAuth', 'required'],
+      [() => createAuthenticator({ ...remote, checkSession: true }), 'requireAuth', 'required'],
+      [() => createRemoteJwks({ url: 'http://auth.example.com/jwks.json' }), 'jwksUrl', 'format'],
+      [() => createRemoteJwks({ url: 'not a url' }), 'jwksUrl', 'format'],
+      [() => createRemoteJwks({ url: remote.jwksUrl, timeoutMs: -1 }), 'timeoutMs', 'range'],
+    ] as const) {
+      expect(caught(make), variable).toMatchObject({ code: 'CONFIG_INVALID', variable, reason });
     }
   });
 
