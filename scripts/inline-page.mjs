@@ -11,9 +11,9 @@ import { build as esbuild } from 'esbuild';
 const sha256 = (text) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /** CSP; `forMeta` drops directives browsers ignore (and warn about) in a <meta> policy. */
-export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta }) {
+export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta, defaultSrc = "'self'" }) {
   const directives = [
-    "default-src 'self'",
+    `default-src ${defaultSrc}`,
     `script-src ${scriptHash}`,
     `style-src ${styleHash}`,
     `connect-src ${connectSrc}`,
@@ -34,10 +34,11 @@ export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMe
 }
 
 /**
- * @param {{ root: string, outDir: string, name: string, connectSrc: string }} options
- *   `connectSrc`: the page's `connect-src` source list (`'none'` for the decoder).
+ * @param {{ root: string, outDir: string, name: string, connectSrc: string, defaultSrc?: string }} options
+ *   `connectSrc`: the page's `connect-src` source list (`'none'` for the decoder);
+ *   `defaultSrc`: its `default-src` (`'self'` unless given).
  */
-export async function buildInlinePage({ root, outDir, name, connectSrc }) {
+export async function buildInlinePage({ root, outDir, name, connectSrc, defaultSrc }) {
   const here = join(root, 'web', name);
   const result = await esbuild({
     entryPoints: [join(here, 'main.ts')],
@@ -57,8 +58,8 @@ export async function buildInlinePage({ root, outDir, name, connectSrc }) {
   const template = await readFile(join(here, 'index.html'), 'utf8');
   const scriptHash = sha256(script);
   const styleHash = sha256(style);
-  const metaCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta: true });
-  const headerCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta: false });
+  const metaCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, forMeta: true });
+  const headerCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, forMeta: false });
   // Split/join instead of String.replace: no `$` patterns in the replacement.
   const html = template.split('%CSP%').join(metaCsp).split('%STYLE%').join(style).split('%SCRIPT%').join(script);
   await mkdir(outDir, { recursive: true });

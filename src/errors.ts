@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
   WEAK_PASSWORD: { status: 422, message: 'The password does not meet the password policy.' },
   SIGNUP_DISABLED: { status: 403, message: 'Sign-up is disabled on this server.' },
+  LINK_INVALID: { status: 400, message: 'This link is not valid: it was used, replaced by a newer one, or has expired.' },
+  EMAIL_NOT_VERIFIED: { status: 403, message: 'Confirm your e-mail address first: open the link we sent you.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; try again later.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Invalid e-mail or password.' },
   NO_REFRESH_TOKEN: { status: 401, message: 'No refresh token was presented.' },

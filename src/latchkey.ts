@@ -10,10 +10,14 @@ import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
 import { KeyRing } from './keys/keyring.js';
-import { AuthService } from './auth/service.js';
+import { AuthService, validEmail, type AccountMail } from './auth/service.js';
 import type { PasswordRule } from './auth/passwords.js';
 import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
 import { createCounterStore, type CounterStore } from './ratelimit/index.js';
+import { EmailFlows } from './auth/email-flows.js';
+import { MailQueue } from './mail/queue.js';
+import { loadTemplates } from './mail/templates.js';
+import { createMailTransport, outboxDirFor } from './mail/transport.js';
 
 /**
  * The configuration (any subset of {@link LatchkeyConfig}, checked by the same rules as the
@@ -34,6 +38,11 @@ export interface LatchkeyOptions extends ConfigInput {
   logger?: StoreLogger;
   /** Observes audited events (metrics). */
   onEvent?: (event: AuditEventInput) => void;
+  /**
+   * Run the mail queue's worker in this instance (default true). One-shot CLI commands turn it
+   * off; every serving instance should run one (they never send a mail twice).
+   */
+  mailWorker?: boolean;
 }
 
 export interface Latchkey {
@@ -41,6 +50,10 @@ export interface Latchkey {
   readonly store: Store;
   readonly keys: KeyRing;
   readonly auth: AuthService;
+  /** Recovery and verification mails: forgot/reset, verify, resend, address change (docs/email.md). */
+  readonly email: EmailFlows;
+  /** The durable mail queue (its transport tells SMTP from the dev outbox). */
+  readonly mail: MailQueue;
   readonly now: () => number;
   /** Subscribes to audited events; returns the unsubscribe function. */
   onEvent(listener: (event: AuditEventInput) => void): () => void;
@@ -75,6 +88,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
     onEvent,
     logger,
     rateLimitStore: givenCounters,
+    mailWorker = true,
     ...overrides
   } = options;
   const config = validateConfig(overrides, 'option');
@@ -115,6 +129,27 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
           logger,
         })))
       : undefined;
+    const transport = createMailTransport({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: outboxDirFor(config.databaseUrl) });
+    const mail = new MailQueue({
+      store,
+      transport,
+      sealKey: derived.mailSeal,
+      templates: await loadTemplates(config.mailTemplates),
+      defaults: { appName: new URL(config.issuer).host },
+      now,
+      ...(logger ? { logger } : {}),
+    });
+    if (transport.kind === 'outbox' && mailWorker) {
+      logger?.warn({ file: transport.outboxDir }, 'LATCHKEY_SMTP_URL is not set: mails are written to the dev outbox, not sent');
+    }
+    // The service tells the e-mail flows about account events, and the flows use the service's
+    // rate limits and audit trail: bound late, both directions through this one object.
+    let email: EmailFlows | undefined;
+    const accountMail: AccountMail = {
+      sendVerification: (user, ctx) => email!.sendVerification(user, ctx),
+      registrationAttempted: (user, ctx) => email!.registrationAttempted(user, ctx),
+      passwordChanged: (user) => email!.passwordChanged(user),
+    };
     const auth = new AuthService({
       store,
       keys,
@@ -132,12 +167,34 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       onEvent: (event) => {
         for (const listener of listeners) listener(event);
       },
+      accountMail,
+      requireEmailVerification: config.requireEmailVerification,
     });
+    email = new EmailFlows({
+      store,
+      mail,
+      linkMacKey: derived.linkMac,
+      appUrl: config.appUrl,
+      resetUrl: config.resetUrl,
+      verifyUrl: config.verifyUrl,
+      resetTokenTtl: config.resetTokenTtl,
+      verifyTokenTtl: config.verifyTokenTtl,
+      passwordRules: [commonPasswordRule, ...(passwordRules ?? [])],
+      normalizeEmail: validEmail,
+      rateLimiter: auth.rateLimiter,
+      now,
+      audit: (event) => auth.audit(event),
+      onBackgroundError: (error) =>
+        logger?.error({ err: { code: (error as { code?: unknown }).code } }, 'forgot-password request failed after its answer'),
+    });
+    if (mailWorker) mail.start();
     const latchkey: Latchkey = {
       config,
       store,
       keys,
       auth,
+      email,
+      mail,
       now,
       onEvent(listener) {
         listeners.add(listener);
@@ -150,6 +207,8 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         return retentionSeconds > 0 ? store.purgeAudit(now() - retentionSeconds * 1000) : 0;
       },
       async close() {
+        await email.drain();
+        await mail.stop();
         keys.close();
         if (counters && !givenCounters) await counters.close();
         if (!givenStore) await store.close();

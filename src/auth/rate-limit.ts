@@ -8,6 +8,8 @@
  * | login per account | HMAC(e-mail) | attempts not (yet) followed by a success; reset by a success | `loginPerAccount` (5) per window |
  * | login per account, known IP | HMAC(e-mail) + IP | the same, from an IP this account signed in from before | `loginPerAccount` per window |
  * | registration per IP | client IP | every registration attempt | `registerPerIp` (10) per window |
+ * | forgot per IP | client IP | every `POST /auth/password/forgot` | `forgotPerIp` (10) per window |
+ * | links per IP | client IP | every use of a reset or verification link | `linkPerIp` (30) per window |
  * | refresh per session | session id (from an authentic token) | every refresh | `refreshPerSession` (120) per window |
  * | refresh per IP | client IP | refreshes with an invalid token | `refreshPerSession` per window |
  *
@@ -35,7 +37,7 @@ import type { CounterStore } from '../ratelimit/store.js';
 /** How long a successful sign-in makes an (account, IP) pair "known" for the lockout exemption. */
 const KNOWN_PAIR_TTL_MS = 30 * 24 * 3600 * 1000;
 
-export type RateLimitScope = 'login_ip' | 'login_account' | 'register_ip' | 'refresh_session' | 'refresh_ip';
+export type RateLimitScope = 'login_ip' | 'login_account' | 'register_ip' | 'forgot_ip' | 'link_ip' | 'refresh_session' | 'refresh_ip';
 
 /** 429 `RATE_LIMITED`; the HTTP edge sends `Retry-After: retryAfter`. */
 export class RateLimitedError extends ApiError {
@@ -144,6 +146,15 @@ export class RateLimiter {
 
   async beforeRegister(ip: string | null): Promise<void> {
     await this.#hit(`register:ip:${ipKey(ip)}`, this.#limits.registerPerIp, { scope: 'register_ip', ip });
+  }
+
+  async beforeForgot(ip: string | null): Promise<void> {
+    await this.#hit(`forgot:ip:${ipKey(ip)}`, this.#limits.forgotPerIp, { scope: 'forgot_ip', ip });
+  }
+
+  /** A use of a reset or verification link (guessing tokens is bounded per IP). */
+  async beforeLinkUse(ip: string | null): Promise<void> {
+    await this.#hit(`link:ip:${ipKey(ip)}`, this.#limits.linkPerIp, { scope: 'link_ip', ip });
   }
 
   /** A refresh with an authentic token of `sessionId`. */

@@ -64,6 +64,20 @@ export interface AuthServiceOptions {
   now?: () => number;
   /** Observes every audited event (metrics, logs). Must not throw. */
   onEvent?: (event: AuditEventInput) => void;
+  /** The mails that account events send (`./email-flows.ts`); none when absent. */
+  accountMail?: AccountMail | undefined;
+  /**
+   * Unverified accounts cannot sign in (403 `EMAIL_NOT_VERIFIED`, after the password check), and
+   * registering a taken address answers like a new one while its owner gets a mail.
+   */
+  requireEmailVerification?: boolean;
+}
+
+/** What account events tell the mail side (implemented by `EmailFlows`). */
+export interface AccountMail {
+  sendVerification(user: UserRecord, ctx: { ip: string | null }): Promise<void>;
+  registrationAttempted(user: UserRecord, ctx: { ip: string | null }): Promise<void>;
+  passwordChanged(user: UserRecord): Promise<void>;
 }
 
 export type { AuthenticateResult } from './access-token.js';
@@ -75,6 +89,8 @@ export interface PublicUser {
   id: string;
   email: string;
   role: string;
+  /** Whether the address was proven by a link sent to it. */
+  emailVerified: boolean;
 }
 
 /** The authenticated caller of a bearer-protected request: the adapters' `AuthUser` (one type, two names kept for compatibility). */
@@ -87,13 +103,22 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-function toPublicUser(user: UserRecord): PublicUser {
-  return { id: user.id, email: user.email, role: user.role };
+/** Normalises an address and checks its shape; `VALIDATION_FAILED` otherwise. */
+export function validEmail(email: string): string {
+  const normalized = normalizeEmail(email);
+  if (normalized.length > MAX_EMAIL_LENGTH || !EMAIL.test(normalized)) {
+    throw new ApiError('VALIDATION_FAILED', 'A valid e-mail address is required.');
+  }
+  return normalized;
+}
+
+export function toPublicUser(user: UserRecord): PublicUser {
+  return { id: user.id, email: user.email, role: user.role, emailVerified: user.emailVerifiedAt !== null };
 }
 
 export class AuthService {
   readonly verifier: Verifier;
-  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits'>> & Pick<AuthServiceOptions, 'onEvent'>;
+  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail'>> & Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
   /** The rate-limit policy in force, if any. */
   readonly rateLimiter: RateLimiter | undefined;
   readonly #bearer: BearerAuth;
@@ -108,6 +133,7 @@ export class AuthService {
       passwordRules: [],
       now: Date.now,
       verifiedTokenCacheSize: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+      requireEmailVerification: false,
       ...rest,
     };
     this.rateLimiter = rateLimits
@@ -137,17 +163,23 @@ export class AuthService {
   async register(email: string, password: string, ctx: RequestContext): Promise<PublicUser> {
     if (!this.#o.allowSignup) throw new ApiError('SIGNUP_DISABLED');
     await this.rateLimiter?.beforeRegister(ctx.ip);
-    const normalizedEmail = this.#validEmail(email);
+    const normalizedEmail = validEmail(email);
     const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
     const now = this.#o.now();
-    const user = await this.#o.store.createUser({
-      id: randomUUID(),
-      email: normalizedEmail,
-      passwordHash: await hashPassword(normalizedPassword),
-      role: 'user',
-      now,
-    });
+    const passwordHash = await hashPassword(normalizedPassword);
+    let user: UserRecord;
+    try {
+      user = await this.#o.store.createUser({ id: randomUUID(), email: normalizedEmail, passwordHash, role: 'user', now });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'EMAIL_TAKEN' && this.#o.requireEmailVerification)) throw error;
+      // With verification required, a taken address answers exactly like a new one (the hash
+      // above took the same time); only its owner learns of the attempt, by mail.
+      const owner = await this.#o.store.findUserByEmail(normalizedEmail);
+      if (owner) await this.#o.accountMail?.registrationAttempted(owner, ctx);
+      return { id: randomUUID(), email: normalizedEmail, role: 'user', emailVerified: false };
+    }
     await this.#audit({ type: 'register', at: now, userId: user.id, ip: ctx.ip });
+    await this.#o.accountMail?.sendVerification(user, ctx);
     return toPublicUser(user);
   }
 
@@ -156,7 +188,7 @@ export class AuthService {
     const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
     const user = await this.#o.store.createUser({
       id: randomUUID(),
-      email: this.#validEmail(email),
+      email: validEmail(email),
       passwordHash: await hashPassword(normalizedPassword),
       role,
       now: this.#o.now(),
@@ -177,6 +209,10 @@ export class AuthService {
       return this.#loginFailed(normalizedEmail, undefined, ctx);
     }
     if (!(await verifyPassword(user.passwordHash, normalizedPassword))) return this.#loginFailed(normalizedEmail, user, ctx);
+    if (this.#o.requireEmailVerification && user.emailVerifiedAt === null) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), userId: user.id, ip: ctx.ip, detail: { reason: 'email_not_verified' } });
+      throw new ApiError('EMAIL_NOT_VERIFIED');
+    }
     const now = this.#o.now();
     if (needsRehash(user.passwordHash)) {
       await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), now);
@@ -289,6 +325,7 @@ export class AuthService {
       ip: ctx.ip,
       detail: { revokedSessions: revoked },
     });
+    await this.#o.accountMail?.passwordChanged(user);
   }
 
   /** Revokes every session of a user (admin CLI). */
@@ -311,12 +348,9 @@ export class AuthService {
     return this.#bearer.requireLiveSession(principal);
   }
 
-  #validEmail(email: string): string {
-    const normalized = normalizeEmail(email);
-    if (normalized.length > MAX_EMAIL_LENGTH || !EMAIL.test(normalized)) {
-      throw new ApiError('VALIDATION_FAILED', 'A valid e-mail address is required.');
-    }
-    return normalized;
+  /** Appends an audit event and tells the observers (also used by the e-mail flows). */
+  audit(event: AuditEventInput): Promise<void> {
+    return this.#audit(event);
   }
 
   #audit(event: AuditEventInput): Promise<void> {

@@ -22,6 +22,10 @@ export interface RateLimitConfig {
   loginPerAccount: number;
   /** Registrations per IP per window. */
   registerPerIp: number;
+  /** `POST /auth/password/forgot` requests per IP per window. */
+  forgotPerIp: number;
+  /** Uses of reset and verification links (`/auth/password/reset`, `/auth/email/verify`) per IP per window. */
+  linkPerIp: number;
   /** Refreshes per session per window (never below 60 per minute). */
   refreshPerSession: number;
   /** Window length in seconds. */
@@ -100,6 +104,24 @@ export interface LatchkeyConfig {
    * unset, `/metrics` is open to anyone who can reach the server (docs/security.md, "What is exposed").
    */
   metricsToken: string | undefined;
+  /** `smtp://user:pass@host:port` or `smtps://…` (`LATCHKEY_SMTP_URL`); unset: the dev outbox (docs/email.md). */
+  smtpUrl: string | undefined;
+  /** The From of every mail (`LATCHKEY_MAIL_FROM`, default `Latchkey <no-reply@localhost>`). */
+  mailFrom: string;
+  /** A directory of templates overriding the built-in mails (`LATCHKEY_MAIL_TEMPLATES`). */
+  mailTemplates: string | undefined;
+  /** Origin of the link pages in mails (`LATCHKEY_APP_URL`, default the issuer's origin). */
+  appUrl: string;
+  /** The app's own reset page, `{token}` in the fragment (`LATCHKEY_RESET_URL`). */
+  resetUrl: string | undefined;
+  /** The app's own verification page, `{token}` in the fragment (`LATCHKEY_VERIFY_URL`). */
+  verifyUrl: string | undefined;
+  /** Seconds a reset link works (`LATCHKEY_RESET_TOKEN_TTL`, 1–86400, default 900). */
+  resetTokenTtl: number;
+  /** Seconds a verification link works (`LATCHKEY_VERIFY_TOKEN_TTL`, 1–2592000, default 86400). */
+  verifyTokenTtl: number;
+  /** Unverified accounts cannot sign in, and registration no longer tells who has an account (`LATCHKEY_REQUIRE_EMAIL_VERIFICATION`). */
+  requireEmailVerification: boolean;
 }
 
 /**
@@ -133,6 +155,8 @@ export const CONFIG_VARIABLES = {
   'rateLimits.loginPerIp': 'LATCHKEY_RATE_LIMIT_LOGIN_IP',
   'rateLimits.loginPerAccount': 'LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT',
   'rateLimits.registerPerIp': 'LATCHKEY_RATE_LIMIT_REGISTER_IP',
+  'rateLimits.forgotPerIp': 'LATCHKEY_RATE_LIMIT_FORGOT_IP',
+  'rateLimits.linkPerIp': 'LATCHKEY_RATE_LIMIT_LINK_IP',
   'rateLimits.refreshPerSession': 'LATCHKEY_RATE_LIMIT_REFRESH_SESSION',
   'rateLimits.windowSeconds': 'LATCHKEY_RATE_LIMIT_WINDOW',
   'rateLimits.redisFailure': 'LATCHKEY_RATE_LIMIT_REDIS_FAILURE',
@@ -148,6 +172,15 @@ export const CONFIG_VARIABLES = {
   headersTimeout: 'LATCHKEY_HEADERS_TIMEOUT',
   keepAliveTimeout: 'LATCHKEY_KEEP_ALIVE_TIMEOUT',
   metricsToken: 'LATCHKEY_METRICS_TOKEN',
+  smtpUrl: 'LATCHKEY_SMTP_URL',
+  mailFrom: 'LATCHKEY_MAIL_FROM',
+  mailTemplates: 'LATCHKEY_MAIL_TEMPLATES',
+  appUrl: 'LATCHKEY_APP_URL',
+  resetUrl: 'LATCHKEY_RESET_URL',
+  verifyUrl: 'LATCHKEY_VERIFY_URL',
+  resetTokenTtl: 'LATCHKEY_RESET_TOKEN_TTL',
+  verifyTokenTtl: 'LATCHKEY_VERIFY_TOKEN_TTL',
+  requireEmailVerification: 'LATCHKEY_REQUIRE_EMAIL_VERIFICATION',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -223,13 +256,17 @@ const INTEGERS = [
   'requestTimeout',
   'headersTimeout',
   'keepAliveTimeout',
+  'resetTokenTtl',
+  'verifyTokenTtl',
   'rateLimits.loginPerIp',
   'rateLimits.loginPerAccount',
   'rateLimits.registerPerIp',
+  'rateLimits.forgotPerIp',
+  'rateLimits.linkPerIp',
   'rateLimits.refreshPerSession',
   'rateLimits.windowSeconds',
 ] as const satisfies readonly ConfigPath[];
-const BOOLEANS = ['allowSignup', 'cookieSecure', 'rateLimits.enabled'] as const satisfies readonly ConfigPath[];
+const BOOLEANS = ['allowSignup', 'cookieSecure', 'requireEmailVerification', 'rateLimits.enabled'] as const satisfies readonly ConfigPath[];
 const LISTS = ['audience', 'allowedOrigins'] as const satisfies readonly ConfigPath[];
 const WORDS = ['sqliteSynchronous', 'rateLimits.redisFailure'] as const satisfies readonly ConfigPath[];
 
@@ -421,6 +458,8 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     loginPerIp: integer('rateLimits.loginPerIp', 20, 1),
     loginPerAccount: integer('rateLimits.loginPerAccount', 5, 1),
     registerPerIp: integer('rateLimits.registerPerIp', 10, 1),
+    forgotPerIp: integer('rateLimits.forgotPerIp', 10, 1),
+    linkPerIp: integer('rateLimits.linkPerIp', 30, 1),
     // Refresh is never limited below 60 per session per minute, i.e. one per second of the window
     // (docs/http-api.md#rate-limits).
     refreshPerSession: integer('rateLimits.refreshPerSession', 120, windowSeconds),
@@ -439,6 +478,28 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(metricsToken)) invalid('metricsToken', 'format', 'must be a bearer token (A-Z a-z 0-9 - . _ ~ + /)');
     if (metricsToken.length < MIN_METRICS_TOKEN_LENGTH) invalid('metricsToken', 'length', `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
   }
+  const smtpUrl = text('smtpUrl');
+  if (smtpUrl !== undefined) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(smtpUrl).protocol;
+    } catch {
+      invalid('smtpUrl', 'format', 'must be a URL such as smtp://user:pass@host:587 or smtps://host:465');
+    }
+    if (protocol !== 'smtp:' && protocol !== 'smtps:') invalid('smtpUrl', 'format', 'must start with smtp:// or smtps://');
+  }
+  const appUrl = originOf(text('appUrl') ?? issuerOrigin) ?? invalid('appUrl', 'format', 'must be an http(s) URL or origin');
+  // The token must travel in the fragment: never sent to a server, never in a log or a Referer.
+  const pageUrl = (path: 'resetUrl' | 'verifyUrl'): string | undefined => {
+    const value = text(path);
+    if (value === undefined) return undefined;
+    if (originOf(value) === undefined) invalid(path, 'format', 'must be an http(s) URL');
+    const hash = value.indexOf('#');
+    if (hash < 0 || !value.slice(hash).includes('{token}') || value.indexOf('{token}') !== value.lastIndexOf('{token}')) {
+      invalid(path, 'format', 'must hold {token} once, in the fragment (after #), e.g. https://app.example/reset#token={token}');
+    }
+    return value;
+  };
 
   return Object.freeze({
     port,
@@ -469,6 +530,15 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     headersTimeout,
     keepAliveTimeout: integer('keepAliveTimeout', 72, 1, 3600),
     metricsToken,
+    smtpUrl,
+    mailFrom: text('mailFrom') ?? 'Latchkey <no-reply@localhost>',
+    mailTemplates: text('mailTemplates'),
+    appUrl,
+    resetUrl: pageUrl('resetUrl'),
+    verifyUrl: pageUrl('verifyUrl'),
+    resetTokenTtl: integer('resetTokenTtl', 900, 1, 86_400),
+    verifyTokenTtl: integer('verifyTokenTtl', 86_400, 1, 2_592_000),
+    requireEmailVerification: boolean('requireEmailVerification', false),
   });
 }
 

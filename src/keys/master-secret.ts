@@ -1,7 +1,7 @@
 /**
  * The master secret (`LATCHKEY_SECRET`) and the purpose-bound keys derived from it.
  *
- * The master secret never touches the database. Three keys are derived from it with
+ * The master secret never touches the database. Keys are derived from it with
  * HKDF-SHA256 (salt `latchkey/v1`), one per purpose, so that a leak of one use cannot be
  * replayed in another:
  * - `refreshMac` (info `refresh-token-mac`): HMAC key of refresh tokens (a database dump
@@ -11,6 +11,8 @@
  * - `rateLimitAccount` (info `rate-limit-account-key`): HMAC key that turns an e-mail address
  *   into a counter name (`src/auth/rate-limit.ts`), so no address reaches Redis. The same value
  *   the rate limiter derived itself before it moved here: counters in Redis carry over.
+ * - `linkMac` (info `link-token-mac`): HMAC key of the tokens in reset and verification links;
+ * - `mailSeal` (info `mail-seal`): AES-256-GCM key sealing queued mails at rest.
  * `test/keys/derived-keys.test.ts` pins each derivation.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -23,6 +25,10 @@ export interface DerivedKeys {
   refreshMac: Buffer;
   keyEncryption: Buffer;
   rateLimitAccount: Buffer;
+  /** HMAC key of the tokens in reset and verification links (stored only as this MAC). */
+  linkMac: Buffer;
+  /** AES-256-GCM key sealing queued mails (they carry links) at rest. */
+  mailSeal: Buffer;
 }
 
 const SALT = Buffer.from('latchkey/v1');
@@ -33,6 +39,8 @@ export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
     refreshMac: derive('refresh-token-mac'),
     keyEncryption: derive('signing-key-encryption'),
     rateLimitAccount: derive('rate-limit-account-key'),
+    linkMac: derive('link-token-mac'),
+    mailSeal: derive('mail-seal'),
   };
 }
 

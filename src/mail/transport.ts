@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile, chmod } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { ConfigError } from '../errors.js';
 import type { RenderedMail } from './templates.js';
@@ -34,6 +34,13 @@ export interface TransportOptions {
   outboxDir: string;
   /** Socket-level timeouts of SMTP, ms (connection, greeting, idle socket). Default 10 000. */
   timeoutMs?: number;
+}
+
+/** The dev outbox of a database: `outbox/` next to the SQLite file; `./data/outbox` otherwise. */
+export function outboxDirFor(databaseUrl: string): string {
+  if (!databaseUrl.startsWith('sqlite:')) return resolve('data', 'outbox');
+  const file = databaseUrl.slice('sqlite:'.length);
+  return file === '' || file === ':memory:' ? resolve('data', 'outbox') : join(dirname(resolve(file)), 'outbox');
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'));

@@ -13,6 +13,7 @@ import type {
   AuditEventInput,
   AuditEventRecord,
   ClaimedMail,
+  LinkCap,
   NewLink,
   NewMail,
   NewSession,
@@ -527,13 +528,14 @@ export class KyselyStore implements Store {
 
   // ── e-mail: links and the mail queue ────────────────────────────────────
 
-  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput): Promise<boolean> {
+  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput, cap?: LinkCap): Promise<'issued' | 'capped' | 'no_user'> {
     return this.#op('issueLink', () =>
       this.#backend.transaction(async (trx) => {
-        if (!(await insertLink(trx, link))) return false;
+        const outcome = await insertLink(trx, this.dialect, link, cap);
+        if (outcome !== 'issued') return outcome;
         await insertMail(trx, mail);
         if (audit) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
-        return true;
+        return outcome;
       }),
     );
   }

@@ -8,7 +8,7 @@ import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { ApiError } from '../errors.js';
 import { isEmailUniqueViolation } from './errors.js';
 import type { Database, UsersTable } from './schema.js';
-import type { ClaimedMail, LinkKind, NewLink, NewMail } from './types.js';
+import type { ClaimedMail, LinkCap, LinkKind, NewLink, NewMail } from './types.js';
 
 type UserRow = Selectable<UsersTable>;
 
@@ -23,9 +23,27 @@ export async function voidLinks(trx: Kysely<Database>, userId: string, kinds: re
     .execute();
 }
 
-export async function insertLink(trx: Kysely<Database>, link: NewLink): Promise<boolean> {
-  const user = await trx.selectFrom('users').select('id').where('id', '=', link.userId).executeTakeFirst();
-  if (!user) return false;
+export async function insertLink(
+  trx: Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  link: NewLink,
+  cap?: LinkCap,
+): Promise<'issued' | 'capped' | 'no_user'> {
+  // The user row locked (PostgreSQL; SQLite's single writer serialises anyway): concurrent
+  // requests for one user count and insert one after the other, so the cap holds.
+  const find = trx.selectFrom('users').select('id').where('id', '=', link.userId);
+  const user = await (dialect === 'postgres' ? find.forUpdate() : find).executeTakeFirst();
+  if (!user) return 'no_user';
+  if (cap) {
+    const { n } = await trx
+      .selectFrom('link_tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', link.userId)
+      .where('kind', '=', link.kind)
+      .where('created_at', '>', link.now - cap.windowMs)
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= cap.max) return 'capped';
+  }
   await voidLinks(trx, link.userId, [link.kind], link.now);
   await trx
     .insertInto('link_tokens')
@@ -39,7 +57,7 @@ export async function insertLink(trx: Kysely<Database>, link: NewLink): Promise<
       used_at: null,
     })
     .execute();
-  return true;
+  return 'issued';
 }
 
 export async function insertMail(trx: Kysely<Database>, mail: NewMail): Promise<void> {

@@ -165,6 +165,12 @@ export interface NewLink {
   expiresAt: number;
 }
 
+/** At most `max` links of one kind per user in `windowMs` (the per-address mail cap). */
+export interface LinkCap {
+  max: number;
+  windowMs: number;
+}
+
 /** A mail for the durable queue: the message is sealed by the caller, opaque to the store. */
 export interface NewMail {
   id: string;
@@ -289,12 +295,14 @@ export interface Store {
 
   // ── e-mail: links and the mail queue ────────────────────────────────────
   /**
-   * One transaction: voids the user's unused links of the same kind (a new reset link voids
-   * the older ones, a resend the older verification links), stores `link` and queues `mail`
-   * (the message carrying it), with the optional audit row. Nothing is written when the user
-   * is gone (returns false).
+   * One transaction: unless `cap` says the user had `cap.max` links of this kind within
+   * `cap.windowMs` already (`capped`, nothing written), voids the user's unused links of the same
+   * kind (a new reset link voids the older ones, a resend the older verification links), stores
+   * `link` and queues `mail` (the message carrying it), with the optional audit row. Nothing is
+   * written when the user is gone (`no_user`). The count and the insert share the transaction,
+   * so concurrent requests cannot exceed the cap.
    */
-  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput): Promise<boolean>;
+  issueLink(link: NewLink, mail: NewMail, audit?: AuditEventInput, cap?: LinkCap): Promise<'issued' | 'capped' | 'no_user'>;
   /** Queues a mail that carries no link (notices), with the optional audit row, in one transaction. */
   enqueueMail(mail: NewMail, audit?: AuditEventInput): Promise<void>;
   /**

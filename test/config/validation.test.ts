@@ -122,6 +122,21 @@ const TABLE: Row[] = [
   row('metricsToken', 'length', 'short-token', 'short-token'),
   row('metricsToken', 'format', 'a token with spaces and more than 32 characters', 'a token with spaces and more than 32 characters'),
   row('metricsToken', 'type', null, 42),
+  row('rateLimits.forgotPerIp', 'range', '0', 0),
+  row('rateLimits.linkPerIp', 'type', 'many', 'many'),
+  row('smtpUrl', 'format', 'http://mail.example.com', 'http://mail.example.com'),
+  row('smtpUrl', 'format', 'not a url', 'not a url'),
+  row('appUrl', 'format', 'mail.example.com', 'mail.example.com'),
+  row('resetUrl', 'format', 'https://app.example/reset?token={token}', 'https://app.example/reset?token={token}'),
+  row('resetUrl', 'format', 'https://app.example/reset#t', 'https://app.example/reset#t'),
+  row('verifyUrl', 'format', 'https://app.example/verify/{token}#x', 'https://app.example/verify/{token}#x'),
+  row('verifyUrl', 'format', 'app/verify#token={token}', 'app/verify#token={token}'),
+  row('resetTokenTtl', 'range', '0', 0),
+  row('resetTokenTtl', 'range', '86401', 86_401),
+  row('verifyTokenTtl', 'range', '2592001', 2_592_001),
+  row('requireEmailVerification', 'type', 'sometimes', 'sometimes'),
+  row('mailFrom', 'type', null, ''),
+  row('mailTemplates', 'type', null, 42),
 ];
 
 /** The environment message with every variable named as its option: what the option path must say. */

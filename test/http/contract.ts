@@ -21,7 +21,7 @@ export type StartTarget = (options?: LatchkeyOptions) => Promise<ContractTarget>
 
 const COOKIE = '__Secure-refreshToken';
 const ORIGIN = 'http://localhost:3000';
-const PASSWORD = 'correct horse battery staple';
+export const PASSWORD = 'correct horse battery staple';
 let counter = 0;
 const uniqueEmail = () => `user${Date.now()}-${counter++}@example.com`;
 
@@ -64,11 +64,11 @@ export function runHttpContract(label: string, start: StartTarget): void {
     });
 
     describe('POST /auth/register', () => {
-      it('creates a user: 201 {user:{id,email,role}}, e-mail trimmed and lower-cased', async () => {
+      it('creates a user: 201 {user:{id,email,role,emailVerified}}, e-mail trimmed and lower-cased', async () => {
         const email = uniqueEmail();
         const res = await t.client.post('/auth/register', { body: { email: `  ${email.toUpperCase()} `, password: PASSWORD } });
         expect(res.status).toBe(201);
-        expect(res.body).toEqual({ user: { id: expect.any(String), email, role: 'user' } });
+        expect(res.body).toEqual({ user: { id: expect.any(String), email, role: 'user', emailVerified: false } });
       });
 
       it('409 EMAIL_TAKEN for an existing e-mail in another case', async () => {
@@ -255,11 +255,11 @@ export function runHttpContract(label: string, start: StartTarget): void {
     });
 
     describe('bearer routes', () => {
-      it('GET /auth/me: 200 {id,email,role}', async () => {
+      it('GET /auth/me: 200 {id,email,role,emailVerified}', async () => {
         const user = await signUp(t.client);
         const res = await t.client.get('/auth/me', { bearer: user.accessToken });
         expect(res.status).toBe(200);
-        expect(res.body).toEqual({ id: user.userId, email: user.email, role: 'user' });
+        expect(res.body).toEqual({ id: user.userId, email: user.email, role: 'user', emailVerified: false });
       });
 
       it('401 MISSING_TOKEN with a bare realm challenge (RFC 6750 §3.1)', async () => {

@@ -20,6 +20,8 @@ describe('deriveKeys', () => {
     expect(keys.refreshMac).toEqual(hkdf('refresh-token-mac'));
     expect(keys.keyEncryption).toEqual(hkdf('signing-key-encryption'));
     expect(keys.rateLimitAccount).toEqual(hkdf('rate-limit-account-key'));
+    expect(keys.linkMac).toEqual(hkdf('link-token-mac'));
+    expect(keys.mailSeal).toEqual(hkdf('mail-seal'));
     const all = Object.values(keys).map((key) => key.toString('hex'));
     expect(new Set(all).size).toBe(all.length);
   });

@@ -37,7 +37,7 @@ export function runMailConformance(name: string, { open, openMany, addUser, addS
       expect(user.emailVerifiedAt).toBeNull();
       const sessions = [await addSession(store, user), await addSession(store, user)];
       const reset = link(user.id, 'reset');
-      expect(await store.issueLink(reset, mail(), { type: 'password_reset_requested', at: T0, userId: user.id })).toBe(true);
+      expect(await store.issueLink(reset, mail(), { type: 'password_reset_requested', at: T0, userId: user.id })).toBe('issued');
       expect(await store.mailQueueCounts()).toMatchObject({ queued: 1 });
 
       const done = await store.resetPassword(reset.mac, 'new-hash', T0 + MINUTE);
@@ -73,8 +73,22 @@ export function runMailConformance(name: string, { open, openMany, addUser, addS
 
     it('issueLink for a user that is gone writes nothing', async () => {
       const store = await open();
-      expect(await store.issueLink(link('no-such-user', 'reset'), mail())).toBe(false);
+      expect(await store.issueLink(link('no-such-user', 'reset'), mail())).toBe('no_user');
       expect(await store.mailQueueCounts()).toEqual({ queued: 0, sending: 0, sent: 0, dead: 0 });
+    });
+
+    it('a cap of 3 links per kind in 15 min holds under 12 concurrent requests; other kinds and later windows are not affected', async () => {
+      const stores = await openMany(4);
+      const user = await addUser(stores[0]!);
+      const cap = { max: 3, windowMs: 15 * MINUTE };
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => stores[i % stores.length]!.issueLink(link(user.id, 'reset'), mail(), undefined, cap)),
+      );
+      expect(outcomes.filter((o) => o === 'issued')).toHaveLength(3);
+      expect(outcomes.filter((o) => o === 'capped')).toHaveLength(9);
+      expect((await stores[0]!.mailQueueCounts()).queued).toBe(3);
+      expect(await stores[0]!.issueLink(link(user.id, 'verify'), mail('verify_email'), undefined, cap)).toBe('issued');
+      expect(await stores[0]!.issueLink(link(user.id, 'reset', { now: T0 + 15 * MINUTE }), mail(), undefined, cap)).toBe('issued');
     });
 
     it('20 concurrent uses of one reset link: exactly one succeeds', async () => {

@@ -79,8 +79,8 @@ const tokenResponse = {
 
 const publicUser = {
   type: 'object',
-  required: ['id', 'email', 'role'],
-  properties: { id: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' } },
+  required: ['id', 'email', 'role', 'emailVerified'],
+  properties: { id: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' }, emailVerified: { type: 'boolean' } },
 } as const;
 
 const message = { type: 'object', properties: { message: { type: 'string' } } } as const;
@@ -107,7 +107,10 @@ export const schemas = {
       ...withBody,
       200: tokenResponse,
       401: failure('unknown address or wrong password (one answer for both)', ['INVALID_CREDENTIALS']),
-      403: csrf,
+      403: failure(
+        'cross-site browser request in cookie mode, or (LATCHKEY_REQUIRE_EMAIL_VERIFICATION=true) an unverified address after a correct password',
+        ['CSRF_REJECTED', 'EMAIL_NOT_VERIFIED'],
+      ),
       429: rateLimited,
     },
   },
@@ -206,4 +209,61 @@ export const schemas = {
       429: rateLimited,
     },
   },
+  forgotPassword: {
+    summary: 'Send a reset link to the address, if it has an account (the same answer either way)',
+    body: { type: 'object', required: ['email'], properties: { email: { type: 'string' } } },
+    response: { ...withBody, 202: message, 429: rateLimited },
+  },
+  resetPassword: {
+    summary: 'Set a new password with the token of a reset link; every session of the account ends',
+    body: {
+      type: 'object',
+      required: ['token', 'newPassword'],
+      properties: { token: { type: 'string', maxLength: 256 }, newPassword: { type: 'string' } },
+    },
+    response: {
+      ...withBody,
+      200: message,
+      400: failure('a missing or mistyped field; a token that is unknown, used, voided or expired', ['VALIDATION_FAILED', 'LINK_INVALID']),
+      422: failure('the new password breaks the password rules (the link stays usable)', ['WEAK_PASSWORD']),
+      429: rateLimited,
+    },
+  },
+  verifyEmail: {
+    summary: 'Confirm an address with the token of a verification or address-change link',
+    body: { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 256 } } },
+    response: {
+      ...withBody,
+      200: { type: 'object', required: ['user'], properties: { user: publicUser } },
+      400: failure('a missing or mistyped field; a token that is unknown, used, voided or expired', ['VALIDATION_FAILED', 'LINK_INVALID']),
+      409: failure('the new address of an address change belongs to another account by now', ['EMAIL_TAKEN']),
+      429: rateLimited,
+    },
+  },
+  resendVerification: {
+    summary: 'Send a new verification link (older ones stop working); nothing for a verified address',
+    security: bearer,
+    response: { ...withBody, 202: message, 401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES) },
+  },
+  changeEmail: {
+    summary: 'Start an address change: a link to the new address, a notice to the current one',
+    security: bearer,
+    body: {
+      type: 'object',
+      required: ['newEmail', 'currentPassword'],
+      properties: { newEmail: { type: 'string' }, currentPassword: { type: 'string' } },
+    },
+    response: {
+      ...withBody,
+      202: message,
+      401: bearerFailure('no, invalid or expired access token (with the challenge), its session was revoked, or the password is wrong', [
+        ...SESSION_FAILURES,
+        'INVALID_CREDENTIALS',
+      ]),
+      409: failure('the new address belongs to an account', ['EMAIL_TAKEN']),
+      429: rateLimited,
+    },
+  },
+  /** The pages behind mail links: HTML, not part of the API document. */
+  linkPage: { hide: true },
 } as const;

@@ -16,6 +16,7 @@ import { jsonAnswer, type HttpAnswer, type HttpRequest, type HttpRoute } from '.
 import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
 import { requestValidator } from '../validate.js';
 import { schemas } from './auth-schemas.js';
+import { emailRoutes } from './email.js';
 
 function context(request: HttpRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
@@ -142,5 +143,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       );
       return jsonAnswer(200, { message: 'Password changed; other sessions were signed out.' });
     }),
+
+    ...emailRoutes(latchkey, { route, principalOf, context, requireString }),
   ];
 }
