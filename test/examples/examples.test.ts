@@ -114,7 +114,11 @@ describe('examples, as the programs users run', () => {
       LATCHKEY_COOKIE_SECURE: 'false',
       LATCHKEY_LOG_LEVEL: 'warn',
     });
-    const resource = await start('resource-server', { AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json` });
+    // The auth server was given no LATCHKEY_ISSUER: its issuer follows its port (docs/http-api.md#issuer-and-origins-without-configuration).
+    const resource = await start('resource-server', {
+      AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
+      LATCHKEY_ISSUER: `http://localhost:${new URL(auth.url).port}`,
+    });
     const authClient = new TestClient(auth.url);
     const api = new TestClient(resource.url);
 
@@ -141,6 +145,7 @@ describe('examples, as the programs users run', () => {
     const work = await mkdtemp(join(tmpdir(), 'latchkey-rotation-'));
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const authUrl = `http://127.0.0.1:${port}`;
+    const issuer = `http://localhost:${port}`; // no LATCHKEY_ISSUER: it follows the port
     const cooldownSeconds = 2;
     const authEnv = {
       LATCHKEY_SECRET: randomBytes(32).toString('base64url'),
@@ -167,6 +172,7 @@ describe('examples, as the programs users run', () => {
       let auth = await serve();
       const resource = await start('resource-server', {
         AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`,
+        LATCHKEY_ISSUER: issuer,
         AUTH_JWKS_COOLDOWN_SECONDS: String(cooldownSeconds),
       });
       const api = new TestClient(resource.url);
@@ -186,7 +192,7 @@ describe('examples, as the programs users run', () => {
       const stranger = await generateKeyPair('ES256');
       const foreign = await new SignJWT({ sub: 'x', sid: 'y', role: 'admin', jti: 'z' })
         .setProtectedHeader({ alg: 'ES256', kid: 'kid-nobody-published', typ: 'at+jwt' })
-        .setIssuer('http://localhost:3000')
+        .setIssuer(issuer)
         .setAudience('latchkey')
         .setIssuedAt()
         .setExpirationTime('5m')
