@@ -117,6 +117,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     LATCHKEY_COOKIE_SECURE: 'false',
     LATCHKEY_LOG_LEVEL: 'warn',
     LATCHKEY_DB_POOL_SIZE: '5',
+    // One public URL for the whole cluster, as behind a load balancer: unset, each instance's
+    // issuer would name its own port (docs/http-api.md#issuer-and-origins-without-configuration).
+    LATCHKEY_ISSUER: 'http://localhost:3000',
     ...options.env,
   };
   const names = Array.from({ length: options.size ?? 2 }, (_, i) => String.fromCharCode(65 + i));
