@@ -33,11 +33,15 @@ export interface LocalAuthOptions extends CommonOptions {
 
 /** Verify with the public keys of a remote Latchkey (a separate resource server). */
 export interface RemoteAuthOptions extends CommonOptions {
-  /** The auth server's JWKS, e.g. `https://auth.example.com/.well-known/jwks.json`. */
+  /**
+   * The auth server's JWKS, e.g. `https://auth.example.com/.well-known/jwks.json`. Without it
+   * (and without `jwks`), the JWKS is found by discovery from `issuer`
+   * (`${issuer}/.well-known/openid-configuration`, which must name exactly that issuer).
+   */
   jwksUrl?: string | URL;
   /** A JWKS client to share between middlewares (instead of `jwksUrl`). */
   jwks?: RemoteJwks;
-  /** Settings of the JWKS client created for `jwksUrl` (timeout, cooldown, fetch, ...). */
+  /** Settings of the JWKS client created for `jwksUrl` or discovery (timeout, cooldown, fetch, ...). */
   jwksOptions?: Omit<RemoteJwksOptions, 'url'>;
   /** Accepted `iss` (the auth server's `LATCHKEY_ISSUER`). */
   issuer: string | string[];
@@ -128,11 +132,21 @@ function localVerification({ latchkey }: LocalAuthOptions): (token: string) => A
   };
 }
 
+/** `jwksUrl`, or the one issuer to discover the JWKS from. */
+function jwksSource({ jwksUrl, issuer }: RemoteAuthOptions): { url: string | URL } | { issuer: string } {
+  if (jwksUrl) return { url: jwksUrl };
+  const issuers = Array.isArray(issuer) ? issuer : [issuer];
+  if (issuers.length !== 1 || typeof issuers[0] !== 'string') throw configError('discovery needs exactly one issuer (or give `jwksUrl`)', 'conflict');
+  return { issuer: issuers[0] };
+}
+
 function remoteVerification(options: RemoteAuthOptions): (token: string) => AuthOutcome | Promise<AuthOutcome> {
-  if (!options.jwks === !options.jwksUrl) throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`', 'conflict');
+  const exactlyOne = 'give exactly one of `latchkey`, `jwksUrl` or `jwks` (or only `issuer`, to find the JWKS by discovery)';
+  if (options.jwks && options.jwksUrl) throw configError(exactlyOne, 'conflict');
+  if (!options.jwks && !options.jwksUrl && options.issuer === undefined) throw configError(exactlyOne, 'conflict');
   if (options.issuer === undefined) throw configError('issuer is required with a JWKS', 'required');
   if (options.audience === undefined) throw configError('audience is required with a JWKS', 'required');
-  const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, url: options.jwksUrl! });
+  const jwks = options.jwks ?? createRemoteJwks({ ...options.jwksOptions, ...jwksSource(options) });
   // The same verifier as the service's, with the fetched keys; it checks issuer, audience,
   // algorithms and tolerance, and throws a coded error.
   const verifier: Verifier = createAccessTokenVerifier({

@@ -4,6 +4,7 @@
  * ```ts
  * app.use('/auth', expressRouter(latchkey));                      // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));       // for resource servers
+ * app.get('/.well-known/openid-configuration', discoveryHandler(latchkey)); // they find the JWKS from the issuer
  * app.use(express.json());                                        // your parsers after the router
  * app.get('/api/profile', requireAuth({ latchkey }), (req, res) => res.json(req.user));
  * app.delete('/api/users/:id', requireAuth({ latchkey }), requireRole('admin'), …);
@@ -18,6 +19,7 @@ import type { Latchkey } from '../latchkey.js';
 import { errorAnswer } from '../http/errors.js';
 import { writeAnswer } from '../http/exchange.js';
 import { jwksAnswer } from '../http/routes/jwks.js';
+import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery.js';
 import { createAuthenticator, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
 import { hasRole } from './roles.js';
 
@@ -79,5 +81,16 @@ export function requireRole(...roles: [string, ...string[]]): RequestHandler {
 export function jwksHandler(latchkey: Latchkey): RequestHandler {
   return function latchkeyJwks(req, res) {
     writeAnswer(res, jwksAnswer(latchkey, req.headers));
+  };
+}
+
+/**
+ * `GET /.well-known/openid-configuration` (and `/.well-known/oauth-authorization-server`) for a
+ * host app (`src/http/routes/discovery.ts`): mount it at the root of the issuer's origin, beside
+ * {@link jwksHandler}; `jwksUri` when the JWKS is not at `${issuer}/.well-known/jwks.json`.
+ */
+export function discoveryHandler(latchkey: Latchkey, options: DiscoveryOptions = {}): RequestHandler {
+  return function latchkeyDiscovery(req, res) {
+    writeAnswer(res, discoveryAnswer(latchkey, req.headers, options));
   };
 }

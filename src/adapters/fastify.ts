@@ -4,6 +4,7 @@
  * ```ts
  * await app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' });  // the auth routes
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));               // for resource servers
+ * app.get('/.well-known/openid-configuration', discoveryHandler(latchkey)); // they find the JWKS from the issuer
  * await app.register(latchkeyUser);                                       // decorates request.user
  * app.get('/api/profile', { preHandler: requireAuth({ latchkey }) }, (req) => req.user);
  * app.delete('/api/users/:id', { preHandler: [requireAuth({ latchkey }), requireRole('admin')] }, …);
@@ -15,6 +16,7 @@ import { ApiError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import { authRoutes } from '../http/routes/auth.js';
 import { jwksAnswer } from '../http/routes/jwks.js';
+import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery.js';
 import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
 import { clientAddress } from '../http/client-address.js';
 import { errorAnswer, errorHandler, notFoundHandler, sendAnswer } from '../http/errors.js';
@@ -135,5 +137,16 @@ export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
 export function jwksHandler(latchkey: Latchkey): RouteHandlerMethod {
   return async function latchkeyJwks(request, reply) {
     return sendAnswer(reply, jwksAnswer(latchkey, request.headers));
+  };
+}
+
+/**
+ * `GET /.well-known/openid-configuration` (and `/.well-known/oauth-authorization-server`) for a
+ * host app (`src/http/routes/discovery.ts`): mount it at the root of the issuer's origin, beside
+ * {@link jwksHandler}; `jwksUri` when the JWKS is not at `${issuer}/.well-known/jwks.json`.
+ */
+export function discoveryHandler(latchkey: Latchkey, options: DiscoveryOptions = {}): RouteHandlerMethod {
+  return async function latchkeyDiscovery(request, reply) {
+    return sendAnswer(reply, discoveryAnswer(latchkey, request.headers, options));
   };
 }

@@ -28,10 +28,51 @@ const transportHeader = {
 
 const status = { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } as const;
 
+/** The headers and the 304 of the public documents (src/http/public-document.ts). */
+const publicHeaders = {
+  etag: { type: 'string', description: 'strong entity tag of the body' },
+  'cache-control': { type: 'string', description: 'public, max-age=300' },
+  'access-control-allow-origin': { type: 'string', description: '* (readable from every origin)' },
+} as const;
+const notModified = { 304: { description: 'If-None-Match names the current ETag: no body', headers: publicHeaders } } as const;
+
+/** Discovery metadata (OpenID Connect Discovery 1.0 / RFC 8414), docs/http-api.md#discovery. */
+const discovery = {
+  summary: 'Discovery metadata: the issuer, the JWKS and the signing algorithms (no OAuth endpoints)',
+  response: {
+    200: {
+      description: 'Metadata document',
+      headers: publicHeaders,
+      type: 'object',
+      required: [
+        'issuer',
+        'jwks_uri',
+        'response_types_supported',
+        'grant_types_supported',
+        'subject_types_supported',
+        'id_token_signing_alg_values_supported',
+      ],
+      properties: {
+        issuer: { type: 'string', description: 'LATCHKEY_ISSUER, exactly' },
+        jwks_uri: { type: 'string' },
+        response_types_supported: { type: 'array', maxItems: 0, items: { type: 'string' } },
+        grant_types_supported: { type: 'array', maxItems: 0, items: { type: 'string' } },
+        subject_types_supported: { type: 'array', items: { type: 'string', enum: ['public'] } },
+        id_token_signing_alg_values_supported: {
+          type: 'array',
+          description: 'the algorithms access tokens are signed with (no ID tokens are issued)',
+          items: { type: 'string', enum: ['ES256', 'EdDSA', 'RS256', 'HS256'] },
+        },
+      },
+    },
+    ...notModified,
+  },
+} as const;
+
 /**
  * What the route schemas cannot say because it is not validated or serialised by Fastify: the
  * body-transport header and body of the cookie routes, and the answers of the routes that take
- * no input (health, JWKS). For the document only; docs/http-api.md is the prose. (`/metrics`
+ * no input (health, JWKS, discovery). For the document only; docs/http-api.md is the prose. (`/metrics`
  * is Prometheus text, not JSON, and is registered before this plugin: it is not in the document.)
  */
 const DOCUMENTED: Record<string, Record<string, unknown>> = {
@@ -64,6 +105,7 @@ const DOCUMENTED: Record<string, Record<string, unknown>> = {
     response: {
       200: {
         description: 'JWK set; Cache-Control: public, max-age=300',
+        headers: publicHeaders,
         type: 'object',
         required: ['keys'],
         properties: {
@@ -87,8 +129,11 @@ const DOCUMENTED: Record<string, Record<string, unknown>> = {
           },
         },
       },
+      ...notModified,
     },
   },
+  'GET /.well-known/openid-configuration': discovery,
+  'GET /.well-known/oauth-authorization-server': discovery,
 };
 
 export async function installOpenApi(app: FastifyInstance, latchkey: Latchkey): Promise<void> {

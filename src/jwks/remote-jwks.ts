@@ -10,8 +10,10 @@
  *   request per cooldown.
  * - When the endpoint is down, slow (timeout, default 5 s), answers an error or something that
  *   is not a usable JWKS, the last good keys keep serving.
- * - The only URL ever fetched is the one given here. Nothing in a token (`jku`, `x5u`, `kid`)
- *   reaches a URL.
+ * - The only URL ever fetched is the one given here — or, given the issuer instead, its
+ *   discovery document (`${issuer}/.well-known/openid-configuration`, whose `issuer` must be
+ *   exactly this one) and the `jwks_uri` it names. Nothing in a token (`jku`, `x5u`, `kid`,
+ *   `iss`) reaches a URL.
  */
 import { ConfigError, LatchkeyError, type JwksErrorCode } from '../errors.js';
 import { importJwk, type JwsAlgorithm, type KeyResolver, type VerificationKey } from '../jwt/index.js';
@@ -21,8 +23,15 @@ import { freshnessSeconds } from './cache-control.js';
 export type JwksFetch = (url: string, init: { signal: AbortSignal; headers: Record<string, string> }) => Promise<Response>;
 
 export interface RemoteJwksOptions {
-  /** The JWKS URL: `https:`, or `http:` on a loopback host (or with `allowInsecureHttp`). */
-  url: string | URL;
+  /** The JWKS URL: `https:`, or `http:` on a loopback host (or with `allowInsecureHttp`). Give this or `issuer`. */
+  url?: string | URL;
+  /**
+   * Find the JWKS by discovery instead of `url` (docs/embedding.md#discovery): the issuer
+   * (`LATCHKEY_ISSUER`), whose `/.well-known/openid-configuration` must name exactly this issuer
+   * and a `jwks_uri` that follows the same transport rule as `url`. Discovered again after a
+   * failed fetch.
+   */
+  issuer?: string;
   /** Default `globalThis.fetch`. */
   fetch?: JwksFetch;
   /** Current time in ms. Default `Date.now`. */
@@ -74,6 +83,7 @@ export class JwksFetchError extends LatchkeyError {
 }
 
 export interface RemoteJwks {
+  /** The JWKS URL; with `issuer` and until discovery has succeeded, the discovery document's. */
   readonly url: string;
   /** Cache lookup, synchronous. A stale cache starts a background refresh (cooldown permitting). */
   readonly resolve: KeyResolver;
@@ -96,19 +106,36 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** Validates the options once and returns the client. */
-export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
+/** Why `raw` may not be fetched (the transport rule of `url`), or its normalised href. */
+function checkedUrl(raw: unknown, allowInsecureHttp: boolean | undefined): { href: string } | { problem: string } {
   let url: URL;
   try {
-    url = new URL(String(options.url));
+    url = new URL(String(raw));
   } catch {
-    throw new ConfigError('jwksUrl', 'an absolute URL is required', 'format');
+    return { problem: 'an absolute URL is required' };
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || options.allowInsecureHttp))) {
-    throw new ConfigError('jwksUrl', 'https is required (http only on loopback or with allowInsecureHttp)', 'format');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || allowInsecureHttp))) {
+    return { problem: 'https is required (http only on loopback or with allowInsecureHttp)' };
   }
-  if (url.username || url.password) throw new ConfigError('jwksUrl', 'credentials in the URL are not accepted', 'format');
-  const href = url.href;
+  if (url.username || url.password) return { problem: 'credentials in the URL are not accepted' };
+  return { href: url.href };
+}
+
+/** OpenID Connect Discovery 1.0 §4: the issuer, without a trailing slash, + the well-known path. */
+const DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+/** Validates the options once and returns the client. */
+export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
+  if ((options.url === undefined) === (options.issuer === undefined)) {
+    throw new ConfigError('jwksUrl', 'give exactly one of a JWKS URL or an issuer to discover it from', 'conflict');
+  }
+  const issuer = options.issuer;
+  if (issuer !== undefined && typeof issuer !== 'string') throw new ConfigError('issuer', 'a string is required', 'type');
+  const given = checkedUrl(issuer === undefined ? options.url : `${issuer.replace(/\/+$/, '')}${DISCOVERY_PATH}`, options.allowInsecureHttp);
+  if ('problem' in given) throw new ConfigError(issuer === undefined ? 'jwksUrl' : 'issuer', given.problem, 'format');
+  const discoveryHref = issuer === undefined ? undefined : given.href;
+  /** The JWKS URL: given, or found by the last successful discovery. */
+  let href: string | undefined = issuer === undefined ? given.href : undefined;
   const fetchImpl: JwksFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;
   const timeoutMs = positive('timeoutMs', options.timeoutMs, 5_000);
@@ -143,24 +170,50 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
     }
   }
 
-  async function downloadWith(signal: AbortSignal): Promise<KeySet> {
+  /** GET `url` → its JSON and headers; `what` names it in errors. */
+  async function getJson(url: string, accept: string, what: string, signal: AbortSignal): Promise<{ document: unknown; response: Response }> {
     let response: Response;
     try {
-      response = await fetchImpl(href, { signal, headers: { accept: ACCEPT } });
+      response = await fetchImpl(url, { signal, headers: { accept } });
     } catch (error) {
-      throw new JwksFetchError('JWKS_NETWORK', 'The JWKS endpoint could not be reached.', { cause: error });
+      throw new JwksFetchError('JWKS_NETWORK', `The ${what} endpoint could not be reached.`, { cause: error });
     }
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => undefined);
-      throw new JwksFetchError('JWKS_HTTP_STATUS', `The JWKS endpoint answered HTTP ${response.status}.`);
+      throw new JwksFetchError('JWKS_HTTP_STATUS', `The ${what} endpoint answered HTTP ${response.status}.`);
     }
-    const text = await readLimited(response, maxResponseBytes);
-    let document: unknown;
+    const text = await readLimited(response, maxResponseBytes, what);
     try {
-      document = JSON.parse(text);
+      return { document: JSON.parse(text), response };
     } catch {
-      throw new JwksFetchError('JWKS_INVALID', 'The JWKS response is not JSON.');
+      throw new JwksFetchError('JWKS_INVALID', `The ${what} response is not JSON.`);
     }
+  }
+
+  /** The `jwks_uri` of the issuer's discovery document, once it names exactly our issuer. */
+  async function discover(url: string, signal: AbortSignal): Promise<string> {
+    const { document } = await getJson(url, 'application/json', 'discovery', signal);
+    const metadata = (typeof document === 'object' && document !== null ? document : {}) as { issuer?: unknown; jwks_uri?: unknown };
+    // A document for another issuer (a misconfiguration, or a host answering for someone else)
+    // would make us trust keys that are not the issuer's.
+    if (metadata.issuer !== issuer) throw new JwksFetchError('JWKS_INVALID', 'The discovery document names another issuer.');
+    if (typeof metadata.jwks_uri !== 'string') throw new JwksFetchError('JWKS_INVALID', 'The discovery document has no "jwks_uri".');
+    const found = checkedUrl(metadata.jwks_uri, options.allowInsecureHttp);
+    if ('problem' in found) throw new JwksFetchError('JWKS_INVALID', `The discovery document's "jwks_uri" is refused: ${found.problem}.`);
+    return found.href;
+  }
+
+  async function downloadWith(signal: AbortSignal): Promise<KeySet> {
+    let url = href;
+    if (url === undefined) url = href = await discover(discoveryHref!, signal);
+    let fetched: { document: unknown; response: Response };
+    try {
+      fetched = await getJson(url, ACCEPT, 'JWKS', signal);
+    } catch (error) {
+      if (discoveryHref !== undefined) href = undefined; // the issuer may have moved its keys: discover again next time
+      throw error;
+    }
+    const { document, response } = fetched;
     const list = (document as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(list)) throw new JwksFetchError('JWKS_INVALID', 'The JWKS response has no "keys" array.');
     const imported = new Map<string, VerificationKey>();
@@ -214,7 +267,9 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
   const coolingDown = () => now() - lastAttemptAt < cooldownMs;
 
   return {
-    url: href,
+    get url() {
+      return href ?? discoveryHref!;
+    },
     resolve(kid: string): VerificationKey | undefined {
       if (loaded && expiresAt !== undefined && now() >= expiresAt && !inflight && !coolingDown()) void fetchOnce();
       return keys.get(kid);
@@ -225,16 +280,16 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
       return (await fetchOnce()) ? 'fetched' : 'unavailable';
     },
     status(): JwksStatus {
-      return { url: href, loaded, kids: [...keys.keys()], fetchedAt, expiresAt, lastError: lastError?.code };
+      return { url: href ?? discoveryHref!, loaded, kids: [...keys.keys()], fetchedAt, expiresAt, lastError: lastError?.code };
     },
   };
 }
 
-async function readLimited(response: Response, limit: number): Promise<string> {
+async function readLimited(response: Response, limit: number, what: string): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel().catch(() => undefined);
-    throw new JwksFetchError('JWKS_TOO_LARGE', `The JWKS response is larger than ${limit} bytes.`);
+    throw new JwksFetchError('JWKS_TOO_LARGE', `The ${what} response is larger than ${limit} bytes.`);
   }
   if (!response.body) return '';
   const reader = response.body.getReader();
@@ -245,19 +300,19 @@ async function readLimited(response: Response, limit: number): Promise<string> {
     try {
       chunk = await reader.read();
     } catch (error) {
-      throw new JwksFetchError('JWKS_NETWORK', 'The JWKS response was interrupted.', { cause: error });
+      throw new JwksFetchError('JWKS_NETWORK', `The ${what} response was interrupted.`, { cause: error });
     }
     if (chunk.done) break;
     size += chunk.value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => undefined);
-      throw new JwksFetchError('JWKS_TOO_LARGE', `The JWKS response is larger than ${limit} bytes.`);
+      throw new JwksFetchError('JWKS_TOO_LARGE', `The ${what} response is larger than ${limit} bytes.`);
     }
     chunks.push(chunk.value);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
-    throw new JwksFetchError('JWKS_INVALID', 'The JWKS response is not UTF-8.');
+    throw new JwksFetchError('JWKS_INVALID', `The ${what} response is not UTF-8.`);
   }
 }

@@ -40,6 +40,13 @@ export interface KeyRingOptions {
   logger?: { warn(obj: object, msg?: string): void } | undefined;
 }
 
+/**
+ * Seconds verifiers may keep the published JWKS (`Cache-Control: max-age` of
+ * `/.well-known/jwks.json`, docs/http-api.md#jwks): a verifier that refetches only when this
+ * runs out learns of a new key at most this long after it was published.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
 /** Minimum time between two reloads triggered by unknown `kid`s (bounds junk-token load on the store). */
 export const UNKNOWN_KID_COOLDOWN_MS = 500;
 

@@ -10,12 +10,14 @@ import Fastify from 'fastify';
 import type { Latchkey } from '../../src/latchkey.js';
 import {
   expressRouter,
+  discoveryHandler as expressDiscovery,
   jwksHandler as expressJwks,
   requireAuth as expressRequireAuth,
   requireRole as expressRequireRole,
   type ExpressRouterOptions,
 } from '../../src/adapters/express.js';
 import {
+  discoveryHandler as fastifyDiscovery,
   fastifyAuthPlugin,
   jwksHandler as fastifyJwks,
   latchkeyUser,
@@ -41,6 +43,7 @@ export async function expressHost(latchkey: Latchkey, options: ExpressHostOption
   if (parserFirst) app.use(express.json());
   app.use(mountPath, router);
   app.get('/.well-known/jwks.json', expressJwks(latchkey));
+  app.get(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'], expressDiscovery(latchkey));
   if (!parserFirst) app.use(express.json());
   app.get('/api/profile', expressRequireAuth({ latchkey }), (req, res) => {
     res.json(req.user);
@@ -80,6 +83,8 @@ export async function fastifyHost(latchkey: Latchkey, prefix = '/auth') {
   await app.register(latchkeyUser);
   await app.register(fastifyAuthPlugin(latchkey), { prefix });
   app.get('/.well-known/jwks.json', fastifyJwks(latchkey));
+  app.get('/.well-known/openid-configuration', fastifyDiscovery(latchkey));
+  app.get('/.well-known/oauth-authorization-server', fastifyDiscovery(latchkey));
   app.get('/api/profile', { preHandler: fastifyRequireAuth({ latchkey }) }, async (request) => request.user);
   app.get('/api/admin', { preHandler: [fastifyRequireAuth({ latchkey }), fastifyRequireRole('admin')] }, async (request) => ({
     admin: request.user!.id,

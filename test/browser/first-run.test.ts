@@ -3,7 +3,7 @@
  * empty directory, on a port the OS picks (`--port 0`). The URL it prints, and both loopback
  * spellings of its address, must each give a demo page that loads without an error and where
  * register, sign in, refresh (a reload restores the session from the refresh cookie) and
- * sign out work — in a real Chromium.
+ * sign out work — in a real Chromium. And a page of another origin can read the public keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
@@ -126,5 +126,34 @@ describe.runIf(run)('first run: latchkey serve with no configuration, in Chromiu
 
   it('http://localhost:PORT works the same', async () => {
     await fullFlow(`http://localhost:${new URL(printed).port}/`);
+  }, 60_000);
+
+  it('a verifier in a page of another origin reads the JWKS and the discovery document (CORS)', async () => {
+    const port = new URL(printed).port;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/healthz`); // an origin other than http://localhost:PORT
+      const read = (url: string) =>
+        page.evaluate(async (target) => {
+          try {
+            const response = await fetch(target);
+            return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+          } catch (error) {
+            return { error: String(error) };
+          }
+        }, url);
+      const jwks = await read(`http://localhost:${port}/.well-known/jwks.json`);
+      expect(jwks).toMatchObject({ status: 200, body: { keys: expect.any(Array) } });
+      const metadata = await read(`http://localhost:${port}/.well-known/openid-configuration`);
+      expect(metadata).toMatchObject({
+        status: 200,
+        body: { issuer: `http://localhost:${port}`, jwks_uri: `http://localhost:${port}/.well-known/jwks.json` },
+      });
+      // The control: an answer without the CORS header stays unreadable from this origin.
+      expect(await read(`http://localhost:${port}/healthz`)).toMatchObject({ error: expect.stringMatching(/TypeError/) });
+    } finally {
+      await context.close();
+    }
   }, 60_000);
 });

@@ -395,6 +395,44 @@ export function runHttpContract(label: string, start: StartTarget): void {
         expect(payload.exp! - payload.iat!).toBe(t.latchkey.config.accessTokenTtl);
       });
 
+      it('discovery names the issuer exactly, the JWKS, the signing algorithm, and no OAuth endpoint', async () => {
+        for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+          const res = await t.client.get(path);
+          expect(res.status, path).toBe(200);
+          expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+          expect(res.body, path).toEqual({
+            issuer: t.latchkey.config.issuer,
+            jwks_uri: `${t.latchkey.config.issuer}/.well-known/jwks.json`,
+            response_types_supported: [],
+            grant_types_supported: [],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: [t.latchkey.config.signingAlg],
+          });
+        }
+      });
+
+      it('the JWKS and discovery documents: readable from any origin, an ETag, 304 on a matching If-None-Match', async () => {
+        const paths = ['/.well-known/jwks.json', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
+        for (const path of paths) {
+          const first = await t.client.get(path, { headers: { origin: 'https://verifier.example' } });
+          expect(first.status, path).toBe(200);
+          expect(first.headers.get('access-control-allow-origin'), path).toBe('*');
+          expect(first.headers.get('cache-control'), path).toBe('public, max-age=300');
+          const etag = first.headers.get('etag')!;
+          expect(etag, path).toMatch(/^"[\w-]{22}"$/);
+          expect((await t.client.get(path)).headers.get('etag'), path).toBe(etag); // the same bytes, the same tag
+          for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+            const cached = await t.client.get(path, { headers: { 'if-none-match': ifNoneMatch } });
+            expect(cached.status, `${path} ${ifNoneMatch}`).toBe(304);
+            expect(cached.text, path).toBe('');
+            expect(cached.headers.get('etag'), path).toBe(etag);
+            expect(cached.headers.get('access-control-allow-origin'), path).toBe('*');
+            expect(cached.headers.get('cache-control'), path).toBe('public, max-age=300');
+          }
+          expect((await t.client.get(path, { headers: { 'if-none-match': '"not-it"' } })).status, path).toBe(200);
+        }
+      });
+
       it('a rotation promotes the key published ahead as `next`; old tokens verify until they expire', async () => {
         const user = await signUp(t.client);
         const oldKid = decodeProtectedHeader(user.accessToken).kid;

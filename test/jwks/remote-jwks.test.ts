@@ -296,7 +296,14 @@ describe('remote JWKS: options', () => {
   it('requireAuth with a JWKS needs issuer and audience, and exactly one key source', () => {
     expect(() => createAuthenticator({ jwksUrl: jwks.url, audience: AUDIENCE } as never)).toThrow(/issuer/);
     expect(() => createAuthenticator({ jwksUrl: jwks.url, issuer: ISSUER } as never)).toThrow(/audience/);
-    expect(() => createAuthenticator({ issuer: ISSUER, audience: AUDIENCE })).toThrow(/exactly one/);
+    expect(() => createAuthenticator({ audience: AUDIENCE } as never)).toThrow(/exactly one/);
+    expect(() => createAuthenticator({ jwksUrl: jwks.url, jwks: createRemoteJwks({ url: jwks.url }), issuer: ISSUER, audience: AUDIENCE })).toThrow(
+      /exactly one/,
+    );
+    // Without a JWKS URL the issuer is where the JWKS is discovered from: one, and fetchable.
+    expect(() => createAuthenticator({ issuer: [ISSUER, 'https://other.example'], audience: AUDIENCE })).toThrow(/exactly one issuer/);
+    expect(() => createAuthenticator({ issuer: 'http://auth.example.com', audience: AUDIENCE })).toThrow(/issuer: https is required/);
+    expect(() => createAuthenticator({ issuer: ISSUER, audience: AUDIENCE })).not.toThrow();
     expect(() => createAuthenticator({ jwksUrl: jwks.url, issuer: ISSUER, audience: AUDIENCE, checkSession: true })).toThrow(/isSessionLive/);
     expect(() => createAuthenticator({ jwksUrl: jwks.url, issuer: ISSUER, audience: AUDIENCE, clockTolerance: 600 })).toThrow();
   });
