@@ -10,7 +10,8 @@ import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
 import { KeyRing } from './keys/keyring.js';
-import { AuthService, validEmail, type AccountMail } from './auth/service.js';
+import { AuthService, type AccountMail } from './auth/service.js';
+import { requireEmail } from './auth/email.js';
 import type { PasswordRule } from './auth/passwords.js';
 import { commonPasswordRule, commonPasswords } from './auth/password-list.js';
 import { createCounterStore, type CounterStore } from './ratelimit/index.js';
@@ -180,7 +181,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       resetTokenTtl: config.resetTokenTtl,
       verifyTokenTtl: config.verifyTokenTtl,
       passwordRules: [commonPasswordRule, ...(passwordRules ?? [])],
-      normalizeEmail: validEmail,
+      normalizeEmail: requireEmail,
       rateLimiter: auth.rateLimiter,
       now,
       audit: (event) => auth.audit(event),

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/types.js';
-import { normalizeEmail } from './service.js';
+import { checkEmail } from './email.js';
 import { assertPasswordPolicy, hashPassword, type PasswordRule } from './passwords.js';
 
 export type ImportProblemCode = 'INVALID_JSON' | 'VALIDATION_FAILED' | 'UNSUPPORTED_HASH' | 'WEAK_PASSWORD' | 'DUPLICATE_IN_FILE' | 'EMAIL_TAKEN';
@@ -42,8 +42,6 @@ export interface ImportSummary {
 }
 
 // Same rule as registration (auth/service.ts).
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const MAX_EMAIL_LENGTH = 254;
 const MAX_LINE_LENGTH = 65_536;
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 const ARGON2ID = /^\$argon2id\$v=19\$m=\d{1,7},t=\d{1,3},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
@@ -79,11 +77,12 @@ export function parseUserImport(text: string, passwordRules: readonly PasswordRu
       continue;
     }
     const { email, passwordHash, password, role = 'user' } = value as Record<string, unknown>;
-    if (typeof email !== 'string' || email.length > MAX_EMAIL_LENGTH || !EMAIL.test(normalizeEmail(email))) {
-      problems.push(problem(line, 'VALIDATION_FAILED', '"email" is missing or not an e-mail address.'));
+    const checked = typeof email === 'string' ? checkEmail(email) : undefined;
+    if (!checked?.ok) {
+      problems.push(problem(line, 'VALIDATION_FAILED', `"email" is missing or not an e-mail address${checked ? `: ${checked.message}` : '.'}`));
       continue;
     }
-    const normalized = normalizeEmail(email);
+    const normalized = checked.email;
     if (typeof role !== 'string' || !ROLE.test(role)) {
       problems.push(problem(line, 'VALIDATION_FAILED', '"role" must be a word of letters, digits, "_", ".", ":" or "-".'));
       continue;

@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
+import { emailKey, requireEmail } from './email.js';
 import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Verifier } from '../jwt/index.js';
@@ -96,22 +97,6 @@ export interface PublicUser {
 /** The authenticated caller of a bearer-protected request: the adapters' `AuthUser` (one type, two names kept for compatibility). */
 export type Principal = AuthUser;
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const MAX_EMAIL_LENGTH = 254;
-
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-/** Normalises an address and checks its shape; `VALIDATION_FAILED` otherwise. */
-export function validEmail(email: string): string {
-  const normalized = normalizeEmail(email);
-  if (normalized.length > MAX_EMAIL_LENGTH || !EMAIL.test(normalized)) {
-    throw new ApiError('VALIDATION_FAILED', 'A valid e-mail address is required.');
-  }
-  return normalized;
-}
-
 export function toPublicUser(user: UserRecord): PublicUser {
   return { id: user.id, email: user.email, role: user.role, emailVerified: user.emailVerifiedAt !== null };
 }
@@ -163,7 +148,7 @@ export class AuthService {
   async register(email: string, password: string, ctx: RequestContext): Promise<PublicUser> {
     if (!this.#o.allowSignup) throw new ApiError('SIGNUP_DISABLED');
     await this.rateLimiter?.beforeRegister(ctx.ip);
-    const normalizedEmail = validEmail(email);
+    const normalizedEmail = requireEmail(email);
     const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
     const now = this.#o.now();
     const passwordHash = await hashPassword(normalizedPassword);
@@ -188,7 +173,7 @@ export class AuthService {
     const normalizedPassword = assertPasswordPolicy(password, this.#o.passwordRules);
     const user = await this.#o.store.createUser({
       id: randomUUID(),
-      email: validEmail(email),
+      email: requireEmail(email),
       passwordHash: await hashPassword(normalizedPassword),
       role,
       now: this.#o.now(),
@@ -197,7 +182,7 @@ export class AuthService {
   }
 
   async login(email: string, password: string, ctx: RequestContext): Promise<IssuedTokens> {
-    const normalizedEmail = normalizeEmail(email);
+    const normalizedEmail = emailKey(email);
     const normalizedPassword = normalizePassword(password);
     // Counted before anything else; over a limit, the password is never checked.
     const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
@@ -330,7 +315,7 @@ export class AuthService {
 
   /** Revokes every session of a user (admin CLI). */
   async revokeAllSessionsOf(email: string): Promise<number> {
-    const user = await this.#o.store.findUserByEmail(normalizeEmail(email));
+    const user = await this.#o.store.findUserByEmail(emailKey(email));
     if (!user) throw new ApiError('NOT_FOUND', 'No such user.');
     const now = this.#o.now();
     const count = await this.#o.store.revokeUserSessions(user.id, 'admin', now);

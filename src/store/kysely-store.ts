@@ -50,6 +50,7 @@ const RETRIED_READS = new Set([
   'listActiveSessions',
   'listSigningKeys',
   'listAudit',
+  'listUserEmails',
 ]);
 const READ_RETRY_DELAY_MS = 100;
 
@@ -285,6 +286,31 @@ export class KyselyStore implements Store {
     return this.#op('updateUserRole', async (db) => {
       const result = await db.updateTable('users').set({ role, updated_at: now }).where('id', '=', userId).executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  listUserEmails({ afterId, limit }: { afterId?: string; limit: number }): Promise<Array<{ id: string; email: string }>> {
+    return this.#op('listUserEmails', async (db) => {
+      let query = db.selectFrom('users').select(['id', 'email']).orderBy('id').limit(limit);
+      if (afterId !== undefined) query = query.where('id', '>', afterId);
+      return query.execute();
+    });
+  }
+
+  updateUserEmail(userId: string, from: string, to: string, now: number): Promise<boolean> {
+    return this.#op('updateUserEmail', async (db) => {
+      try {
+        const result = await db
+          .updateTable('users')
+          .set({ email: to, updated_at: now })
+          .where('id', '=', userId)
+          .where('email', '=', from)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      } catch (error) {
+        if (isEmailUniqueViolation(error)) throw new ApiError('EMAIL_TAKEN');
+        throw error;
+      }
     });
   }
 

@@ -215,6 +215,13 @@ export interface Store {
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
   updateUserRole(userId: string, role: Role, now: number): Promise<boolean>;
+  /** Every user's id and stored address, at most `limit` in id order after `afterId` (`latchkey user check-emails`). */
+  listUserEmails(options: { afterId?: string; limit: number }): Promise<Array<{ id: string; email: string }>>;
+  /**
+   * Replaces the stored address `from` by `to`, only while the row still holds `from`; throws
+   * `ApiError('EMAIL_TAKEN')` (writing nothing) when another user has `to`. Returns whether it changed.
+   */
+  updateUserEmail(userId: string, from: string, to: string, now: number): Promise<boolean>;
   /**
    * Replaces the hash only (e.g. bcrypt → argon2id upgrade on login), and only while the user's
    * `credentialGeneration` is still `credentialGeneration`: a rehash of the old password can

@@ -206,6 +206,22 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       expect(await store.updatePasswordHash('nobody', 0, 'x', T0)).toBe(false);
     });
 
+    it('lists ids and addresses in id order, page by page; updateUserEmail changes only the row still holding the old address', async () => {
+      const store = await open();
+      for (const id of ['u-c', 'u-a', 'u-b']) await store.createUser({ id, email: `${id}@example.test`, passwordHash: 'h', role: 'user', now: T0 });
+      expect(await store.listUserEmails({ limit: 2 })).toEqual([
+        { id: 'u-a', email: 'u-a@example.test' },
+        { id: 'u-b', email: 'u-b@example.test' },
+      ]);
+      expect(await store.listUserEmails({ afterId: 'u-b', limit: 2 })).toEqual([{ id: 'u-c', email: 'u-c@example.test' }]);
+      expect(await store.listUserEmails({ afterId: 'u-c', limit: 2 })).toEqual([]);
+      expect(await store.updateUserEmail('u-a', 'u-a@example.test', 'renamed@example.test', T0 + 3)).toBe(true);
+      expect(await store.findUserById('u-a')).toMatchObject({ email: 'renamed@example.test', updatedAt: T0 + 3 });
+      expect(await store.updateUserEmail('u-a', 'u-a@example.test', 'again@example.test', T0 + 4)).toBe(false);
+      await expect(store.updateUserEmail('u-b', 'u-b@example.test', 'u-c@example.test', T0 + 5)).rejects.toMatchObject({ code: 'EMAIL_TAKEN' });
+      expect(await store.findUserById('u-b')).toMatchObject({ email: 'u-b@example.test' });
+    });
+
     it('updatePasswordHash (a rehash on login) never overwrites a password changed after it was read', async () => {
       const store = await open();
       const user = await addUser(store);

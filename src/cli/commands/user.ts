@@ -2,8 +2,10 @@
  * `latchkey user create --email E --password-stdin [--role R] [--create-database]`
  * `latchkey user import --file users.jsonl [--dry-run] [--create-database]` (`--file -` reads stdin)
  *
- * Both refuse when the configured SQLite database does not exist, unless `--create-database`
- * (bootstrapping the first admin, or importing before the first `serve`).
+ * `latchkey user check-emails [--fix]`
+ *
+ * `create` and `import` refuse when the configured SQLite database does not exist, unless
+ * `--create-database` (bootstrapping the first admin, or importing before the first `serve`).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -11,10 +13,12 @@ import { parseArgs } from 'node:util';
 import { EXIT, type CliIo, type Command } from '../io.js';
 import { withLatchkey } from '../admin.js';
 import { importUsers, parseUserImport, type ImportProblem } from '../../auth/import-users.js';
+import { checkEmail } from '../../auth/email.js';
 
 const USAGE =
   'usage: latchkey user create --email E --password-stdin [--role R] [--create-database]\n' +
-  '       latchkey user import --file users.jsonl [--dry-run] [--create-database]   (lines: {"email","passwordHash"|"password","role"?})\n';
+  '       latchkey user import --file users.jsonl [--dry-run] [--create-database]   (lines: {"email","passwordHash"|"password","role"?})\n' +
+  '       latchkey user check-emails [--fix]\n';
 
 const CREATE_DATABASE = { 'create-database': { type: 'boolean' } } as const;
 
@@ -22,6 +26,7 @@ export const user: Command = async (args, io) => {
   const [sub, ...rest] = args;
   if (sub === 'create') return create(rest, io);
   if (sub === 'import') return importCommand(rest, io);
+  if (sub === 'check-emails') return checkEmails(rest, io);
   io.stderr(USAGE);
   return EXIT.USAGE;
 };
@@ -100,4 +105,68 @@ async function importCommand(rest: string[], io: CliIo): Promise<number> {
     },
     { createDatabase: values['create-database'] ?? false, offersCreate: true },
   );
+}
+
+const PAGE = 1000;
+
+/**
+ * `user check-emails`: the stored addresses against the e-mail rule (docs/http-api.md#passwords-and-e-mail-addresses),
+ * for databases written before it. One JSON line per finding, then a summary:
+ * - `collision`: several accounts whose addresses are one address under the rule. Never merged:
+ *   the operator decides which account keeps it (the others cannot sign in by address meanwhile,
+ *   or reach the wrong one).
+ * - `changes`: an address stored in another form than the rule's (NFD, a Unicode domain): its owner
+ *   cannot sign in until it is rewritten; `--fix` rewrites it (unless it collides).
+ * - `refused`: an address the rule refuses (a zero-width character, a trailing dot…): its owner can
+ *   still sign in with it as stored, but should change it.
+ * Exit 0 when nothing is left to do, 1 otherwise.
+ */
+async function checkEmails(rest: string[], io: CliIo): Promise<number> {
+  let values: { fix?: boolean };
+  try {
+    ({ values } = parseArgs({ args: rest, options: { fix: { type: 'boolean' } }, strict: true }));
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  return withLatchkey(io, async (latchkey) => {
+    const byAddress = new Map<string, Array<{ id: string; stored: string }>>();
+    const summary = { users: 0, collisions: 0, changes: 0, refused: 0, fixed: 0 };
+    const line = (value: object) => io.stdout(`${JSON.stringify(value)}\n`);
+    for (let afterId: string | undefined; ; ) {
+      const page = await latchkey.store.listUserEmails({ ...(afterId === undefined ? {} : { afterId }), limit: PAGE });
+      for (const { id, email } of page) {
+        summary.users++;
+        const checked = checkEmail(email);
+        if (!checked.ok) {
+          summary.refused++;
+          line({ problem: 'refused', id, stored: email, reason: checked.problem });
+          continue;
+        }
+        const rows = byAddress.get(checked.email) ?? [];
+        rows.push({ id, stored: email });
+        byAddress.set(checked.email, rows);
+      }
+      if (page.length < PAGE) break;
+      afterId = page.at(-1)!.id;
+    }
+    for (const [address, rows] of byAddress) {
+      if (rows.length > 1) {
+        summary.collisions++;
+        line({ problem: 'collision', address, accounts: rows });
+        continue;
+      }
+      const [{ id, stored }] = rows as [{ id: string; stored: string }];
+      if (stored === address) continue;
+      if (values.fix && (await latchkey.store.updateUserEmail(id, stored, address, latchkey.now()))) {
+        summary.fixed++;
+        line({ problem: 'changes', id, stored, address, fixed: true });
+      } else {
+        summary.changes++;
+        line({ problem: 'changes', id, stored, address, fixed: false });
+      }
+    }
+    line(summary);
+    return summary.collisions + summary.changes + summary.refused === 0 ? EXIT.OK : EXIT.FAILURE;
+  });
 }
