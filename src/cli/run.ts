@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   keys: { summary: 'keys rotate', load: async () => (await import('./commands/keys.js')).keys },
   sessions: { summary: 'sessions revoke --email E', load: async () => (await import('./commands/sessions.js')).sessions },
   audit: { summary: 'audit tail [--follow] [--limit N]', load: async () => (await import('./commands/audit.js')).audit },
+  mail: { summary: 'mail test --to E | mail outbox [--json]', load: async () => (await import('./commands/mail.js')).mail },
 };
 
 function usage(): string {

@@ -87,6 +87,19 @@ export class MailQueue {
     return { id, kind, sealed: seal(this.#o.sealKey, Buffer.from(JSON.stringify(body)), `mail:${id}`), now: this.#o.now() };
   }
 
+  /**
+   * Renders and sends one mail now, past the queue (`latchkey mail test`): the caller sees the
+   * transport's answer. Throws the transport's error, with a secret-free `reason` attached.
+   */
+  async sendNow(kind: MailKind, to: string, values: Readonly<Record<string, string>>): Promise<{ file?: string }> {
+    const rendered = renderMail(this.#o.templates[kind], { ...this.#o.defaults, email: to, ...values });
+    try {
+      return await this.#o.transport.send({ id: randomUUID(), kind, to, ...rendered });
+    } catch (error) {
+      throw Object.assign(new Error(`mail not sent: ${reasonOf(error).reason}`), { reason: reasonOf(error).reason });
+    }
+  }
+
   /** Starts the worker: due mail is looked for every `pollMs`, and at once after `kick()`. */
   start(): void {
     this.#stopped = false;

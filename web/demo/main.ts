@@ -115,6 +115,34 @@ async function register(): Promise<void> {
   passwordInput.value = '';
 }
 
+const MAIL_NOTE =
+  'A mail is on its way if the address has an account. Without LATCHKEY_SMTP_URL it is an .eml file in the dev outbox: the server log names it, `latchkey mail outbox` lists it.';
+
+function noteMail(text: string): void {
+  const note = $('mail-note');
+  note.hidden = false;
+  note.textContent = text;
+  logEvent(text);
+}
+
+/** POST /auth/password/forgot: the same answer for every address; the link arrives by mail. */
+async function forgot(): Promise<void> {
+  if (!emailInput.value) throw new Error('Type the e-mail address of the account first.');
+  await readJson(
+    await fetch('/auth/password/forgot', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: emailInput.value }),
+    }),
+  );
+  noteMail(`Reset requested. ${MAIL_NOTE}`);
+}
+
+async function resend(): Promise<void> {
+  await readJson(await client.fetch('/auth/email/verify/resend', { method: 'POST' }));
+  noteMail(`Verification requested. ${MAIL_NOTE}`);
+}
+
 async function login(): Promise<void> {
   await client.login(emailInput.value, passwordInput.value);
   passwordInput.value = '';
@@ -172,6 +200,8 @@ $('credentials').addEventListener('submit', (event) => {
   action(login)();
 });
 $('register').addEventListener('click', action(register));
+$('forgot').addEventListener('click', action(forgot));
+$('resend').addEventListener('click', action(resend));
 $('me').addEventListener('click', action(showMe));
 $('sessions').addEventListener('click', action(showSessions));
 $('logout').addEventListener(
