@@ -10,6 +10,7 @@ import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
 import { KeyRing } from './keys/keyring.js';
+import { createReplayCache } from './dpop/replay.js';
 import { AuthService, type AccountMail } from './auth/service.js';
 import { requireEmail } from './auth/email.js';
 import type { PasswordRule } from './auth/passwords.js';
@@ -130,6 +131,8 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
           logger,
         })))
       : undefined;
+    // DPoP proofs are accepted once across every instance sharing the Redis (docs/dpop.md#replay-cache).
+    const dpopReplayCache = await createReplayCache({ redisUrl: config.redisUrl, redisPrefix: config.rateLimits.redisPrefix, now });
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: outboxDirFor(config.databaseUrl) });
     const mail = new MailQueue({
       store,
@@ -170,6 +173,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       },
       accountMail,
       requireEmailVerification: config.requireEmailVerification,
+      dpopReplayCache,
     });
     email = new EmailFlows({
       store,
@@ -212,6 +216,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         await mail.stop();
         keys.close();
         if (counters && !givenCounters) await counters.close();
+        await dpopReplayCache.close?.();
         if (!givenStore) await store.close();
       },
     };

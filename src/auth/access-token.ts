@@ -108,6 +108,8 @@ export interface AccessTokenSubject {
   userId: string;
   role: string;
   sessionId: string;
+  /** The thumbprint of the DPoP key the session is bound to: the token carries `cnf: { jkt }`. */
+  jkt?: string | null;
 }
 
 /** Returns the function that signs an access token for a user's session (the signer follows key rotations). */
@@ -115,10 +117,21 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): (sub
   const { issuer, audience, ttl, now } = options;
   const aud = audience.length === 1 ? audience[0] : [...audience];
   let signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
-  return ({ userId, role, sessionId }) => {
+  return ({ userId, role, sessionId, jkt }) => {
     const key = options.signingKey();
     if (signer?.kid !== key.kid) signer = { kid: key.kid, sign: createSigner({ key }) };
     const iat = Math.floor(now() / 1000);
-    return signer.sign({ iss: issuer, aud, sub: userId, sid: sessionId, role, jti: randomBytes(12).toString('base64url'), iat, exp: iat + ttl });
+    const claims: Record<string, unknown> = {
+      iss: issuer,
+      aud,
+      sub: userId,
+      sid: sessionId,
+      role,
+      jti: randomBytes(12).toString('base64url'),
+      iat,
+      exp: iat + ttl,
+    };
+    if (jkt) claims.cnf = { jkt };
+    return signer.sign(claims);
   };
 }

@@ -4,11 +4,13 @@
  * docs/architecture.md, "POST /auth/refresh", run by {@link decideRotation} on what the swap
  * found), and logout. Expected failures are results, not exceptions.
  */
+import type { ProofVerifier } from '../dpop/proof.js';
 import type { ErrorCode } from '../errors.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { AuditEventInput, SessionRecord, Store, UserRecord } from '../store/types.js';
 import { createAccessTokenIssuer, type AccessTokenSubject } from './access-token.js';
 import type { Audit, RequestContext } from './audit.js';
+import { checkProof } from './dpop-proofs.js';
 import type { RateLimiter } from './rate-limit.js';
 import { decodeRefreshToken, encodeRefreshToken } from './refresh-token.js';
 import { decideRotation } from './rotation.js';
@@ -16,7 +18,8 @@ import { decideRotation } from './rotation.js';
 /** What login and refresh hand back; the edge decides how the refresh token travels. */
 export interface IssuedTokens {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `DPoP` when the session is bound to a DPoP key (the token carries `cnf.jkt`). */
+  tokenType: 'Bearer' | 'DPoP';
   /** Seconds until the access token expires. */
   expiresIn: number;
   refreshToken: string;
@@ -26,7 +29,7 @@ export interface IssuedTokens {
   userId: string;
 }
 
-export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED'>;
+export type RefreshFailure = Extract<ErrorCode, 'INVALID_REFRESH_TOKEN' | 'REFRESH_TOKEN_REUSED' | 'SESSION_EXPIRED' | 'INVALID_DPOP_PROOF'>;
 export type RefreshResult = { ok: true; tokens: IssuedTokens; rotated: boolean } | { ok: false; code: RefreshFailure };
 
 export interface SessionTokensOptions {
@@ -47,6 +50,8 @@ export interface SessionTokensOptions {
   audit: Audit;
   /** Observes the events the store audits itself (the rotation's row is written with the swap). */
   onEvent: ((event: AuditEventInput) => void) | undefined;
+  /** Checks the DPoP proofs of refresh and logout (docs/dpop.md#bound-sessions). */
+  verifyProof: ProofVerifier;
 }
 
 /** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
@@ -70,8 +75,8 @@ export class SessionTokens {
   /** The access token and the refresh token of the session's current counter. */
   issue(user: UserRecord, session: SessionRecord): IssuedTokens {
     return {
-      accessToken: this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id }),
-      tokenType: 'Bearer',
+      accessToken: this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id, jkt: session.dpopJkt }),
+      tokenType: session.dpopJkt ? 'DPoP' : 'Bearer',
       expiresIn: this.#o.accessTokenTtl,
       refreshToken: encodeRefreshToken(this.#o.refreshMacKey, { sessionId: session.id, counter: session.counter }),
       refreshExpiresAt: sessionExpiresAt(session),
@@ -88,6 +93,13 @@ export class SessionTokens {
       return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
     }
     await rateLimiter?.beforeRefresh(claims.sessionId, ctx.ip);
+    // A proof, when sent, must be valid whatever the session. Its key goes into the swap: a
+    // session bound to another key (or bound, and no proof came) is not rotated — the row
+    // comes back and is refused below, before the decision table, so a stolen token replayed
+    // without the key revokes nothing (the legitimate client keeps its session).
+    const proof = await checkProof(this.#o.verifyProof, ctx.dpop);
+    if (proof && !proof.ok) return this.#dpopRefused('refresh', claims.sessionId, null, ctx, proof.reason);
+    const proofJkt = proof?.jkt ?? null;
     // The usual case in one store call: the token is the session's newest, so try the
     // compare-and-swap at its counter straight away. The swap, its audit row and the read of
     // the session's user are one transaction; once it has committed, nothing but answering
@@ -100,6 +112,7 @@ export class SessionTokens {
         expectedCounter,
         now,
         idleExpiresAt: now + refreshTokenTtl * 1000,
+        proofJkt,
         audit: { type: 'refresh', ip: ctx.ip },
       });
     let now = this.#o.now();
@@ -108,6 +121,9 @@ export class SessionTokens {
       const found = attempt.found;
       if (!found || round > MAX_ROTATION_ATTEMPTS) return { ok: false, code: 'INVALID_REFRESH_TOKEN' };
       const { session, user } = found;
+      if (session.dpopJkt !== null && session.dpopJkt !== proofJkt) {
+        return this.#dpopRefused('refresh', session.id, session.userId, ctx, proofJkt === null ? 'DPOP_MISSING' : 'DPOP_KEY_MISMATCH');
+      }
       const decision = decideRotation(session, claims.counter, now, refreshGrace * 1000);
       if (decision.action === 'refuse') return { ok: false, code: decision.code };
       if (decision.action === 'retry') {
@@ -140,13 +156,35 @@ export class SessionTokens {
     return { ok: true, rotated: true, tokens: this.issue(attempt.user, attempt.session) };
   }
 
-  /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */
-  async logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
+  /**
+   * Revokes the session of any authentic refresh token, spent or current. Silent for junk. A
+   * bound session needs a proof by its key, else `INVALID_DPOP_PROOF` and nothing is revoked.
+   */
+  async logout(refreshToken: unknown, ctx: RequestContext): Promise<{ ok: true } | { ok: false; code: 'INVALID_DPOP_PROOF' }> {
     const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
-    if (!claims) return;
+    if (!claims) return { ok: true };
+    const session = await this.#o.store.findSession(claims.sessionId);
+    const bound = session?.dpopJkt ?? null;
+    const proof = await checkProof(this.#o.verifyProof, ctx.dpop, bound);
+    if ((proof && !proof.ok) || (bound !== null && !proof)) {
+      return this.#dpopRefused('logout', claims.sessionId, session?.userId ?? null, ctx, proof && !proof.ok ? proof.reason : 'DPOP_MISSING');
+    }
     const now = this.#o.now();
     if (await this.#o.store.revokeSession(claims.sessionId, 'logout', now)) {
       await this.#o.audit({ type: 'logout', at: now, sessionId: claims.sessionId, ip: ctx.ip });
     }
+    return { ok: true };
+  }
+
+  /** A refresh or logout refused for its DPoP proof: audited `dpop_mismatch` (the reason, never the proof); nothing revoked. */
+  async #dpopRefused(
+    action: 'refresh' | 'logout',
+    sessionId: string,
+    userId: string | null,
+    ctx: RequestContext,
+    reason: string,
+  ): Promise<{ ok: false; code: 'INVALID_DPOP_PROOF' }> {
+    await this.#o.audit({ type: 'dpop_mismatch', at: this.#o.now(), userId, sessionId, ip: ctx.ip, detail: { action, reason } });
+    return { ok: false, code: 'INVALID_DPOP_PROOF' };
   }
 }

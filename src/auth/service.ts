@@ -35,6 +35,9 @@ import {
   type PasswordRule,
 } from './passwords.js';
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
+import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
+import { checkProof } from './dpop-proofs.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -72,6 +75,11 @@ export interface AuthServiceOptions {
    * registering a taken address answers like a new one while its owner gets a mail.
    */
   requireEmailVerification?: boolean;
+  /**
+   * Remembers the DPoP proofs used at login, refresh and logout (docs/dpop.md#replay-cache).
+   * Default: in memory (one process); share a Redis one between instances.
+   */
+  dpopReplayCache?: ReplayCache | undefined;
 }
 
 /** What account events tell the mail side (implemented by `EmailFlows`). */
@@ -103,7 +111,9 @@ export function toPublicUser(user: UserRecord): PublicUser {
 
 export class AuthService {
   readonly verifier: Verifier;
-  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail'>> & Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
+  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache'>> &
+    Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
+  readonly #verifyProof: ProofVerifier;
   /** The rate-limit policy in force, if any. */
   readonly rateLimiter: RateLimiter | undefined;
   readonly #bearer: BearerAuth;
@@ -112,7 +122,7 @@ export class AuthService {
   readonly #auditTo: Audit;
 
   constructor(options: AuthServiceOptions) {
-    const { rateLimits, ...rest } = options;
+    const { rateLimits, dpopReplayCache, ...rest } = options;
     this.#o = {
       clockTolerance: DEFAULT_CLOCK_TOLERANCE,
       passwordRules: [],
@@ -135,11 +145,12 @@ export class AuthService {
         })
       : undefined;
     const { store, now } = this.#o;
+    this.#verifyProof = createProofVerifier({ replayCache: dpopReplayCache ?? new MemoryReplayCache({ now }), now });
     this.#auditTo = auditTo(store, this.#o.onEvent);
     this.#bearer = new BearerAuth(this.#o);
     this.verifier = this.#bearer.verifier;
     const audit: Audit = (event) => this.#audit(event);
-    this.#tokens = new SessionTokens({ ...this.#o, rateLimiter: this.rateLimiter, audit, onEvent: this.#o.onEvent });
+    this.#tokens = new SessionTokens({ ...this.#o, rateLimiter: this.rateLimiter, audit, onEvent: this.#o.onEvent, verifyProof: this.#verifyProof });
     this.#sessions = new SessionViews({ store, bearer: this.#bearer, now, audit });
   }
 
@@ -186,6 +197,12 @@ export class AuthService {
     const normalizedPassword = normalizePassword(password);
     // Counted before anything else; over a limit, the password is never checked.
     const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
+    // A proof binds the new session to its key; an invalid one signs no one in (checked before the password).
+    const proof = await checkProof(this.#verifyProof, ctx.dpop);
+    if (proof && !proof.ok) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'invalid_dpop_proof', dpop: proof.reason } });
+      throw new ApiError('INVALID_DPOP_PROOF');
+    }
     // Out-of-policy lengths can never match: answer without hashing (docs/http-api.md#passwords-and-e-mail-addresses).
     if (isPasswordLengthInvalid(normalizedPassword)) return this.#loginFailed(normalizedEmail, undefined, ctx);
     const user = await this.#o.store.findUserByEmail(normalizedEmail);
@@ -215,6 +232,7 @@ export class AuthService {
         absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
         ip: ctx.ip,
+        dpopJkt: proof?.jkt ?? null,
       },
       { type: 'login_success', ip: ctx.ip },
     );
@@ -242,8 +260,11 @@ export class AuthService {
     return this.#tokens.refresh(refreshToken, ctx);
   }
 
-  /** Revokes the session of any authentic refresh token, spent or current. Silent for junk. */
-  logout(refreshToken: unknown, ctx: RequestContext): Promise<void> {
+  /**
+   * Revokes the session of any authentic refresh token, spent or current. Silent for junk; a
+   * DPoP-bound session needs a proof by its key (`INVALID_DPOP_PROOF` otherwise, nothing revoked).
+   */
+  logout(refreshToken: unknown, ctx: RequestContext): Promise<{ ok: true } | { ok: false; code: 'INVALID_DPOP_PROOF' }> {
     return this.#tokens.logout(refreshToken, ctx);
   }
 

@@ -391,7 +391,7 @@ export class KyselyStore implements Store {
       // the row and exactly one of them sees `counter = expectedCounter`. Its audit row is
       // written in the same transaction (PostgreSQL: the same statement).
       const { id, expectedCounter, now, idleExpiresAt, audit } = rotation;
-      const args: RotationArgs = [id, expectedCounter, now, idleExpiresAt];
+      const args: RotationArgs = [id, expectedCounter, now, idleExpiresAt, rotation.proofJkt ?? null];
       const { rotateSession, rotateSessionLogged, insertAudit, findSessionWithUser } = this.#statements;
       const { transactionSync, execute } = this.#backend;
       if (transactionSync) {

@@ -105,7 +105,8 @@ export function sessionArgs(row: SessionRow): unknown[] {
 }
 
 /** Arguments of the rotation: id, expected counter, now, new idle expiry. */
-export type RotationArgs = [id: string, expectedCounter: number, now: number, idleExpiresAt: number];
+/** `proofJkt`: the DPoP key the refresh proved; a session bound to another key (or bound, with `null`) does not rotate. */
+export type RotationArgs = [id: string, expectedCounter: number, now: number, idleExpiresAt: number, proofJkt: string | null];
 
 export interface Statements {
   findUserByEmail: Statement<UserRow>;
@@ -184,7 +185,8 @@ export function compileStatements(db: Kysely<Database>, dialect: DialectName): S
       .where('counter', '=', arg<number>(1))
       .where('revoked_at', 'is', null)
       .where('idle_expires_at', '>', arg<number>(2))
-      .where('absolute_expires_at', '>', arg<number>(2));
+      .where('absolute_expires_at', '>', arg<number>(2))
+      .where((eb) => eb.or([eb('dpop_jkt', 'is', null), eb('dpop_jkt', '=', arg<string | null>(4))]));
 
   const sessionValues = (offset: number) => Object.fromEntries(SESSION_COLUMNS.map((c, i) => [c, arg(offset + i)])) as unknown as SessionRow;
 
@@ -237,12 +239,12 @@ export function compileStatements(db: Kysely<Database>, dialect: DialectName): S
             eb
               .selectFrom('rotated')
               .select([
-                eb.cast<string>(eb.val(arg<string>(4)), 'text').as('type'),
+                eb.cast<string>(eb.val(arg<string>(5)), 'text').as('type'),
                 eb.cast<number>(eb.val(arg<number>(2)), 'bigint').as('at'),
                 'rotated.user_id',
                 'rotated.id',
-                eb.cast<string | null>(eb.val(arg<string | null>(5)), 'text').as('ip'),
-                eb.cast<string | null>(eb.val(arg<string | null>(6)), 'text').as('detail'),
+                eb.cast<string | null>(eb.val(arg<string | null>(6)), 'text').as('ip'),
+                eb.cast<string | null>(eb.val(arg<string | null>(7)), 'text').as('detail'),
               ]),
           ),
       )

@@ -132,6 +132,11 @@ export interface Rotation {
   now: number;
   /** The session's new idle expiry (now + refresh-token TTL). */
   idleExpiresAt: number;
+  /**
+   * The RFC 7638 thumbprint of the DPoP key the refresh request proved, if any. A session bound
+   * to a key (`dpopJkt`) rotates only when this is that key; an unbound one rotates either way.
+   */
+  proofJkt?: string | null;
   /** Written with the rotation, only when it succeeds (at = now). */
   audit: WriteAudit;
 }

@@ -306,11 +306,19 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       expect(await store.createSession({ ...base, id: 's-dpop', dpopJkt: jkt }, LOGIN)).toMatchObject({ dpopJkt: jkt });
       expect((await store.findSession('s-dpop'))?.dpopJkt).toBe(jkt);
       expect((await store.findSessionWithUser('s-dpop'))?.session.dpopJkt).toBe(jkt);
-      const rotated = await store.rotateSession(rotation('s-dpop', 0, T0 + 1000, T0 + DAY));
+      // A bound session rotates only for a refresh that proved its key; the row is handed back otherwise.
+      const unproved = await store.rotateSession(rotation('s-dpop', 0, T0 + 1000, T0 + DAY));
+      expect(unproved).toMatchObject({ ok: false, found: { session: { counter: 0, dpopJkt: jkt } } });
+      const otherKey = await store.rotateSession({ ...rotation('s-dpop', 0, T0 + 1000, T0 + DAY), proofJkt: 'another-key-thumbprint' });
+      expect(otherKey).toMatchObject({ ok: false, found: { session: { counter: 0 } } });
+      const rotated = await store.rotateSession({ ...rotation('s-dpop', 0, T0 + 1000, T0 + DAY), proofJkt: jkt });
       expect(rotated).toMatchObject({ ok: true, session: { counter: 1, dpopJkt: jkt } });
       await store.revokeSession('s-dpop', 'logout', T0 + 2000);
       expect((await store.findSession('s-dpop'))?.dpopJkt).toBe(jkt);
       expect((await store.createSession({ ...base, id: 's-bearer' }, LOGIN))?.dpopJkt).toBeNull();
+      // An unbound session rotates with or without a proof.
+      expect((await store.rotateSession({ ...rotation('s-bearer', 0, T0 + 1000, T0 + DAY), proofJkt: jkt })).ok).toBe(true);
+      expect((await store.rotateSession(rotation('s-bearer', 1, T0 + 2000, T0 + DAY))).ok).toBe(true);
     });
 
     it('keeps null user agent and ip', async () => {

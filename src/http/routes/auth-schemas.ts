@@ -71,7 +71,7 @@ const tokenResponse = {
   required: ['accessToken', 'tokenType', 'expiresIn'],
   properties: {
     accessToken: { type: 'string' },
-    tokenType: { type: 'string', enum: ['Bearer'] },
+    tokenType: { type: 'string', enum: ['Bearer', 'DPoP'], description: 'DPoP for a session bound to a DPoP key (docs/dpop.md)' },
     expiresIn: { type: 'integer', description: 'seconds until the access token expires' },
     refreshToken: { type: 'string', description: 'only with X-Latchkey-Transport: body' },
   },
@@ -106,7 +106,10 @@ export const schemas = {
     response: {
       ...withBody,
       200: tokenResponse,
-      401: failure('unknown address or wrong password (one answer for both)', ['INVALID_CREDENTIALS']),
+      401: failure('unknown address or wrong password (one answer for both), or an invalid DPoP proof header', [
+        'INVALID_CREDENTIALS',
+        'INVALID_DPOP_PROOF',
+      ]),
       403: failure(
         'cross-site browser request in cookie mode, or (LATCHKEY_REQUIRE_EMAIL_VERIFICATION=true) an unverified address after a correct password',
         ['CSRF_REJECTED', 'EMAIL_NOT_VERIFIED'],
@@ -122,8 +125,8 @@ export const schemas = {
       ...withBody,
       200: tokenResponse,
       401: failure(
-        'the refresh token is missing, not valid, reused (the session is now revoked), or its session ended',
-        ['NO_REFRESH_TOKEN', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED'],
+        'the refresh token is missing, not valid, reused (the session is now revoked), or its session ended; INVALID_DPOP_PROOF: the DPoP proof is invalid, or missing for a DPoP-bound session (the cookie is kept)',
+        ['NO_REFRESH_TOKEN', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED', 'INVALID_DPOP_PROOF'],
         { 'set-cookie': { type: 'string', description: 'the refresh cookie cleared (Max-Age=0); not with X-Latchkey-Transport: body' } },
       ),
       403: csrf,
@@ -132,7 +135,12 @@ export const schemas = {
   },
   logout: {
     summary: 'Revoke the session of the presented refresh token',
-    response: { ...withBody, 200: message, 403: csrf },
+    response: {
+      ...withBody,
+      200: message,
+      401: failure('the DPoP proof is invalid, or missing for a DPoP-bound session: nothing is revoked, no cookie cleared', ['INVALID_DPOP_PROOF']),
+      403: csrf,
+    },
   },
   logoutAll: {
     summary: 'Revoke every session of the user',

@@ -23,6 +23,17 @@ function context(request: HttpRequest): RequestContext {
   return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
 }
 
+/**
+ * The context of an endpoint that takes a DPoP proof: the `DPoP` header (several arrive
+ * joined by commas, which the verifier refuses as malformed) and the `htu` it must name, the
+ * issuer's origin + the path (docs/dpop.md#bound-sessions).
+ */
+function proofContext(request: HttpRequest, issuerOrigin: string, path: string): RequestContext {
+  const header = request.headers.dpop;
+  const proof = Array.isArray(header) ? header.join(', ') : header;
+  return { ...context(request), dpop: { proof, method: request.method, url: `${issuerOrigin}${request.mountPath}${path}` } };
+}
+
 function requireString(body: unknown, field: string): string {
   const value = (body as Record<string, unknown> | undefined)?.[field];
   if (typeof value !== 'string') throw new ApiError('VALIDATION_FAILED', `Invalid or missing field: ${field}.`);
@@ -44,6 +55,7 @@ function uncached(answer: HttpAnswer): HttpAnswer {
 export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
   const { auth, config } = latchkey;
   const cookieOf = (request: HttpRequest): CookieSettings => ({ secure: config.cookieSecure, path: request.mountPath });
+  const issuerOrigin = new URL(config.issuer).origin;
 
   /** Login/refresh answer: access token in the body, refresh token per transport. */
   function tokensAnswer(request: HttpRequest, tokens: IssuedTokens): HttpAnswer {
@@ -93,7 +105,11 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
 
     route('POST', '/login', schemas.login, async (request) => {
       checkCsrf(request);
-      const tokens = await auth.login(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
+      const tokens = await auth.login(
+        requireString(request.body, 'email'),
+        requireString(request.body, 'password'),
+        proofContext(request, issuerOrigin, '/login'),
+      );
       return tokensAnswer(request, tokens);
     }),
 
@@ -101,10 +117,11 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       checkCsrf(request);
       const presented = readRefreshToken(request.headers, request.body, cookieOf(request));
       if (presented === undefined) throw new ApiError('NO_REFRESH_TOKEN');
-      const result = await auth.refresh(presented, context(request));
+      const result = await auth.refresh(presented, proofContext(request, issuerOrigin, '/refresh'));
       if (!result.ok) {
         const answer = errorAnswer(new ApiError(result.code));
-        Object.assign(answer.headers, clearCookie(request));
+        // A refused proof says nothing against the token: the cookie stays (its owner's client may retry with a good proof).
+        if (result.code !== 'INVALID_DPOP_PROOF') Object.assign(answer.headers, clearCookie(request));
         return answer;
       }
       return tokensAnswer(request, result.tokens);
@@ -112,7 +129,11 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
 
     route('POST', '/logout', schemas.logout, async (request) => {
       checkCsrf(request);
-      await auth.logout(readRefreshToken(request.headers, request.body, cookieOf(request)), context(request));
+      const result = await auth.logout(
+        readRefreshToken(request.headers, request.body, cookieOf(request)),
+        proofContext(request, issuerOrigin, '/logout'),
+      );
+      if (!result.ok) return errorAnswer(new ApiError(result.code)); // no cookie cleared: the session lives on
       return jsonAnswer(200, { message: 'Signed out.' }, clearCookie(request));
     }),
 
