@@ -47,6 +47,14 @@ export interface KeyRingOptions {
  */
 export const JWKS_MAX_AGE_SECONDS = 300;
 
+/**
+ * The least age of the `next` key a rotation may promote (docs/architecture.md#keys): every
+ * instance publishes it within `LATCHKEY_KEY_RELOAD_INTERVAL` (at most 30 s) of its creation,
+ * and a verifier that fetched the JWKS just before that keeps it for {@link JWKS_MAX_AGE_SECONDS}.
+ * Promoted sooner, the key could sign tokens such a verifier has no key for.
+ */
+export const ROTATION_MIN_NEXT_AGE_SECONDS = JWKS_MAX_AGE_SECONDS + 30;
+
 /** Minimum time between two reloads triggered by unknown `kid`s (bounds junk-token load on the store). */
 export const UNKNOWN_KID_COOLDOWN_MS = 500;
 
@@ -102,7 +110,9 @@ export class KeyRing {
     // Configuration switched algorithm: start signing with a key of the new one (the first
     // rotation may promote a `next` key of the old algorithm, the second one is new); old
     // keys keep verifying until their tokens have expired.
-    for (let i = 0; i < 2 && ring.#signing.alg !== options.alg; i++) await ring.rotate();
+    // Forced: the configuration asked for the new algorithm now; verifiers meet its key as an
+    // unknown kid and refetch the JWKS.
+    for (let i = 0; i < 2 && ring.#signing.alg !== options.alg; i++) await ring.rotate({ force: true });
     if (ring.#options.reloadIntervalMs > 0) {
       ring.#timer = setInterval(() => {
         ring.reload().catch((error: unknown) => {
@@ -206,8 +216,13 @@ export class KeyRing {
    * Starts signing with the `next` key (already published) and publishes a fresh `next`.
    * The previous key keeps verifying, and stays in the JWKS, until every token it signed
    * has expired. Returns the `kid` that signs from now on.
+   *
+   * Refused with `KEY_ROTATION_TOO_SOON` while the `next` key is younger than
+   * {@link ROTATION_MIN_NEXT_AGE_SECONDS} (two rotations in quick succession): the error's
+   * `retryAt` (ms) says when it will be allowed. `force` promotes it anyway — for a
+   * compromised key; verifiers holding an older JWKS then meet an unknown kid and refetch.
    */
-  async rotate(): Promise<string> {
+  async rotate(options: { force?: boolean } = {}): Promise<string> {
     if (this.#options.alg === 'HS256') {
       throw new LatchkeyError('KEY_ROTATION_UNSUPPORTED', 'HS256 keys come from LATCHKEY_HS256_SECRET; rotate by changing it.');
     }
@@ -215,7 +230,9 @@ export class KeyRing {
     const previous = this.#signing?.kid ?? null;
     const record = this.#newKeyRecord();
     const retiredKeyExpiresAt = now + (this.#options.accessTokenTtl + this.#options.clockTolerance) * 1000;
-    await this.#options.store.rotateSigningKey(record, now, retiredKeyExpiresAt);
+    const minAgeMs = ROTATION_MIN_NEXT_AGE_SECONDS * 1000;
+    const outcome = await this.#options.store.rotateSigningKey(record, now, retiredKeyExpiresAt, options.force ? undefined : now - minAgeMs);
+    if (!outcome.rotated) throw new KeyRotationTooSoonError(outcome.nextCreatedAt + minAgeMs);
     // Not the shared reload: one already in flight may have read the keys before the rotation.
     await this.#load();
     const kid = this.#signing.kid;
@@ -254,5 +271,21 @@ export class KeyRing {
     const kid = `hs256-${createHash('sha256').update(secret).digest('base64url').slice(0, 12)}`;
     this.#signing = { kid, alg: 'HS256', key };
     this.#verification.set(kid, { kid, alg: 'HS256', key });
+  }
+}
+
+/** A rotation refused because the `next` key has not been published long enough ({@link KeyRing.rotate}). */
+export class KeyRotationTooSoonError extends LatchkeyError {
+  /** When the rotation will be allowed (ms since 1970). */
+  readonly retryAt: number;
+
+  constructor(retryAt: number) {
+    super(
+      'KEY_ROTATION_TOO_SOON',
+      `The next signing key has been published for less than ${ROTATION_MIN_NEXT_AGE_SECONDS} s, so verifiers caching the JWKS ` +
+        `may not hold it yet; rotating is allowed from ${new Date(retryAt).toISOString()}.`,
+    );
+    this.name = 'KeyRotationTooSoonError';
+    this.retryAt = retryAt;
   }
 }

@@ -25,6 +25,7 @@ import type {
   SessionRecord,
   SessionWithUser,
   SigningKeyRecord,
+  RotationOutcome,
   SigningKeyState,
   Store,
   UserRecord,
@@ -463,12 +464,17 @@ export class KyselyStore implements Store {
     });
   }
 
-  rotateSigningKey(key: NewSigningKey, now: number, retiredKeyExpiresAt: number): Promise<void> {
+  rotateSigningKey(key: NewSigningKey, now: number, retiredKeyExpiresAt: number, nextCreatedBy?: number): Promise<RotationOutcome> {
     return this.#op('rotateSigningKey', () =>
-      this.#backend.transaction(async (trx) => {
+      this.#backend.transaction(async (trx): Promise<RotationOutcome> => {
         // Two concurrent rotations on PostgreSQL would each retire only the keys their own
         // snapshot saw and then collide on the one-current index; serialise them instead.
         await this.#backend.lockInTransaction(trx, 'signing_keys');
+        if (nextCreatedBy !== undefined) {
+          // Under the lock: of two racing rotations the second sees the next key the first inserted.
+          const next = await trx.selectFrom('signing_keys').select('created_at').where('state', '=', 'next').executeTakeFirst();
+          if (next && Number(next.created_at) > nextCreatedBy) return { rotated: false, nextCreatedAt: Number(next.created_at) };
+        }
         await trx
           .updateTable('signing_keys')
           .set({ state: 'retired', retired_at: now, expires_at: retiredKeyExpiresAt })
@@ -479,6 +485,7 @@ export class KyselyStore implements Store {
           .insertInto('signing_keys')
           .values(newKeyRow(key, Number(promoted.numUpdatedRows) > 0 ? 'next' : 'current'))
           .execute();
+        return { rotated: true };
       }),
     );
   }

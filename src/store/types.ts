@@ -281,9 +281,16 @@ export interface Store {
   /**
    * One transaction: retire every `current` key (retiredAt = now, expiresAt = retiredKeyExpiresAt);
    * when a `next` key exists, promote it to `current` and insert `key` as the new `next`;
-   * otherwise insert `key` as the single `current` one.
+   * otherwise insert `key` as the single `current` one. With `nextCreatedBy`, a `next` key
+   * created after that time is not promoted: nothing changes and the outcome says when it was
+   * created (checked inside the transaction, so of two racing rotations only one can pass).
    */
-  rotateSigningKey(key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>, now: number, retiredKeyExpiresAt: number): Promise<void>;
+  rotateSigningKey(
+    key: Omit<SigningKeyRecord, 'state' | 'retiredAt' | 'expiresAt'>,
+    now: number,
+    retiredKeyExpiresAt: number,
+    nextCreatedBy?: number,
+  ): Promise<RotationOutcome>;
   /**
    * Inserts `key` as current only when no current key exists (first start, possibly racing
    * another instance). Returns the key that is current afterwards.
@@ -350,3 +357,6 @@ export interface Store {
   /** Counts of the queue by state, for `latchkey mail` and metrics. */
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>>;
 }
+
+/** What {@link Store.rotateSigningKey} did. */
+export type RotationOutcome = { rotated: true } | { rotated: false; nextCreatedAt: number };

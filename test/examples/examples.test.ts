@@ -203,7 +203,8 @@ describe('examples, as the programs users run', () => {
       // Back up; one rotation: the promoted key was published ahead as `next`, so it is accepted at once.
       auth = await serve();
       const rotate = async () => {
-        const r = await runCli(['keys', 'rotate'], { cwd: work, env: authEnv });
+        // Two in a row: the second only with --force (the age rule, test/jwks/rotation-delay.test.ts).
+        const r = await runCli(['keys', 'rotate', '--force'], { cwd: work, env: authEnv });
         expect(r.code).toBe(0);
         return JSON.parse(r.stdout) as { kid: string; previous: string };
       };

@@ -5,6 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { ROTATION_MIN_NEXT_AGE_SECONDS } from '../../src/keys/keyring.js';
 import { createLocalJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import type { Latchkey, LatchkeyOptions } from '../../src/latchkey.js';
 import type { TestClock } from '../helpers/clock.js';
@@ -438,6 +439,7 @@ export function runHttpContract(label: string, start: StartTarget): void {
         const oldKid = decodeProtectedHeader(user.accessToken).kid;
         const publishedBefore = (await t.client.get('/.well-known/jwks.json')).body.keys.map((k: any) => k.kid);
         expect(publishedBefore).toHaveLength(2);
+        t.clock.advance(ROTATION_MIN_NEXT_AGE_SECONDS * 1000); // the next key must have been published this long
         const newKid = await t.latchkey.keys.rotate();
         // The key that signs now was in the JWKS before it signed anything.
         expect(publishedBefore).toEqual(expect.arrayContaining([oldKid, newKid]));

@@ -36,7 +36,8 @@ describe('resource server across a key rotation', () => {
     const user = await signUp(t.client);
     expect(verifier.check(user.accessToken).ok).toBe(true);
 
-    const kid = await t.latchkey.keys.rotate();
+    // Forced past the age rule (test/jwks/rotation-delay.test.ts): this verifier fetched the JWKS after the next key was published.
+    const kid = await t.latchkey.keys.rotate({ force: true });
     const login = await t.client.post('/auth/login', { body: { email: user.email, password: user.password } });
     expect(decodeProtectedHeader(login.body.accessToken).kid).toBe(kid);
     expect(verifier.check(login.body.accessToken)).toMatchObject({ ok: true });

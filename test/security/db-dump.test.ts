@@ -29,7 +29,7 @@ describe('database dump', () => {
       refreshTokens.push(refreshCookieOf(rotated)!.value);
       accessTokens.push(rotated.body.accessToken);
     }
-    await t.latchkey.keys.rotate();
+    await t.latchkey.keys.rotate({ force: true }); // seconds after start-up: past the age rule
     // Copy while the server runs, WAL included (an attacker copies the directory).
     const db = join(t.dir, 'latchkey.db');
     const target = join(t.dir, 'stolen.db');
