@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { seal, unseal } from '../keys/sealing.js';
-import type { NewMail, Store } from '../store/types.js';
+import type { ClaimedMail, NewMail, Store } from '../store/types.js';
 import { renderMail, type MailKind, type TemplateSet } from './templates.js';
 import type { MailTransport } from './transport.js';
 
@@ -38,6 +38,8 @@ const MAX_RETRY_MS = 5 * 60_000;
 /** How long a mail is retried before it is given up. */
 const MAIL_GIVE_UP_MS = 72 * 3600_000;
 const BATCH = 10;
+/** How often a worker with mail waiting out its backoff tries one early, to notice SMTP is back. */
+const PROBE_MS = 30_000;
 
 /** Delay before attempt `attempts + 1`: 5 s, 10 s, 20 s, … capped at 5 min. */
 export function retryDelay(attempts: number): number {
@@ -70,6 +72,7 @@ export class MailQueue {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  #lastProbe = 0;
 
   constructor(options: MailQueueOptions) {
     this.#o = { now: Date.now, pollMs: 1_000, leaseMs: 120_000, ...options, logger: options.logger };
@@ -127,43 +130,67 @@ export class MailQueue {
   async #loop(): Promise<void> {
     try {
       while (!this.#stopped && (await this.runOnce()) === BATCH);
+      await this.#probe();
     } catch (error) {
       // The store is down: the next poll tries again; nothing is lost (the mail is in the queue).
       this.#o.logger?.warn({ err: { code: (error as { code?: unknown }).code } }, 'mail queue: cannot read the queue');
     }
   }
 
+  /**
+   * Mail waiting out its backoff (up to 5 min) must not wait that long once SMTP is back: every
+   * {@link PROBE_MS} one waiting mail is tried early; if it goes out, all waiting mail is made due.
+   */
+  async #probe(): Promise<void> {
+    const now = this.#o.now();
+    if (this.#stopped || now - this.#lastProbe < PROBE_MS) return;
+    this.#lastProbe = now;
+    const [early] = await this.#o.store.claimMail(this.#owner, now, this.#o.leaseMs, 1, { dueBy: now + MAX_RETRY_MS });
+    if (early && (await this.#attempt(early)) && (await this.#o.store.expediteMail(this.#o.now())) > 0) await this.runOnce();
+  }
+
+  /** What the worker's poll runs — due mail, then the early probe — awaited (tests). */
+  async poll(): Promise<void> {
+    await this.runOnce();
+    await this.#probe();
+  }
+
   /** One pass: claims up to a batch of due mails and tries each once. Returns how many it claimed. */
   async runOnce(): Promise<number> {
-    const { store, transport, sealKey, leaseMs, logger } = this.#o;
-    const claimed = await store.claimMail(this.#owner, this.#o.now(), leaseMs, BATCH);
-    for (const mail of claimed) {
-      let message: SealedMessage;
-      try {
-        message = JSON.parse(unseal(sealKey, mail.sealed, `mail:${mail.id}`).toString('utf8')) as SealedMessage;
-      } catch {
-        // Sealed under another master secret: it can never be sent.
-        await store.mailFailed(mail.id, this.#owner, null, 'UNSEAL_FAILED');
-        logger?.warn({ mail: mail.id, kind: mail.kind }, 'mail given up: sealed under another LATCHKEY_SECRET');
-        continue;
-      }
-      try {
-        const { file } = await transport.send({ id: mail.id, kind: mail.kind, ...message });
-        await store.mailSent(mail.id, this.#owner, this.#o.now());
-        logger?.info({ mail: mail.id, kind: mail.kind, attempts: mail.attempts, transport: transport.kind, ...(file ? { file } : {}) }, 'mail sent');
-      } catch (error) {
-        const { reason, permanent } = reasonOf(error);
-        const now = this.#o.now();
-        const giveUp = permanent || now - mail.createdAt >= MAIL_GIVE_UP_MS;
-        const retryAt = giveUp ? null : now + retryDelay(mail.attempts);
-        await store.mailFailed(mail.id, this.#owner, retryAt, reason);
-        logger?.warn(
-          { mail: mail.id, kind: mail.kind, attempts: mail.attempts, reason, ...(retryAt ? { retryAt } : {}) },
-          giveUp ? 'mail given up' : 'mail not sent yet',
-        );
-      }
-    }
+    const claimed = await this.#o.store.claimMail(this.#owner, this.#o.now(), this.#o.leaseMs, BATCH);
+    for (const mail of claimed) await this.#attempt(mail);
     return claimed.length;
+  }
+
+  /** Tries one claimed mail once; true when it was sent. */
+  async #attempt(mail: ClaimedMail): Promise<boolean> {
+    const { store, transport, sealKey, logger } = this.#o;
+    let message: SealedMessage;
+    try {
+      message = JSON.parse(unseal(sealKey, mail.sealed, `mail:${mail.id}`).toString('utf8')) as SealedMessage;
+    } catch {
+      // Sealed under another master secret: it can never be sent.
+      await store.mailFailed(mail.id, this.#owner, null, 'UNSEAL_FAILED');
+      logger?.warn({ mail: mail.id, kind: mail.kind }, 'mail given up: sealed under another LATCHKEY_SECRET');
+      return false;
+    }
+    try {
+      const { file } = await transport.send({ id: mail.id, kind: mail.kind, ...message });
+      await store.mailSent(mail.id, this.#owner, this.#o.now());
+      logger?.info({ mail: mail.id, kind: mail.kind, attempts: mail.attempts, transport: transport.kind, ...(file ? { file } : {}) }, 'mail sent');
+      return true;
+    } catch (error) {
+      const { reason, permanent } = reasonOf(error);
+      const now = this.#o.now();
+      const giveUp = permanent || now - mail.createdAt >= MAIL_GIVE_UP_MS;
+      const retryAt = giveUp ? null : now + retryDelay(mail.attempts);
+      await store.mailFailed(mail.id, this.#owner, retryAt, reason);
+      logger?.warn(
+        { mail: mail.id, kind: mail.kind, attempts: mail.attempts, reason, ...(retryAt ? { retryAt } : {}) },
+        giveUp ? 'mail given up' : 'mail not sent yet',
+      );
+      return false;
+    }
   }
 
   /** Stops the worker and waits for the pass in progress. */

@@ -7,7 +7,18 @@ import { ApiError } from '../errors.js';
 import type { Backend, StoreLogger } from './backend.js';
 import { isConnectionError, isEmailUniqueViolation, isUniqueViolation, toStoreError } from './errors.js';
 import type { AuditEventsTable, Database, SessionsTable, SigningKeysTable, UsersTable } from './schema.js';
-import { applyReset, applyVerification, claimDueMail, countMail, finishMail, insertLink, insertMail, releaseMail, voidLinks } from './mail.js';
+import {
+  applyReset,
+  applyVerification,
+  claimDueMail,
+  countMail,
+  expediteQueuedMail,
+  finishMail,
+  insertLink,
+  insertMail,
+  releaseMail,
+  voidLinks,
+} from './mail.js';
 import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
@@ -600,8 +611,10 @@ export class KyselyStore implements Store {
     );
   }
 
-  claimMail(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedMail[]> {
-    return this.#op('claimMail', (db) => claimDueMail(db, this.dialect, owner, now, leaseMs, limit));
+  claimMail(owner: string, now: number, leaseMs: number, limit: number, options: { dueBy?: number } = {}): Promise<ClaimedMail[]> {
+    return this.#op('claimMail', () =>
+      this.#backend.transaction((trx) => claimDueMail(trx, this.dialect, owner, now, leaseMs, limit, options.dueBy ?? now)),
+    );
   }
 
   mailSent(id: string, owner: string, now: number): Promise<boolean> {
@@ -610,6 +623,10 @@ export class KyselyStore implements Store {
 
   mailFailed(id: string, owner: string, retryAt: number | null, error: string): Promise<boolean> {
     return this.#op('mailFailed', (db) => releaseMail(db, id, owner, retryAt, error));
+  }
+
+  expediteMail(now: number): Promise<number> {
+    return this.#op('expediteMail', (db) => expediteQueuedMail(db, now));
   }
 
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>> {

@@ -162,8 +162,8 @@ export async function applyVerification(
 }
 
 /**
- * Takes the lease of up to `limit` due mails in one conditional update. On PostgreSQL the
- * candidates are picked `FOR UPDATE SKIP LOCKED`, so concurrent workers pick different rows
+ * Takes the lease of up to `limit` due mails, in the transaction the caller opens. On PostgreSQL
+ * the candidates are picked `FOR UPDATE SKIP LOCKED`, so concurrent workers pick different rows
  * instead of queueing on the same ones; on SQLite the single writer serialises them.
  */
 export async function claimDueMail(
@@ -173,17 +173,22 @@ export async function claimDueMail(
   now: number,
   leaseMs: number,
   limit: number,
+  dueBy: number,
 ): Promise<ClaimedMail[]> {
+  // A held mail is taken over only once its lease has really expired (at `now`, never `dueBy`).
   const due = (w: ExpressionBuilder<Database, 'mail_queue'>) =>
-    w.or([w.and([w('state', '=', 'queued'), w('next_attempt_at', '<=', now)]), w.and([w('state', '=', 'sending'), w('lease_until', '<=', now)])]);
+    w.or([w.and([w('state', '=', 'queued'), w('next_attempt_at', '<=', dueBy)]), w.and([w('state', '=', 'sending'), w('lease_until', '<=', now)])]);
+  // Two statements in the caller's transaction: pick the candidates (PostgreSQL: locked, skipping
+  // rows another worker is picking — a LIMIT inside `id IN (…)` is not a bound there, the planner
+  // may run the subquery again per row), then take them, the due condition checked on each row again.
+  let pick = trx.selectFrom('mail_queue').select('id').where(due).orderBy('next_attempt_at').limit(limit);
+  if (dialect === 'postgres') pick = pick.forUpdate().skipLocked();
+  const ids = (await pick.execute()).map((r) => r.id);
+  if (ids.length === 0) return [];
   const rows = await trx
     .updateTable('mail_queue')
     .set((eb) => ({ state: 'sending', lease_owner: owner, lease_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-    .where((eb) => {
-      const candidates = eb.selectFrom('mail_queue').select('id').where(due).orderBy('next_attempt_at').limit(limit);
-      return eb('id', 'in', dialect === 'postgres' ? candidates.forUpdate().skipLocked() : candidates);
-    })
-    // Checked again on the row itself: a concurrent claim that won the row makes this one skip it.
+    .where('id', 'in', ids)
     .where(due)
     .returning(['id', 'kind', 'sealed', 'attempts', 'created_at'])
     .execute();
@@ -216,6 +221,17 @@ export async function releaseMail(trx: Kysely<Database>, id: string, owner: stri
     .where('state', '=', 'sending')
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** Makes every queued mail due at `now` (SMTP is back: no mail waits out its backoff). */
+export async function expediteQueuedMail(trx: Kysely<Database>, now: number): Promise<number> {
+  const result = await trx
+    .updateTable('mail_queue')
+    .set({ next_attempt_at: now })
+    .where('state', '=', 'queued')
+    .where('next_attempt_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 export async function countMail(trx: Kysely<Database>): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>> {

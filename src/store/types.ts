@@ -343,10 +343,11 @@ export interface Store {
   verifyEmail(mac: string, now: number): Promise<VerifiedEmail | undefined>;
   /**
    * Takes the lease (until `now + leaseMs`) of up to `limit` mails that are due: queued with
-   * `nextAttemptAt <= now`, or sending with an expired lease (a worker died). One statement:
+   * `nextAttemptAt <= now` (or `<= options.dueBy`: a mail tried early), or sending with a lease
+   * expired at `now` (a worker died). One transaction:
    * concurrent workers, in this process or another, never hold one mail at once.
    */
-  claimMail(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedMail[]>;
+  claimMail(owner: string, now: number, leaseMs: number, limit: number, options?: { dueBy?: number }): Promise<ClaimedMail[]>;
   /** Marks a mail this worker holds sent and erases its message. Returns whether it held it. */
   mailSent(id: string, owner: string, now: number): Promise<boolean>;
   /**
@@ -354,6 +355,8 @@ export interface Store {
    * `null`, given up (state `dead`, message erased). `error` is a short, secret-free reason.
    */
   mailFailed(id: string, owner: string, retryAt: number | null, error: string): Promise<boolean>;
+  /** Makes every queued mail due now (the transport works again). Returns how many were waiting. */
+  expediteMail(now: number): Promise<number>;
   /** Counts of the queue by state, for `latchkey mail` and metrics. */
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>>;
 }

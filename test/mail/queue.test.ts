@@ -125,6 +125,55 @@ describe('mail queue over SMTP', () => {
     expect(await store.mailQueueCounts()).toEqual({ queued: 0, sending: 0, sent: 10, dead: 0 });
   });
 
+  it('SMTP back while mail waits out a 5-minute backoff: everything goes out within 60 s, once', async () => {
+    const { store } = await sqliteStore();
+    const down = await startSmtp();
+    await down.stop();
+    const clock = testClock();
+    const queue = queueFor(store, down.url, clock);
+    for (let i = 0; i < 10; i++) await store.enqueueMail(queue.compose('test', `wait${i}@example.test`, {}));
+    // Seven failed attempts: the next one is 5 minutes away.
+    for (let attempt = 1; attempt <= 7; attempt++) {
+      expect(await queue.runOnce()).toBe(10);
+      clock.advance(retryDelay(attempt));
+    }
+    clock.advance(-retryDelay(7));
+    expect(retryDelay(7)).toBe(300_000);
+    await down.start();
+    onTestFinished(() => down.stop());
+    clock.advance(30_000);
+    expect(await queue.runOnce()).toBe(0); // nothing is due for another 4.5 minutes…
+    await queue.poll(); // …but the worker's probe finds SMTP back and sends them all
+    const received = await down.waitFor(10);
+    expect(received).toHaveLength(10);
+    expect(await store.mailQueueCounts()).toEqual({ queued: 0, sending: 0, sent: 10, dead: 0 });
+  });
+
+  it('the server restarted while SMTP was down: the new process delivers every queued mail once', async () => {
+    const file = join(dir, `restart-${++n}`, 'latchkey.db');
+    const down = await startSmtp();
+    await down.stop();
+    const clock = testClock();
+    const first = await createStore({ url: `sqlite:${file}` });
+    await first.migrate();
+    const before = queueFor(first, down.url, clock);
+    for (let i = 0; i < 10; i++) await first.enqueueMail(before.compose('test', `restart${i}@example.test`, {}));
+    expect(await before.runOnce()).toBe(10);
+    await before.stop();
+    await first.close();
+
+    await down.start();
+    onTestFinished(() => down.stop());
+    const second = await createStore({ url: `sqlite:${file}` });
+    onTestFinished(() => second.close());
+    const after = queueFor(second, down.url, clock);
+    clock.advance(retryDelay(1));
+    expect(await after.runOnce()).toBe(10);
+    const received = await down.waitFor(10);
+    expect(new Set(received.map((m) => m.rcptTo[0])).size).toBe(10);
+    expect(await second.mailQueueCounts()).toEqual({ queued: 0, sending: 0, sent: 10, dead: 0 });
+  });
+
   it('a 4xx answer is retried, a 5xx answer gives up; no reason quotes the server or the address', async () => {
     const { store } = await sqliteStore();
     const logs: object[] = [];

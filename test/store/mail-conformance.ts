@@ -186,6 +186,20 @@ export function runMailConformance(name: string, { open, openMany, addUser, addS
       expect(await store.claimMail('w1', T0 + 100 * MINUTE, MINUTE, 10)).toEqual([]);
     });
 
+    it('an early claim (dueBy) takes mail waiting out its backoff, never a mail another worker holds', async () => {
+      const store = await open();
+      const held = mail();
+      const waiting = mail();
+      await store.enqueueMail(held);
+      await store.enqueueMail(waiting);
+      expect(await store.claimMail('w1', T0, MINUTE, 1)).toHaveLength(1);
+      const [other] = await store.claimMail('w1', T0, MINUTE, 1);
+      await store.mailFailed(other!.id, 'w1', T0 + 5 * MINUTE, 'ECONNECTION');
+      const early = await store.claimMail('w2', T0 + 1, MINUTE, 10, { dueBy: T0 + 10 * MINUTE });
+      expect(early.map((m) => m.id)).toEqual([other!.id]);
+      expect(await store.expediteMail(T0 + 2)).toBe(0);
+    });
+
     it('a mail whose worker died (lease expired) is claimed again', async () => {
       const store = await open();
       const m = mail();
