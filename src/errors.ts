@@ -86,12 +86,19 @@ export class ApiError extends LatchkeyError {
   readonly status: number;
   /** Extra, non-secret fields that may be shown to the client (e.g. validation details). */
   readonly details: Record<string, unknown> | undefined;
+  /** The `WWW-Authenticate` value to send instead of the default one (the DPoP challenges of docs/dpop.md). */
+  readonly challenge: string | undefined;
 
-  constructor(code: ErrorCode, message: string = ERROR_CODES[code].message, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message: string = ERROR_CODES[code].message,
+    options?: { cause?: unknown; details?: Record<string, unknown>; challenge?: string },
+  ) {
     super(code, message, options);
     this.name = 'ApiError';
     this.status = ERROR_CODES[code].status;
     this.details = options?.details;
+    this.challenge = options?.challenge;
   }
 }
 

@@ -36,6 +36,9 @@ export { createSigner, createVerifier, exportPublicJwk, importJwk } from './jwt/
 export type { JwsAlgorithm, VerificationKey, Verifier, VerifierOptions, VerifyResult } from './jwt/index.js';
 export { createRemoteJwks } from './jwks/index.js';
 export type { RemoteJwks, RemoteJwksOptions } from './jwks/index.js';
+// DPoP (docs/dpop.md): the proof replay cache to share between instances (requireAuth's `dpopReplayCache`).
+export { MemoryReplayCache, createReplayCache } from './dpop/index.js';
+export type { ReplayCache, ReplayVerdict } from './dpop/replay.js';
 
 // Storage, for custom deployments and tests
 export { createStore } from './store/index.js';

@@ -12,6 +12,8 @@ import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
 import { extractBearerToken } from '../http/bearer.js';
 import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
+import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
+import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
 import { cachedSessionCheck, DEFAULT_SESSION_CACHE_MS, MAX_SESSION_CACHE_MS, type SessionCheck } from './session-check.js';
 
 export type { AuthUser } from '../auth/access-token.js';
@@ -24,6 +26,17 @@ interface CommonOptions {
   checkSession?: boolean;
   /** How long a "session is live" answer is reused (ms, 0..5000). Default 2000. */
   sessionCacheMs?: number;
+  /**
+   * Remembers the DPoP proofs of `Authorization: DPoP` requests (docs/dpop.md#resource-servers).
+   * Default: in memory, per middleware; give a shared (Redis) one when several instances serve
+   * the same routes.
+   */
+  dpopReplayCache?: ReplayCache;
+  /**
+   * The origin (`https://api.example.com`) the `htu` of DPoP proofs must name. Default: the
+   * request's own scheme and `Host` (as the framework's trust-proxy setting reports them).
+   */
+  origin?: string;
 }
 
 /** Verify with the service of this process (the app that also mounts the auth routes). */
@@ -66,8 +79,44 @@ export type RequireAuthOptions = LocalAuthOptions | RemoteAuthOptions;
 
 export type AuthOutcome = { ok: true; user: AuthUser } | { ok: false; error: ApiError };
 
-/** Authenticates the request with these headers. Synchronous unless the network or store is needed. */
-export type Authenticator = (headers: IncomingHttpHeaders) => AuthOutcome | Promise<AuthOutcome>;
+/** What a DPoP proof of the request must name: its method and `htu` (computed only when needed). */
+export interface RequestTarget {
+  method: string;
+  htu(): string;
+}
+
+/**
+ * Authenticates the request with these headers (and, for `Authorization: DPoP`, its target).
+ * Synchronous unless the network or store is needed.
+ */
+export type Authenticator = (headers: IncomingHttpHeaders, target?: RequestTarget) => AuthOutcome | Promise<AuthOutcome>;
+
+/** The `htu` of a request: `origin` (or the request's scheme and host) + the path, without query. */
+export function requestHtu(origin: string | undefined, protocol: string, host: string | undefined, url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return `${origin ?? `${protocol}://${host ?? ''}`}${path}`;
+}
+
+const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
+const DPOP_SCHEME = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * A 401 with the DPoP challenge first (RFC 9449 §7.1): `invalid_token` for a bound token sent
+ * as Bearer or an unbound one sent as DPoP, `invalid_dpop_proof` for a missing or bad proof.
+ */
+function dpopFail(code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF' | 'TOKEN_EXPIRED' | 'SESSION_REVOKED'): AuthOutcome {
+  const error = code === 'INVALID_DPOP_PROOF' ? 'invalid_dpop_proof' : 'invalid_token';
+  return { ok: false, error: new ApiError(code, undefined, { challenge: `DPoP error="${error}", algs="${DPOP_ALGS}", Bearer realm="latchkey"` }) };
+}
+
+/** `Authorization: Bearer …` or `Authorization: DPoP …`; an empty token for a malformed credential. */
+function credentialsOf(headers: IncomingHttpHeaders): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+  const header = headers.authorization;
+  if (header !== undefined && /^dpop(\s|$)/i.test(header)) return { scheme: 'DPoP', token: DPOP_SCHEME.exec(header)?.[1] ?? '' };
+  const token = extractBearerToken(headers);
+  return token === undefined ? undefined : { scheme: 'Bearer', token };
+}
 
 /** A misconfigured `requireAuth`: the same `ConfigError` (`CONFIG_INVALID`) as any other option, naming `requireAuth`. */
 function configError(message: string, reason: ConfigReason): ConfigError {
@@ -89,12 +138,23 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
     throw configError('give exactly one of `latchkey`, `jwksUrl` or `jwks`', 'conflict');
   const verify = local ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
   const live = sessionCheckOf(options, ttl);
+  const now = local ? (options as LocalAuthOptions).latchkey.now : (remote.now ?? Date.now);
+  const verifyProof = createProofVerifier({ replayCache: options.dpopReplayCache ?? new MemoryReplayCache({ now }), now });
+  const { origin } = options;
+  if (origin !== undefined && (typeof origin !== 'string' || !/^https?:\/\/[^/?#]+$/i.test(origin))) {
+    throw configError('origin must be an http(s) origin without a path, e.g. https://api.example.com', 'format');
+  }
 
-  return (headers) => {
-    const token = extractBearerToken(headers);
-    if (token === undefined) return fail('MISSING_TOKEN');
-    if (token === '') return fail('INVALID_TOKEN');
-    const verified = verify(token);
+  return (headers, target) => {
+    const credentials = credentialsOf(headers);
+    if (credentials === undefined) return fail('MISSING_TOKEN');
+    const { scheme, token } = credentials;
+    if (token === '') return scheme === 'DPoP' ? dpopFail('INVALID_TOKEN') : fail('INVALID_TOKEN');
+    // The proof is checked after every verification, a cached one included: the verified-token
+    // cache can never let a bound token skip its proof.
+    const bind = (outcome: AuthOutcome) => bindingOf(outcome, scheme, token, headers, target, verifyProof);
+    const first = verify(token);
+    const verified = first instanceof Promise ? first.then(bind) : bind(first);
     if (!live) return verified;
     const withSession = (outcome: AuthOutcome): AuthOutcome | Promise<AuthOutcome> =>
       outcome.ok
@@ -105,6 +165,35 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
         : outcome;
     return verified instanceof Promise ? verified.then(withSession) : withSession(verified);
   };
+}
+
+/** Checks the token's binding (`cnf.jkt`) against the scheme it came with, and the proof of a DPoP request. */
+function bindingOf(
+  outcome: AuthOutcome,
+  scheme: 'Bearer' | 'DPoP',
+  token: string,
+  headers: IncomingHttpHeaders,
+  target: RequestTarget | undefined,
+  verifyProof: ProofVerifier,
+): AuthOutcome | Promise<AuthOutcome> {
+  if (!outcome.ok) {
+    const code = outcome.error.code;
+    return scheme === 'DPoP' && (code === 'INVALID_TOKEN' || code === 'TOKEN_EXPIRED') ? dpopFail(code) : outcome;
+  }
+  const cnf = outcome.user.claims.cnf;
+  const jkt = (cnf as { jkt?: unknown } | null | undefined)?.jkt;
+  if (cnf !== undefined && typeof jkt !== 'string') return fail('INVALID_TOKEN');
+  if (scheme === 'Bearer') return jkt === undefined ? outcome : dpopFail('INVALID_TOKEN');
+  if (jkt === undefined) return dpopFail('INVALID_TOKEN');
+  if (target === undefined) return dpopFail('INVALID_DPOP_PROOF');
+  const header = headers.dpop;
+  const proof = Array.isArray(header) ? header.join(', ') : header;
+  const settle = (result: Awaited<ReturnType<ProofVerifier>>): AuthOutcome => {
+    if (result.ok) return outcome;
+    return result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE' ? fail('UNAVAILABLE') : dpopFail('INVALID_DPOP_PROOF');
+  };
+  const result = verifyProof(proof, { method: target.method, url: target.htu(), accessToken: token, jkt: jkt as string });
+  return result instanceof Promise ? result.then(settle) : settle(result);
 }
 
 function sessionCheckOf(options: RequireAuthOptions, ttl: number): SessionCheck | undefined {

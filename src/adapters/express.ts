@@ -20,7 +20,7 @@ import { errorAnswer } from '../http/errors.js';
 import { writeAnswer } from '../http/exchange.js';
 import { jwksAnswer } from '../http/routes/jwks.js';
 import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery.js';
-import { createAuthenticator, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
+import { createAuthenticator, requestHtu, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
 import { hasRole } from './roles.js';
 
 export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
@@ -60,7 +60,10 @@ export function requireAuth(options: RequireAuthOptions): RequestHandler {
     }
   };
   return function latchkeyRequireAuth(req, res, next) {
-    const outcome = authenticate(req.headers);
+    const outcome = authenticate(req.headers, {
+      method: req.method,
+      htu: () => requestHtu(options.origin, req.protocol, req.get('host'), req.originalUrl),
+    });
     if (outcome instanceof Promise) outcome.then((result) => settle(req, res, next, result), next);
     else settle(req, res, next, outcome);
   };

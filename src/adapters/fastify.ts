@@ -20,7 +20,7 @@ import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery
 import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
 import { clientAddress } from '../http/client-address.js';
 import { errorAnswer, errorHandler, notFoundHandler, sendAnswer } from '../http/errors.js';
-import { createAuthenticator, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
+import { createAuthenticator, requestHtu, type AuthOutcome, type AuthUser, type RequireAuthOptions } from './authenticate.js';
 import { hasRole } from './roles.js';
 
 export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
@@ -55,7 +55,10 @@ function settle(request: FastifyRequest, reply: FastifyReply, done: (error?: Err
 export function requireAuth(options: RequireAuthOptions): preHandlerHookHandler {
   const authenticate = createAuthenticator(options);
   return function latchkeyRequireAuth(request, reply, done) {
-    const outcome = authenticate(request.headers);
+    const outcome = authenticate(request.headers, {
+      method: request.method,
+      htu: () => requestHtu(options.origin, request.protocol, request.host, request.url),
+    });
     if (outcome instanceof Promise) {
       outcome.then(
         (result) => settle(request, reply, done, result),

@@ -50,7 +50,8 @@ function bearerChallenge(code: ErrorCode): string {
  */
 export function errorAnswer(error: ApiError): HttpAnswer {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
-  if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
+  if (error.challenge !== undefined) headers['www-authenticate'] = error.challenge;
+  else if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
   if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfter);
   return jsonAnswer(error.status, { error: error.code, message: error.message, ...error.details }, headers);
 }
