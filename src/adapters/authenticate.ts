@@ -9,7 +9,7 @@ import { ApiError, ConfigError, type ConfigReason, type ErrorCode } from '../err
 import type { Latchkey } from '../latchkey.js';
 import { authenticateAccessToken, createAccessTokenVerifier, type AuthenticateResult, type AuthUser } from '../auth/access-token.js';
 import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
-import { extractBearerToken } from '../http/bearer.js';
+import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../http/bearer.js';
 import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
@@ -98,24 +98,12 @@ export function requestHtu(origin: string | undefined, protocol: string, host: s
   return `${origin ?? `${protocol}://${host ?? ''}`}${path}`;
 }
 
-const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
-const DPOP_SCHEME = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
-
 /**
  * A 401 with the DPoP challenge first (RFC 9449 §7.1): `invalid_token` for a bound token sent
  * as Bearer or an unbound one sent as DPoP, `invalid_dpop_proof` for a missing or bad proof.
  */
-function dpopFail(code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF' | 'TOKEN_EXPIRED' | 'SESSION_REVOKED'): AuthOutcome {
-  const error = code === 'INVALID_DPOP_PROOF' ? 'invalid_dpop_proof' : 'invalid_token';
-  return { ok: false, error: new ApiError(code, undefined, { challenge: `DPoP error="${error}", algs="${DPOP_ALGS}", Bearer realm="latchkey"` }) };
-}
-
-/** `Authorization: Bearer …` or `Authorization: DPoP …`; an empty token for a malformed credential. */
-function credentialsOf(headers: IncomingHttpHeaders): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
-  const header = headers.authorization;
-  if (header !== undefined && /^dpop(\s|$)/i.test(header)) return { scheme: 'DPoP', token: DPOP_SCHEME.exec(header)?.[1] ?? '' };
-  const token = extractBearerToken(headers);
-  return token === undefined ? undefined : { scheme: 'Bearer', token };
+function dpopFail(code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF' | 'TOKEN_EXPIRED'): AuthOutcome {
+  return { ok: false, error: new ApiError(code, undefined, { challenge: dpopChallenge(code) }) };
 }
 
 /** A misconfigured `requireAuth`: the same `ConfigError` (`CONFIG_INVALID`) as any other option, naming `requireAuth`. */
@@ -146,7 +134,7 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
   }
 
   return (headers, target) => {
-    const credentials = credentialsOf(headers);
+    const credentials = extractCredentials(headers);
     if (credentials === undefined) return fail('MISSING_TOKEN');
     const { scheme, token } = credentials;
     if (token === '') return scheme === 'DPoP' ? dpopFail('INVALID_TOKEN') : fail('INVALID_TOKEN');
@@ -186,8 +174,7 @@ function bindingOf(
   if (scheme === 'Bearer') return jkt === undefined ? outcome : dpopFail('INVALID_TOKEN');
   if (jkt === undefined) return dpopFail('INVALID_TOKEN');
   if (target === undefined) return dpopFail('INVALID_DPOP_PROOF');
-  const header = headers.dpop;
-  const proof = Array.isArray(header) ? header.join(', ') : header;
+  const proof = dpopHeaderOf(headers);
   const settle = (result: Awaited<ReturnType<ProofVerifier>>): AuthOutcome => {
     if (result.ok) return outcome;
     return result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE' ? fail('UNAVAILABLE') : dpopFail('INVALID_DPOP_PROOF');

@@ -119,6 +119,7 @@ export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions 
           body,
           params: found.params,
           mountPath: req.baseUrl || '/',
+          path: `${req.baseUrl ?? ''}${req.url.split('?', 1)[0]}`,
         }),
       )
       .then(

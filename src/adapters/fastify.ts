@@ -129,6 +129,7 @@ export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
               body: request.body,
               params: request.params as Record<string, string>,
               mountPath,
+              path: request.url.split('?', 1)[0]!,
             }),
           ),
       });

@@ -37,7 +37,7 @@ import {
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
 import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
-import { checkProof } from './dpop-proofs.js';
+import { checkProof, type DpopRequest } from './dpop-proofs.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -251,6 +251,16 @@ export class AuthService {
       detail: { reason: reason ?? (user ? 'wrong_password' : 'unknown_user'), emailDomain: email.split('@')[1] ?? null },
     });
     throw new ApiError('INVALID_CREDENTIALS');
+  }
+
+  /**
+   * Checks the DPoP proof of a request made with a bound access token (`cnf.jkt`): made for the
+   * request, by that key, with the token's `ath`, not replayed. Never throws for a bad proof.
+   */
+  async checkAccessProof(request: DpopRequest, accessToken: string, jkt: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const result = await this.#verifyProof(request.proof, { method: request.method, url: request.url, accessToken, jkt });
+    if (!result.ok && result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE') throw new ApiError('UNAVAILABLE');
+    return result.ok ? { ok: true } : result;
   }
 
   // ── a session's tokens (refresh.ts) ──────────────────────────────────────

@@ -17,6 +17,8 @@ export interface HttpRequest {
   readonly params: Readonly<Record<string, string>>;
   /** Where the routes are mounted (`/auth`): the refresh cookie's `Path`. */
   readonly mountPath: string;
+  /** The request's full path without the query (`/auth/sessions/abc`): the `htu` of its DPoP proof. */
+  readonly path: string;
 }
 
 export interface HttpAnswer {

@@ -19,6 +19,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
 import { PASSWORD } from '../http/contract.js';
 import { ath, makeProof, proofKey } from '../dpop/helpers.js';
+import { expressHost } from '../adapters/hosts.js';
 
 const ISSUER = 'http://localhost:3000';
 const BODY = { 'x-latchkey-transport': 'body' };
@@ -32,9 +33,11 @@ describe('attacks: DPoP-bound access tokens at requireAuth', () => {
   const attacker = proofKey('ES256');
   let bound: string;
   let unbound: string;
+  let embedded: TestServer;
 
   beforeAll(async () => {
     t = await startTestServer();
+    embedded = await startTestServer({ buildApp: (latchkey) => expressHost(latchkey) });
     const remote = () => ({ jwksUrl: `${t.baseUrl}/.well-known/jwks.json`, issuer: ISSUER, audience: 'latchkey' });
     const app = express();
     app.get('/api/local', expressRequireAuth({ latchkey: t.latchkey }), (req, res) => res.json({ id: req.user!.id }));
@@ -61,6 +64,7 @@ describe('attacks: DPoP-bound access tokens at requireAuth', () => {
     await new Promise<void>((resolve) => expressServer.close(() => resolve()));
     await fastifyApp.close();
     await t.close();
+    await embedded.close();
   });
 
   const now = () => t.clock.now() / 1000;
@@ -133,6 +137,63 @@ describe('attacks: DPoP-bound access tokens at requireAuth', () => {
       });
     }
   }
+
+  describe.each([
+    ['standalone (Fastify plugin)', () => t],
+    ['Express router', () => embedded],
+  ])("the auth API's own bearer routes, %s", (_name, server) => {
+    let session: { access: string; id: string };
+    beforeAll(async () => {
+      const s = server();
+      const email = `dpop-api-${Date.now()}-${Math.random()}@example.com`;
+      await s.client.post('/auth/register', { body: { email, password: PASSWORD } });
+      const login = await s.client.post('/auth/login', {
+        body: { email, password: PASSWORD },
+        headers: { ...BODY, dpop: makeProof(key, 'POST', `${ISSUER}/auth/login`, s.clock.now() / 1000) },
+      });
+      expect(login.body.tokenType).toBe('DPoP');
+      const access = login.body.accessToken as string;
+      const proofFor = (method: string, path: string) =>
+        makeProof(key, method, `${ISSUER}${path}`, s.clock.now() / 1000, { claims: { ath: ath(access) } });
+      const sessions = await s.client.get('/auth/sessions', {
+        headers: { authorization: `DPoP ${access}`, dpop: proofFor('GET', '/auth/sessions') },
+      });
+      expect(sessions.status).toBe(200);
+      session = { access, id: sessions.body.sessions[0].id };
+    });
+    const proof = (k: typeof key, method: string, path: string, token: string) =>
+      makeProof(k, method, `${ISSUER}${path}`, server().clock.now() / 1000, { claims: { ath: ath(token) } });
+
+    it('GET /auth/me: DPoP with its proof → 200; as Bearer, without a proof, or with another key → 401 with the DPoP challenge', async () => {
+      const c = server().client;
+      const me = (headers: Record<string, string>) => c.get('/auth/me', { headers });
+      expect((await me({ authorization: `DPoP ${session.access}`, dpop: proof(key, 'GET', '/auth/me', session.access) })).status).toBe(200);
+      for (const [headers, code] of [
+        [{ authorization: `Bearer ${session.access}` }, 'INVALID_TOKEN'],
+        [{ authorization: `DPoP ${session.access}` }, 'INVALID_DPOP_PROOF'],
+        [{ authorization: `DPoP ${session.access}`, dpop: proof(attacker, 'GET', '/auth/me', session.access) }, 'INVALID_DPOP_PROOF'],
+        [{ authorization: `DPoP ${session.access}`, dpop: proof(key, 'GET', '/auth/sessions', session.access) }, 'INVALID_DPOP_PROOF'],
+        [{ authorization: `DPoP ${session.access}`, dpop: proof(key, 'GET', '/auth/me', unbound) }, 'INVALID_DPOP_PROOF'],
+      ] as const) {
+        const res = await me(headers);
+        expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: code });
+        expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_(token|dpop_proof)", algs="ES256 EdDSA RS256 PS256"/);
+      }
+    });
+
+    it('a stolen bound access token cannot end sessions as Bearer; with the key, DELETE /auth/sessions/:id works', async () => {
+      const c = server().client;
+      const path = `/auth/sessions/${session.id}`;
+      const stolen = await c.request('DELETE', path, { bearer: session.access });
+      expect({ status: stolen.status, error: stolen.body.error }).toEqual({ status: 401, error: 'INVALID_TOKEN' });
+      const logoutAll = await c.post('/auth/logout-all', { bearer: session.access });
+      expect(logoutAll.status).toBe(401);
+      const ok = await c.request('DELETE', path, {
+        headers: { authorization: `DPoP ${session.access}`, dpop: proof(key, 'DELETE', path, session.access) },
+      });
+      expect(ok.status).toBe(204);
+    });
+  });
 
   it("accepts proofs of panva's dpop package end to end (login, refresh, resource)", async () => {
     const keyPair = await dpop.generateKeyPair('ES256');

@@ -22,7 +22,7 @@ function failure(description: string, codes: readonly ErrorCode[], headers?: Rec
   } as const;
 }
 
-const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED'] as const;
+const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'INVALID_DPOP_PROOF'] as const;
 const SESSION_FAILURES = [...BEARER_FAILURES, 'SESSION_REVOKED'] as const;
 
 /** What every route can answer: the fallbacks, and the server's side. */
@@ -46,7 +46,8 @@ const rateLimited = failure('over a rate limit', ['RATE_LIMITED'], {
 const challenge = {
   'www-authenticate': {
     type: 'string',
-    description: 'Bearer realm="latchkey" for MISSING_TOKEN; otherwise also error="invalid_token" and error_description (RFC 6750)',
+    description:
+      'Bearer realm="latchkey" for MISSING_TOKEN; otherwise also error="invalid_token" and error_description (RFC 6750); for a DPoP-bound token (Authorization: DPoP with a DPoP proof header, docs/dpop.md) the DPoP challenge first: DPoP error="invalid_token" or "invalid_dpop_proof", algs="…"',
   },
 } as const;
 const bearerFailure = (description: string, codes: readonly ErrorCode[]) => failure(description, codes, challenge);

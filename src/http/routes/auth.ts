@@ -10,7 +10,7 @@ import { ApiError } from '../../errors.js';
 import type { Latchkey } from '../../latchkey.js';
 import type { IssuedTokens, Principal, RequestContext } from '../../auth/service.js';
 import { assertSameSite } from '../csrf.js';
-import { extractBearerToken } from '../bearer.js';
+import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../bearer.js';
 import { errorAnswer } from '../errors.js';
 import { jsonAnswer, type HttpAnswer, type HttpRequest, type HttpRoute } from '../exchange.js';
 import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
@@ -71,12 +71,27 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     return usesBodyTransport(request.headers) ? {} : { 'set-cookie': clearedRefreshCookie(cookieOf(request)) };
   }
 
-  /** Resolves the bearer principal or throws the RFC 6750 401. */
+  /**
+   * Resolves the principal of `Authorization: Bearer` or, for a DPoP-bound token,
+   * `Authorization: DPoP` with its proof (docs/dpop.md#resource-servers); else throws the 401.
+   */
   async function principalOf(request: HttpRequest): Promise<Principal> {
-    const token = extractBearerToken(request.headers);
-    if (token === undefined) throw new ApiError('MISSING_TOKEN');
+    const credentials = extractCredentials(request.headers);
+    if (credentials === undefined) throw new ApiError('MISSING_TOKEN');
+    const { scheme, token } = credentials;
+    const dpopError = (code: 'INVALID_TOKEN' | 'TOKEN_EXPIRED' | 'INVALID_DPOP_PROOF') =>
+      new ApiError(code, undefined, { challenge: dpopChallenge(code) });
+    if (token === '') throw scheme === 'DPoP' ? dpopError('INVALID_TOKEN') : new ApiError('INVALID_TOKEN');
     const result = await auth.authenticateFresh(token);
-    if (!result.ok) throw new ApiError(result.code);
+    if (!result.ok) throw scheme === 'DPoP' ? dpopError(result.code) : new ApiError(result.code);
+    const cnf = result.principal.claims.cnf;
+    const jkt = (cnf as { jkt?: unknown } | null | undefined)?.jkt;
+    if (cnf !== undefined && typeof jkt !== 'string') throw new ApiError('INVALID_TOKEN');
+    if ((scheme === 'Bearer') !== (jkt === undefined)) throw dpopError('INVALID_TOKEN');
+    if (typeof jkt === 'string') {
+      const proof = { proof: dpopHeaderOf(request.headers), method: request.method, url: `${issuerOrigin}${request.path}` };
+      if (!(await auth.checkAccessProof(proof, token, jkt)).ok) throw dpopError('INVALID_DPOP_PROOF');
+    }
     return result.principal;
   }
 
