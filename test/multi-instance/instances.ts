@@ -56,12 +56,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+/** `onOutput` sees the process's output as it arrives, before the instance is ready. */
+export async function startInstance(
+  name: string,
+  env: Record<string, string>,
+  options: { onOutput?: (output: string) => void } = {},
+): Promise<Instance> {
   const port = await freePort();
   const child = spawnCli(['serve'], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' } });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  const collect = (d: Buffer) => {
+    output += d;
+    options.onOutput?.(output);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
   child.stdin!.end();
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>

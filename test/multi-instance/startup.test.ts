@@ -44,9 +44,17 @@ await describeServices('serve while PostgreSQL is unavailable at start-up', {}, 
       for (const s of proxy?.sockets ?? []) s.destroy();
       await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
     });
-    // The database "comes up" 2 s after the server process starts.
-    const starting = startInstance('late-db', env);
-    await sleep(2_000);
+    // The database "comes up" once the server has found it down and said it will retry (a
+    // fixed delay raced the process's own start-up on a loaded machine).
+    let retrying!: () => void;
+    const firstRetry = new Promise<void>((resolve) => (retrying = resolve));
+    const starting = startInstance('late-db', env, {
+      onOutput: (output) => {
+        if (output.includes('database unavailable at start-up; retrying')) retrying();
+      },
+    });
+    await Promise.race([firstRetry, starting.then(() => Promise.reject(new Error('ready without a database')))]);
+    await sleep(500);
     proxy = await forwarder(port, target);
     const instance = await starting;
     onTestFinished(() => instance.stop().then(() => undefined));
