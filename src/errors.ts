@@ -24,6 +24,7 @@ export const ERROR_CODES = {
     message: 'The refresh token was already used; the session has been revoked.',
   },
   SESSION_EXPIRED: { status: 401, message: 'The session has expired; sign in again.' },
+  DPOP_REQUIRED: { status: 400, message: 'This server signs in only with a DPoP proof (a DPoP header).' },
   INVALID_DPOP_PROOF: { status: 401, message: 'A valid DPoP proof by the key of this session is required.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request rejected.' },
   MISSING_TOKEN: { status: 401, message: 'An access token is required.' },

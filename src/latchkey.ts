@@ -174,6 +174,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       accountMail,
       requireEmailVerification: config.requireEmailVerification,
       dpopReplayCache,
+      dpop: config.dpop,
     });
     email = new EmailFlows({
       store,

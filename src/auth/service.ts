@@ -80,6 +80,8 @@ export interface AuthServiceOptions {
    * Default: in memory (one process); share a Redis one between instances.
    */
   dpopReplayCache?: ReplayCache | undefined;
+  /** `LATCHKEY_DPOP`: `optional` (default) binds logins that send a proof, `required` refuses the others, `off` ignores proofs at login. */
+  dpop?: 'off' | 'optional' | 'required';
 }
 
 /** What account events tell the mail side (implemented by `EmailFlows`). */
@@ -129,6 +131,7 @@ export class AuthService {
       now: Date.now,
       verifiedTokenCacheSize: DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
       requireEmailVerification: false,
+      dpop: 'optional',
       ...rest,
     };
     this.rateLimiter = rateLimits
@@ -198,7 +201,11 @@ export class AuthService {
     // Counted before anything else; over a limit, the password is never checked.
     const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
     // A proof binds the new session to its key; an invalid one signs no one in (checked before the password).
-    const proof = await checkProof(this.#verifyProof, ctx.dpop);
+    if (this.#o.dpop === 'required' && ctx.dpop?.proof === undefined) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'dpop_required' } });
+      throw new ApiError('DPOP_REQUIRED');
+    }
+    const proof = this.#o.dpop === 'off' ? undefined : await checkProof(this.#verifyProof, ctx.dpop);
     if (proof && !proof.ok) {
       await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'invalid_dpop_proof', dpop: proof.reason } });
       throw new ApiError('INVALID_DPOP_PROOF');

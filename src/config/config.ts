@@ -122,6 +122,8 @@ export interface LatchkeyConfig {
   verifyTokenTtl: number;
   /** Unverified accounts cannot sign in, and registration no longer tells who has an account (`LATCHKEY_REQUIRE_EMAIL_VERIFICATION`). */
   requireEmailVerification: boolean;
+  /** DPoP-bound sessions (`LATCHKEY_DPOP`, docs/dpop.md): `optional` (default), `required` (unbound logins refused), `off` (proofs at login ignored). */
+  dpop: 'off' | 'optional' | 'required';
 }
 
 /**
@@ -181,6 +183,7 @@ export const CONFIG_VARIABLES = {
   resetTokenTtl: 'LATCHKEY_RESET_TOKEN_TTL',
   verifyTokenTtl: 'LATCHKEY_VERIFY_TOKEN_TTL',
   requireEmailVerification: 'LATCHKEY_REQUIRE_EMAIL_VERIFICATION',
+  dpop: 'LATCHKEY_DPOP',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -539,6 +542,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     resetTokenTtl: integer('resetTokenTtl', 900, 1, 86_400),
     verifyTokenTtl: integer('verifyTokenTtl', 86_400, 1, 2_592_000),
     requireEmailVerification: boolean('requireEmailVerification', false),
+    dpop: choice('dpop', ['off', 'optional', 'required'] as const, 'optional'),
   });
 }
 

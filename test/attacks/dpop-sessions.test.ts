@@ -9,6 +9,7 @@
 import * as dpop from 'dpop';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { TestResponse } from '../helpers/http-client.js';
 import { PASSWORD } from '../http/contract.js';
@@ -200,6 +201,35 @@ describe('attacks: DPoP-bound sessions', () => {
       const refreshed = await refresh(res.body.refreshToken, await dpop.generateProof(keyPair, `${ORIGIN}/auth/refresh?x=1`, 'POST'));
       expect(refreshed.status, alg).toBe(200);
       expectRefused(await refresh(refreshed.body.refreshToken));
+    }
+  });
+});
+
+describe('LATCHKEY_DPOP', () => {
+  it('is optional by default; an unknown value is a configuration error naming the variable', () => {
+    expect(loadConfig({}).dpop).toBe('optional');
+    expect(loadConfig({ LATCHKEY_DPOP: 'required' }).dpop).toBe('required');
+    expect(() => loadConfig({ LATCHKEY_DPOP: 'maybe' })).toThrow(/LATCHKEY_DPOP/);
+  });
+
+  it.each([
+    ['required', 400, 'DPOP_REQUIRED', 'DPoP'],
+    ['off', 200, undefined, 'Bearer'],
+  ] as const)('=%s: a login without a proof → %s %s; with a proof → %s', async (mode, status, error, withProof) => {
+    const t = await startTestServer({ dpop: mode });
+    try {
+      const email = `dpop-${mode}-${Date.now()}@example.com`;
+      await t.client.post('/auth/register', { body: { email, password: PASSWORD } });
+      const login = (headers: Record<string, string>) =>
+        t.client.post('/auth/login', { body: { email, password: PASSWORD }, headers: { ...BODY, ...headers } });
+      const without = await login({});
+      expect({ status: without.status, error: without.body.error }).toEqual({ status, error });
+      const key = proofKey('ES256');
+      const bound = await login({ dpop: makeProof(key, 'POST', `${ORIGIN}/auth/login`, t.clock.now() / 1000) });
+      expect(bound.status).toBe(200);
+      expect(bound.body.tokenType).toBe(withProof);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -135,6 +135,7 @@ const TABLE: Row[] = [
   row('resetTokenTtl', 'range', '86401', 86_401),
   row('verifyTokenTtl', 'range', '2592001', 2_592_001),
   row('requireEmailVerification', 'type', 'sometimes', 'sometimes'),
+  row('dpop', 'choice', 'maybe', 'maybe'),
   row('mailFrom', 'type', null, ''),
   row('mailTemplates', 'type', null, 42),
 ];

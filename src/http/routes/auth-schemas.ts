@@ -107,6 +107,10 @@ export const schemas = {
     response: {
       ...withBody,
       200: tokenResponse,
+      400: failure(
+        'malformed, non-UTF-8 or non-object JSON; a missing or mistyped field; DPOP_REQUIRED: no DPoP proof while LATCHKEY_DPOP=required',
+        ['VALIDATION_FAILED', 'DPOP_REQUIRED'],
+      ),
       401: failure('unknown address or wrong password (one answer for both), or an invalid DPoP proof header', [
         'INVALID_CREDENTIALS',
         'INVALID_DPOP_PROOF',
