@@ -6,7 +6,7 @@
 import { mkdir, writeFile, chmod } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { ConfigError } from '../errors.js';
 import type { RenderedMail } from './templates.js';
 
@@ -58,6 +58,20 @@ function parseSmtpUrl(value: string): URL {
   return url;
 }
 
+/**
+ * A nodemailer transporter made on first use: nodemailer takes ~40–80 ms to load, which
+ * `import 'latchkey'` should not pay (bench/import-time.mjs) — a server sends its first mail later.
+ */
+function lazyTransporter(make: (nodemailer: typeof import('nodemailer')['default']) => Transporter): { get(): Promise<Transporter>; close(): void } {
+  let made: Promise<Transporter> | undefined;
+  return {
+    get: () => (made ??= import('nodemailer').then((module) => make(module.default))),
+    close: () => {
+      void made?.then((t) => t.close());
+    },
+  };
+}
+
 export function createMailTransport(options: TransportOptions): MailTransport {
   const timeout = options.timeoutMs ?? 10_000;
   if (!options.smtpUrl) return outboxTransport(resolve(options.outboxDir), options.from);
@@ -65,23 +79,25 @@ export function createMailTransport(options: TransportOptions): MailTransport {
   const secure = url.protocol === 'smtps:';
   const host = url.hostname;
   const auth = url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined;
-  const transporter = nodemailer.createTransport({
-    host,
-    port: url.port ? Number(url.port) : secure ? 465 : 587,
-    secure,
-    // Credentials travel only over TLS: STARTTLS is required unless the server is this machine.
-    requireTLS: !secure && auth !== undefined && !isLoopback(host),
-    ...(auth ? { auth } : {}),
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: 3 * timeout,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  });
+  const transporter = lazyTransporter((nodemailer) =>
+    nodemailer.createTransport({
+      host,
+      port: url.port ? Number(url.port) : secure ? 465 : 587,
+      secure,
+      // Credentials travel only over TLS: STARTTLS is required unless the server is this machine.
+      requireTLS: !secure && auth !== undefined && !isLoopback(host),
+      ...(auth ? { auth } : {}),
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: 3 * timeout,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    }),
+  );
   return {
     kind: 'smtp',
     async send(mail) {
-      await transporter.sendMail(message(options.from, mail));
+      await (await transporter.get()).sendMail(message(options.from, mail));
       return {};
     },
     close: () => transporter.close(),
@@ -102,12 +118,12 @@ function message(from: string, mail: OutgoingMail) {
 }
 
 function outboxTransport(dir: string, from: string): MailTransport {
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const composer = lazyTransporter((nodemailer) => nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }));
   return {
     kind: 'outbox',
     outboxDir: dir,
     async send(mail) {
-      const info = await composer.sendMail(message(from, mail));
+      const info = await (await composer.get()).sendMail(message(from, mail));
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.kind}-${mail.id}.eml`);
       // `wx`: a retry after a crash between the write and the queue update makes a second
