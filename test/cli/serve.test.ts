@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { runCli, spawnCli, waitForHttp, BIN, TSX } from '../helpers/cli.js';
 import { serviceAvailable } from '../helpers/services.js';
+import { freePort } from '../helpers/ports.js';
 
 /** script(1) (util-linux) runs a command on a pseudo-terminal: the terminal-log test needs it. */
 const haveScript = serviceAvailable('script', existsSync('/usr/bin/script') ? undefined : 'script(1) not found at /usr/bin/script (util-linux)');
@@ -28,7 +29,7 @@ afterAll(async () => {
 describe('latchkey serve', () => {
   it('starts with zero configuration, creates ./data with a 0600 secret, serves, and exits 0 on SIGTERM', async () => {
     const cwd = await tempDir();
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawnCli(['serve', '--port', String(port)], { cwd });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
@@ -56,7 +57,7 @@ describe('latchkey serve', () => {
 
   it("serves the decoder (CSP connect-src 'none') and the demo, and counts the real flow in /metrics", async () => {
     const cwd = await tempDir();
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_REFRESH_GRACE: '0' } });
     try {
@@ -97,7 +98,7 @@ describe('latchkey serve', () => {
 
   it('on a non-default port with no configuration: prints one demo URL, and localhost and 127.0.0.1 both pass the cross-site check', async () => {
     const cwd = await tempDir();
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawnCli(['serve'], { cwd, env: { PORT: String(port) } });
     const out = collect(child);
     try {
@@ -123,7 +124,7 @@ describe('latchkey serve', () => {
 
   it('LATCHKEY_ISSUER set: the issuer and the one allowed origin are exactly what it says, whatever the port', async () => {
     const cwd = await tempDir();
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_ISSUER: 'https://auth.example.com' } });
     const out = collect(child);
     try {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { spawnCli, waitForHttp } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('graceful shutdown', () => {
   const dirs: string[] = [];
@@ -21,7 +22,7 @@ describe('graceful shutdown', () => {
   async function serve() {
     const cwd = await mkdtemp(join(tmpdir(), 'latchkey-stop-'));
     dirs.push(cwd);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawnCli(['serve', '--port', String(port)], { cwd, env: { LATCHKEY_LOG_LEVEL: 'silent' } });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     // A slow start on a busy machine is not what these tests are about.

@@ -18,6 +18,7 @@ import { TestClient } from '../helpers/http-client.js';
 import { cookieHeader, expectError, signUp } from '../http/contract.js';
 import { createApp as createExpressExample } from '../../examples/express-app/app.js';
 import { createApp as createResourceServer } from '../../examples/resource-server/app.js';
+import { freePort } from '../helpers/ports.js';
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
@@ -143,7 +144,7 @@ describe('examples, as the programs users run', () => {
   });
   it('resource-server + a separately running `latchkey serve`: verifies its tokens, survives its JWKS going down, follows two key rotations within one cooldown', async () => {
     const work = await mkdtemp(join(tmpdir(), 'latchkey-rotation-'));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const authUrl = `http://127.0.0.1:${port}`;
     const issuer = `http://localhost:${port}`; // no LATCHKEY_ISSUER: it follows the port
     const cooldownSeconds = 2;

@@ -7,7 +7,7 @@
  * and instances started at the same moment (so their migrations race, as in production).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/ports.js';
 import { connect } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { spawnCli, runCli, waitForHttp, type CliResult } from '../helpers/cli.js';
@@ -42,18 +42,6 @@ export interface Cluster {
   /** Runs an admin command (`latchkey keys rotate`, …) against the cluster's database. */
   cli(args: string[], stdin?: string): Promise<CliResult>;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** `onOutput` sees the process's output as it arrives, before the instance is ready. */

@@ -8,7 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { TEST_PG_URL, withSearchPath, createTestSchema } from '../helpers/postgres.js';
-import { describeServices, freePort, startInstance, sleep } from './instances.js';
+import { freePort } from '../helpers/ports.js';
+import { describeServices, startInstance, sleep } from './instances.js';
 
 /** A TCP forwarder to PostgreSQL on `port`, started later (the database "comes up"). */
 function forwarder(port: number, target: URL): Promise<Server & { sockets: Set<Socket> }> {
