@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   SESSION_EXPIRED: { status: 401, message: 'The session has expired; sign in again.' },
   DPOP_REQUIRED: { status: 400, message: 'This server signs in only with a DPoP proof (a DPoP header).' },
   INVALID_DPOP_PROOF: { status: 401, message: 'A valid DPoP proof by the key of this session is required.' },
+  USE_DPOP_NONCE: { status: 401, message: 'The DPoP proof must carry the nonce of the DPoP-Nonce header.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request rejected.' },
   MISSING_TOKEN: { status: 401, message: 'An access token is required.' },
   INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },
@@ -89,17 +90,20 @@ export class ApiError extends LatchkeyError {
   readonly details: Record<string, unknown> | undefined;
   /** The `WWW-Authenticate` value to send instead of the default one (the DPoP challenges of docs/dpop.md). */
   readonly challenge: string | undefined;
+  /** Further headers of the answer (lower-case names), e.g. the `DPoP-Nonce` every answer of the auth API carries when nonces are on. */
+  readonly headers: Record<string, string>;
 
   constructor(
     code: ErrorCode,
     message: string = ERROR_CODES[code].message,
-    options?: { cause?: unknown; details?: Record<string, unknown>; challenge?: string },
+    options?: { cause?: unknown; details?: Record<string, unknown>; challenge?: string; headers?: Record<string, string> },
   ) {
     super(code, message, options);
     this.name = 'ApiError';
     this.status = ERROR_CODES[code].status;
     this.details = options?.details;
     this.challenge = options?.challenge;
+    this.headers = { ...options?.headers };
   }
 }
 

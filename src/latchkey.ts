@@ -11,6 +11,7 @@ import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
 import { KeyRing } from './keys/keyring.js';
 import { createReplayCache } from './dpop/replay.js';
+import { createDpopNonces, type DpopNonces } from './dpop/nonce.js';
 import { AuthService, type AccountMail } from './auth/service.js';
 import { requireEmail } from './auth/email.js';
 import type { PasswordRule } from './auth/passwords.js';
@@ -57,6 +58,12 @@ export interface Latchkey {
   /** The durable mail queue (its transport tells SMTP from the dev outbox). */
   readonly mail: MailQueue;
   readonly now: () => number;
+  /**
+   * This deployment's DPoP server nonces, keyed by `LATCHKEY_SECRET` (every instance sharing it
+   * accepts every other's): the auth endpoints require them with `LATCHKEY_DPOP_NONCE=true`,
+   * `requireAuth({ latchkey, dpopNonce: true })` whatever that setting (docs/dpop.md#server-nonces).
+   */
+  readonly dpopNonces: DpopNonces;
   /** Subscribes to audited events; returns the unsubscribe function. */
   onEvent(listener: (event: AuditEventInput) => void): () => void;
   /**
@@ -133,6 +140,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       : undefined;
     // DPoP proofs are accepted once across every instance sharing the Redis (docs/dpop.md#replay-cache).
     const dpopReplayCache = await createReplayCache({ redisUrl: config.redisUrl, redisPrefix: config.rateLimits.redisPrefix, now });
+    const dpopNonces = createDpopNonces({ secret: derived.dpopNonce, now });
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: outboxDirFor(config.databaseUrl) });
     const mail = new MailQueue({
       store,
@@ -175,6 +183,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       requireEmailVerification: config.requireEmailVerification,
       dpopReplayCache,
       dpop: config.dpop,
+      dpopNonces: config.dpopNonce ? dpopNonces : undefined,
     });
     email = new EmailFlows({
       store,
@@ -202,6 +211,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       email,
       mail,
       now,
+      dpopNonces,
       onEvent(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);

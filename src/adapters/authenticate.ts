@@ -4,6 +4,7 @@
  * of failures into API answers (docs/http-api.md#bearer-failures). The Express and Fastify adapters
  * only move these results in and out of their request objects.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, ConfigError, type ConfigReason, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
@@ -14,6 +15,7 @@ import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
 import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
+import { createDpopNonces, type DpopNonces } from '../dpop/nonce.js';
 import { cachedSessionCheck, DEFAULT_SESSION_CACHE_MS, MAX_SESSION_CACHE_MS, type SessionCheck } from './session-check.js';
 
 export type { AuthUser } from '../auth/access-token.js';
@@ -37,6 +39,14 @@ interface CommonOptions {
    * request's own scheme and `Host` (as the framework's trust-proxy setting reports them).
    */
   origin?: string;
+  /**
+   * Server nonces (RFC 9449 §8, docs/dpop.md#server-nonces): a DPoP proof without the current
+   * nonce gets 401 `USE_DPOP_NONCE` with `WWW-Authenticate: DPoP error="use_dpop_nonce"`, and
+   * every answer passing this middleware carries the current one in `DPoP-Nonce`. With
+   * `latchkey`, the deployment's nonces (shared by every instance with the same
+   * `LATCHKEY_SECRET`); with a remote JWKS, nonces of this middleware only. Default `false`.
+   */
+  dpopNonce?: boolean;
 }
 
 /** Verify with the service of this process (the app that also mounts the auth routes). */
@@ -89,7 +99,10 @@ export interface RequestTarget {
  * Authenticates the request with these headers (and, for `Authorization: DPoP`, its target).
  * Synchronous unless the network or store is needed.
  */
-export type Authenticator = (headers: IncomingHttpHeaders, target?: RequestTarget) => AuthOutcome | Promise<AuthOutcome>;
+export type Authenticator = ((headers: IncomingHttpHeaders, target?: RequestTarget) => AuthOutcome | Promise<AuthOutcome>) & {
+  /** With `dpopNonce: true`: the nonce every answer is to carry in `DPoP-Nonce` now. */
+  readonly dpopNonce?: (() => string) | undefined;
+};
 
 /** The `htu` of a request: `origin` (or the request's scheme and host) + the path, without query. */
 export function requestHtu(origin: string | undefined, protocol: string, host: string | undefined, url: string): string {
@@ -102,7 +115,7 @@ export function requestHtu(origin: string | undefined, protocol: string, host: s
  * A 401 with the DPoP challenge first (RFC 9449 §7.1): `invalid_token` for a bound token sent
  * as Bearer or an unbound one sent as DPoP, `invalid_dpop_proof` for a missing or bad proof.
  */
-function dpopFail(code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF' | 'TOKEN_EXPIRED'): AuthOutcome {
+function dpopFail(code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF' | 'TOKEN_EXPIRED' | 'USE_DPOP_NONCE'): AuthOutcome {
   return { ok: false, error: new ApiError(code, undefined, { challenge: dpopChallenge(code) }) };
 }
 
@@ -127,13 +140,15 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
   const verify = local ? localVerification(options as LocalAuthOptions) : remoteVerification(options as RemoteAuthOptions);
   const live = sessionCheckOf(options, ttl);
   const now = local ? (options as LocalAuthOptions).latchkey.now : (remote.now ?? Date.now);
-  const verifyProof = createProofVerifier({ replayCache: options.dpopReplayCache ?? new MemoryReplayCache({ now }), now });
+  if (options.dpopNonce !== undefined && typeof options.dpopNonce !== 'boolean') throw configError('dpopNonce must be true or false', 'type');
+  const nonces = options.dpopNonce ? nonceSource(options, now) : undefined;
+  const verifyProof = createProofVerifier({ replayCache: options.dpopReplayCache ?? new MemoryReplayCache({ now }), nonces, now });
   const { origin } = options;
   if (origin !== undefined && (typeof origin !== 'string' || !/^https?:\/\/[^/?#]+$/i.test(origin))) {
     throw configError('origin must be an http(s) origin without a path, e.g. https://api.example.com', 'format');
   }
 
-  return (headers, target) => {
+  const authenticate = (headers: IncomingHttpHeaders, target?: RequestTarget): AuthOutcome | Promise<AuthOutcome> => {
     const credentials = extractCredentials(headers);
     if (credentials === undefined) return fail('MISSING_TOKEN');
     const { scheme, token } = credentials;
@@ -153,6 +168,13 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
         : outcome;
     return verified instanceof Promise ? verified.then(withSession) : withSession(verified);
   };
+  return Object.assign(authenticate, { dpopNonce: nonces ? () => nonces.current() : undefined });
+}
+
+/** The nonces of `dpopNonce: true`: the deployment's with `latchkey`, else this middleware's own. */
+function nonceSource(options: RequireAuthOptions, now: () => number): DpopNonces {
+  if ('latchkey' in options && options.latchkey) return options.latchkey.dpopNonces;
+  return createDpopNonces({ secret: randomBytes(32), now });
 }
 
 /** Checks the token's binding (`cnf.jkt`) against the scheme it came with, and the proof of a DPoP request. */
@@ -177,7 +199,8 @@ function bindingOf(
   const proof = dpopHeaderOf(headers);
   const settle = (result: Awaited<ReturnType<ProofVerifier>>): AuthOutcome => {
     if (result.ok) return outcome;
-    return result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE' ? fail('UNAVAILABLE') : dpopFail('INVALID_DPOP_PROOF');
+    if (result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE') return fail('UNAVAILABLE');
+    return dpopFail(result.reason === 'DPOP_NONCE_REQUIRED' ? 'USE_DPOP_NONCE' : 'INVALID_DPOP_PROOF');
   };
   const result = verifyProof(proof, { method: target.method, url: target.htu(), accessToken: token, jkt: jkt as string });
   return result instanceof Promise ? result.then(settle) : settle(result);

@@ -59,7 +59,10 @@ export function requireAuth(options: RequireAuthOptions): RequestHandler {
       reject(res, outcome.error);
     }
   };
+  const { dpopNonce } = authenticate;
   return function latchkeyRequireAuth(req, res, next) {
+    // Every answer of the route carries the current nonce, refusals included (docs/dpop.md#server-nonces).
+    if (dpopNonce) res.setHeader('dpop-nonce', dpopNonce());
     const outcome = authenticate(req.headers, {
       method: req.method,
       htu: () => requestHtu(options.origin, req.protocol, req.get('host'), req.originalUrl),

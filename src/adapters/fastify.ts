@@ -54,7 +54,10 @@ function settle(request: FastifyRequest, reply: FastifyReply, done: (error?: Err
  */
 export function requireAuth(options: RequireAuthOptions): preHandlerHookHandler {
   const authenticate = createAuthenticator(options);
+  const { dpopNonce } = authenticate;
   return function latchkeyRequireAuth(request, reply, done) {
+    // Every answer of the route carries the current nonce, refusals included (docs/dpop.md#server-nonces).
+    if (dpopNonce) reply.header('dpop-nonce', dpopNonce());
     const outcome = authenticate(request.headers, {
       method: request.method,
       htu: () => requestHtu(options.origin, request.protocol, request.host, request.url),

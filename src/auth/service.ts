@@ -37,7 +37,8 @@ import {
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
 import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
-import { checkProof, type DpopRequest } from './dpop-proofs.js';
+import type { DpopNonces } from '../dpop/nonce.js';
+import { checkProof, throwIfNotRefusal, type DpopRequest } from './dpop-proofs.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -82,6 +83,11 @@ export interface AuthServiceOptions {
   dpopReplayCache?: ReplayCache | undefined;
   /** `LATCHKEY_DPOP`: `optional` (default) binds logins that send a proof, `required` refuses the others, `off` ignores proofs at login. */
   dpop?: 'off' | 'optional' | 'required';
+  /**
+   * `LATCHKEY_DPOP_NONCE`: when given, every proof at the auth endpoints must carry one of its
+   * current nonces, else 401 `USE_DPOP_NONCE` (docs/dpop.md#server-nonces). Default: none.
+   */
+  dpopNonces?: DpopNonces | undefined;
 }
 
 /** What account events tell the mail side (implemented by `EmailFlows`). */
@@ -113,9 +119,11 @@ export function toPublicUser(user: UserRecord): PublicUser {
 
 export class AuthService {
   readonly verifier: Verifier;
-  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache'>> &
+  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces'>> &
     Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
   readonly #verifyProof: ProofVerifier;
+  /** The server nonces proofs at the auth endpoints must carry; `undefined`: nonces are off. */
+  readonly dpopNonces: DpopNonces | undefined;
   /** The rate-limit policy in force, if any. */
   readonly rateLimiter: RateLimiter | undefined;
   readonly #bearer: BearerAuth;
@@ -124,7 +132,7 @@ export class AuthService {
   readonly #auditTo: Audit;
 
   constructor(options: AuthServiceOptions) {
-    const { rateLimits, dpopReplayCache, ...rest } = options;
+    const { rateLimits, dpopReplayCache, dpopNonces, ...rest } = options;
     this.#o = {
       clockTolerance: DEFAULT_CLOCK_TOLERANCE,
       passwordRules: [],
@@ -148,7 +156,8 @@ export class AuthService {
         })
       : undefined;
     const { store, now } = this.#o;
-    this.#verifyProof = createProofVerifier({ replayCache: dpopReplayCache ?? new MemoryReplayCache({ now }), now });
+    this.dpopNonces = dpopNonces;
+    this.#verifyProof = createProofVerifier({ replayCache: dpopReplayCache ?? new MemoryReplayCache({ now }), nonces: dpopNonces, now });
     this.#auditTo = auditTo(store, this.#o.onEvent);
     this.#bearer = new BearerAuth(this.#o);
     this.verifier = this.#bearer.verifier;
@@ -262,11 +271,12 @@ export class AuthService {
 
   /**
    * Checks the DPoP proof of a request made with a bound access token (`cnf.jkt`): made for the
-   * request, by that key, with the token's `ath`, not replayed. Never throws for a bad proof.
+   * request, by that key, with the token's `ath`, not replayed. Never throws for a bad proof
+   * (throws `UNAVAILABLE` for the replay cache, `USE_DPOP_NONCE` for a missing server nonce).
    */
   async checkAccessProof(request: DpopRequest, accessToken: string, jkt: string): Promise<{ ok: true } | { ok: false; reason: string }> {
     const result = await this.#verifyProof(request.proof, { method: request.method, url: request.url, accessToken, jkt });
-    if (!result.ok && result.reason === 'DPOP_REPLAY_CACHE_UNAVAILABLE') throw new ApiError('UNAVAILABLE');
+    if (!result.ok) throwIfNotRefusal(result.reason);
     return result.ok ? { ok: true } : result;
   }
 

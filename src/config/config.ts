@@ -124,6 +124,11 @@ export interface LatchkeyConfig {
   requireEmailVerification: boolean;
   /** DPoP-bound sessions (`LATCHKEY_DPOP`, docs/dpop.md): `optional` (default), `required` (unbound logins refused), `off` (proofs at login ignored). */
   dpop: 'off' | 'optional' | 'required';
+  /**
+   * Server nonces at the auth endpoints (`LATCHKEY_DPOP_NONCE`, docs/dpop.md#server-nonces): a
+   * proof without the current `DPoP-Nonce` gets 401 `USE_DPOP_NONCE`. Default `false`.
+   */
+  dpopNonce: boolean;
 }
 
 /**
@@ -184,6 +189,7 @@ export const CONFIG_VARIABLES = {
   verifyTokenTtl: 'LATCHKEY_VERIFY_TOKEN_TTL',
   requireEmailVerification: 'LATCHKEY_REQUIRE_EMAIL_VERIFICATION',
   dpop: 'LATCHKEY_DPOP',
+  dpopNonce: 'LATCHKEY_DPOP_NONCE',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -269,7 +275,13 @@ const INTEGERS = [
   'rateLimits.refreshPerSession',
   'rateLimits.windowSeconds',
 ] as const satisfies readonly ConfigPath[];
-const BOOLEANS = ['allowSignup', 'cookieSecure', 'requireEmailVerification', 'rateLimits.enabled'] as const satisfies readonly ConfigPath[];
+const BOOLEANS = [
+  'allowSignup',
+  'cookieSecure',
+  'requireEmailVerification',
+  'dpopNonce',
+  'rateLimits.enabled',
+] as const satisfies readonly ConfigPath[];
 const LISTS = ['audience', 'allowedOrigins'] as const satisfies readonly ConfigPath[];
 const WORDS = ['sqliteSynchronous', 'rateLimits.redisFailure'] as const satisfies readonly ConfigPath[];
 
@@ -543,6 +555,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     verifyTokenTtl: integer('verifyTokenTtl', 86_400, 1, 2_592_000),
     requireEmailVerification: boolean('requireEmailVerification', false),
     dpop: choice('dpop', ['off', 'optional', 'required'] as const, 'optional'),
+    dpopNonce: boolean('dpopNonce', false),
   });
 }
 

@@ -76,8 +76,11 @@ export type ProofResult = VerifiedProof | { ok: false; reason: DpopFailure };
 export interface ProofExpectation {
   /** The request method, compared exactly with `htm`. */
   method: string;
-  /** The request's `htu`: an absolute http(s) URI (query and fragment are ignored). */
-  url: string;
+  /**
+   * The request's `htu`: an absolute http(s) URI (query and fragment are ignored), or the list
+   * of URIs the request is known by (the auth endpoints under each origin they serve).
+   */
+  url: string | readonly string[];
   /** The access token sent with the proof (resource requests): then `ath` is required and checked. */
   accessToken?: string | undefined;
   /** The thumbprint the proof's key must have (a bound session or token). */
@@ -206,9 +209,11 @@ export function createProofVerifier(options: ProofVerifierOptions): ProofVerifie
     if (expect.jkt !== undefined && header.jkt !== expect.jkt) return failure('DPOP_KEY_MISMATCH');
     if (htm !== expect.method) return failure('DPOP_HTM_MISMATCH');
     // The common case is the exact string; otherwise both sides are normalised.
-    if (htu !== expect.url) {
+    const { url } = expect;
+    if (typeof url === 'string' ? htu !== url : !url.includes(htu)) {
       const claimed = normaliseHtu(htu);
-      if (claimed === undefined || claimed !== normaliseHtu(expect.url)) return failure('DPOP_HTU_MISMATCH');
+      const matches = (candidate: string) => claimed === normaliseHtu(candidate);
+      if (claimed === undefined || !(typeof url === 'string' ? matches(url) : url.some(matches))) return failure('DPOP_HTU_MISMATCH');
     }
     if (Math.abs(now() / 1000 - iat) > IAT_WINDOW_SECONDS) return failure('DPOP_IAT_INVALID');
     if (expect.accessToken !== undefined && claims.ath !== accessTokenHash(expect.accessToken)) return failure('DPOP_ATH_MISMATCH');

@@ -30,11 +30,12 @@ export function extractCredentials(headers: IncomingHttpHeaders): { scheme: 'Bea
 const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
 
 /**
- * The `WWW-Authenticate` of a DPoP failure, the DPoP challenge first (RFC 9449 §7.1):
- * `invalid_dpop_proof` for a missing or bad proof, `invalid_token` otherwise.
+ * The `WWW-Authenticate` of a DPoP failure, the DPoP challenge first (RFC 9449 §7.1, §8):
+ * `invalid_dpop_proof` for a missing or bad proof, `use_dpop_nonce` for a proof without the
+ * current server nonce, `invalid_token` otherwise.
  */
 export function dpopChallenge(code: string): string {
-  const error = code === 'INVALID_DPOP_PROOF' ? 'invalid_dpop_proof' : 'invalid_token';
+  const error = code === 'INVALID_DPOP_PROOF' ? 'invalid_dpop_proof' : code === 'USE_DPOP_NONCE' ? 'use_dpop_nonce' : 'invalid_token';
   return `DPoP error="${error}", algs="${DPOP_ALGS}", Bearer realm="latchkey"`;
 }
 

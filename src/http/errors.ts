@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_CODES, LatchkeyError, type ErrorCode } from '../errors.js';
 import { RateLimitedError } from '../auth/rate-limit.js';
+import { dpopChallenge } from './bearer.js';
 import { jsonAnswer, type HttpAnswer } from './exchange.js';
 import { logRequest } from './logger.js';
 
@@ -44,13 +45,15 @@ function bearerChallenge(code: ErrorCode): string {
 }
 
 /**
- * The answer of an {@link ApiError}: its status, `{error, message}` (plus its `details`),
- * `Cache-Control: no-store`, the RFC 6750 challenge for bearer failures and `Retry-After`
+ * The answer of an {@link ApiError}: its status, `{error, message}` (plus its `details`), its
+ * `headers`, `Cache-Control: no-store`, the RFC 6750 challenge for bearer failures (the DPoP
+ * one for `USE_DPOP_NONCE`, docs/dpop.md#server-nonces) and `Retry-After`
  * for 429. ApiError messages are fixed texts: never a token, never a verifier detail.
  */
 export function errorAnswer(error: ApiError): HttpAnswer {
-  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  const headers: Record<string, string> = { ...error.headers, 'cache-control': 'no-store' };
   if (error.challenge !== undefined) headers['www-authenticate'] = error.challenge;
+  else if (error.code === 'USE_DPOP_NONCE') headers['www-authenticate'] = dpopChallenge(error.code);
   else if (BEARER_CODES.has(error.code)) headers['www-authenticate'] = bearerChallenge(error.code);
   if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfter);
   return jsonAnswer(error.status, { error: error.code, message: error.message, ...error.details }, headers);

@@ -12,7 +12,9 @@
  *   into a counter name (`src/auth/rate-limit.ts`), so no address reaches Redis. The same value
  *   the rate limiter derived itself before it moved here: counters in Redis carry over.
  * - `linkMac` (info `link-token-mac`): HMAC key of the tokens in reset and verification links;
- * - `mailSeal` (info `mail-seal`): AES-256-GCM key sealing queued mails at rest.
+ * - `mailSeal` (info `mail-seal`): AES-256-GCM key sealing queued mails at rest;
+ * - `dpopNonce` (info `dpop-nonce`): HMAC key of the server's DPoP nonces, so every instance
+ *   sharing the secret accepts every other's (docs/dpop.md#server-nonces).
  * `test/keys/derived-keys.test.ts` pins each derivation.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -29,6 +31,8 @@ export interface DerivedKeys {
   linkMac: Buffer;
   /** AES-256-GCM key sealing queued mails (they carry links) at rest. */
   mailSeal: Buffer;
+  /** HMAC key of the server's DPoP nonces (`dpop/nonce.ts`). */
+  dpopNonce: Buffer;
 }
 
 const SALT = Buffer.from('latchkey/v1');
@@ -41,6 +45,7 @@ export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
     rateLimitAccount: derive('rate-limit-account-key'),
     linkMac: derive('link-token-mac'),
     mailSeal: derive('mail-seal'),
+    dpopNonce: derive('dpop-nonce'),
   };
 }
 

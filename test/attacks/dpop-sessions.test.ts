@@ -6,6 +6,7 @@
  * `INVALID_DPOP_PROOF`, audited `dpop_mismatch`, and followed by a refresh of the legitimate
  * client that still works. Proofs of panva's `dpop` package are accepted end to end.
  */
+import { createHash } from 'node:crypto';
 import * as dpop from 'dpop';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +229,40 @@ describe('LATCHKEY_DPOP', () => {
       const bound = await login({ dpop: makeProof(key, 'POST', `${ORIGIN}/auth/login`, t.clock.now() / 1000) });
       expect(bound.status).toBe(200);
       expect(bound.body.tokenType).toBe(withProof);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('htu at the auth endpoints: the issuer origin or an allowed origin, nothing else', () => {
+  it('accepts a proof naming an allowed origin, refuses any other origin (login, refresh, /auth/me)', async () => {
+    const app = 'https://app.example.com';
+    const t = await startTestServer({ allowedOrigins: [app] });
+    try {
+      const email = `dpop-htu-${Date.now()}@example.com`;
+      await t.client.post('/auth/register', { body: { email, password: PASSWORD } });
+      const key = proofKey('ES256');
+      const at = (origin: string, method: string, path: string, parts = {}) =>
+        makeProof(key, method, `${origin}${path}`, t.clock.now() / 1000, parts);
+      const login = (dpopHeader: string) =>
+        t.client.post('/auth/login', { body: { email, password: PASSWORD }, headers: { ...BODY, dpop: dpopHeader } });
+      for (const foreign of ['https://evil.example.com', 'https://app.example.com.evil.example', 'http://app.example.com']) {
+        const res = await login(at(foreign, 'POST', '/auth/login'));
+        expect({ foreign, status: res.status, error: res.body.error }).toEqual({ foreign, status: 401, error: 'INVALID_DPOP_PROOF' });
+      }
+      const signedIn = await login(at(app, 'POST', '/auth/login'));
+      expect({ status: signedIn.status, tokenType: signedIn.body.tokenType }).toEqual({ status: 200, tokenType: 'DPoP' });
+      const refresh = (dpopHeader: string) =>
+        t.client.post('/auth/refresh', { body: { refreshToken: signedIn.body.refreshToken }, headers: { ...BODY, dpop: dpopHeader } });
+      expect((await refresh(at('https://evil.example.com', 'POST', '/auth/refresh'))).body.error).toBe('INVALID_DPOP_PROOF');
+      const refreshed = await refresh(at(ORIGIN, 'POST', '/auth/refresh'));
+      expect(refreshed.status).toBe(200);
+      const token = refreshed.body.accessToken as string;
+      const me = (dpopHeader: string) => t.client.get('/auth/me', { headers: { authorization: `DPoP ${token}`, dpop: dpopHeader } });
+      const athOf = { claims: { ath: createHash('sha256').update(token).digest('base64url') } };
+      expect((await me(at('https://evil.example.com', 'GET', '/auth/me', athOf))).body.error).toBe('INVALID_DPOP_PROOF');
+      expect((await me(at(app, 'GET', '/auth/me', athOf))).body.email).toBe(email);
     } finally {
       await t.close();
     }

@@ -136,6 +136,7 @@ const TABLE: Row[] = [
   row('verifyTokenTtl', 'range', '2592001', 2_592_001),
   row('requireEmailVerification', 'type', 'sometimes', 'sometimes'),
   row('dpop', 'choice', 'maybe', 'maybe'),
+  row('dpopNonce', 'type', 'sometimes', 'sometimes'),
   row('mailFrom', 'type', null, ''),
   row('mailTemplates', 'type', null, 42),
 ];
@@ -225,6 +226,7 @@ describe('configuration: one validator for the environment and createLatchkey op
       [() => createAuthenticator({ ...remote, sessionCacheMs: 60_000 }), 'requireAuth', 'range'],
       [() => createAuthenticator({ ...remote, issuer: undefined } as never), 'requireAuth', 'required'],
       [() => createAuthenticator({ ...remote, checkSession: true }), 'requireAuth', 'required'],
+      [() => createAuthenticator({ ...remote, dpopNonce: 'yes' as never }), 'requireAuth', 'type'],
       [() => createRemoteJwks({ url: 'http://auth.example.com/jwks.json' }), 'jwksUrl', 'format'],
       [() => createRemoteJwks({ url: 'not a url' }), 'jwksUrl', 'format'],
       [() => createRemoteJwks({ url: remote.jwksUrl, timeoutMs: -1 }), 'timeoutMs', 'range'],

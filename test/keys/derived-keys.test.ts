@@ -22,6 +22,7 @@ describe('deriveKeys', () => {
     expect(keys.rateLimitAccount).toEqual(hkdf('rate-limit-account-key'));
     expect(keys.linkMac).toEqual(hkdf('link-token-mac'));
     expect(keys.mailSeal).toEqual(hkdf('mail-seal'));
+    expect(keys.dpopNonce).toEqual(hkdf('dpop-nonce'));
     const all = Object.values(keys).map((key) => key.toString('hex'));
     expect(new Set(all).size).toBe(all.length);
   });

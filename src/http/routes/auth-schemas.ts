@@ -22,7 +22,7 @@ function failure(description: string, codes: readonly ErrorCode[], headers?: Rec
   } as const;
 }
 
-const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'INVALID_DPOP_PROOF'] as const;
+const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'] as const;
 const SESSION_FAILURES = [...BEARER_FAILURES, 'SESSION_REVOKED'] as const;
 
 /** What every route can answer: the fallbacks, and the server's side. */
@@ -47,8 +47,17 @@ const challenge = {
   'www-authenticate': {
     type: 'string',
     description:
-      'Bearer realm="latchkey" for MISSING_TOKEN; otherwise also error="invalid_token" and error_description (RFC 6750); for a DPoP-bound token (Authorization: DPoP with a DPoP proof header, docs/dpop.md) the DPoP challenge first: DPoP error="invalid_token" or "invalid_dpop_proof", algs="…"',
+      'Bearer realm="latchkey" for MISSING_TOKEN; otherwise also error="invalid_token" and error_description (RFC 6750); for a DPoP-bound token (Authorization: DPoP with a DPoP proof header, docs/dpop.md) the DPoP challenge first: DPoP error="invalid_token", "invalid_dpop_proof" or (USE_DPOP_NONCE) "use_dpop_nonce", algs="…"',
   },
+  'dpop-nonce': {
+    type: 'string',
+    description: 'with LATCHKEY_DPOP_NONCE=true, on every answer: the nonce DPoP proofs must carry (docs/dpop.md#server-nonces)',
+  },
+} as const;
+/** The DPoP headers of a 401 at the endpoints that take a proof (login, refresh, logout). */
+const nonceChallenge = {
+  'www-authenticate': { type: 'string', description: 'for USE_DPOP_NONCE: DPoP error="use_dpop_nonce", algs="…", Bearer realm="latchkey"' },
+  'dpop-nonce': challenge['dpop-nonce'],
 } as const;
 const bearerFailure = (description: string, codes: readonly ErrorCode[]) => failure(description, codes, challenge);
 const SET_COOKIE = 'the refresh cookie (docs/http-api.md#the-refresh-cookie); not with X-Latchkey-Transport: body';
@@ -111,10 +120,11 @@ export const schemas = {
         'malformed, non-UTF-8 or non-object JSON; a missing or mistyped field; DPOP_REQUIRED: no DPoP proof while LATCHKEY_DPOP=required',
         ['VALIDATION_FAILED', 'DPOP_REQUIRED'],
       ),
-      401: failure('unknown address or wrong password (one answer for both), or an invalid DPoP proof header', [
-        'INVALID_CREDENTIALS',
-        'INVALID_DPOP_PROOF',
-      ]),
+      401: failure(
+        'unknown address or wrong password (one answer for both), or an invalid DPoP proof header; USE_DPOP_NONCE: the proof lacks the current server nonce',
+        ['INVALID_CREDENTIALS', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
+        nonceChallenge,
+      ),
       403: failure(
         'cross-site browser request in cookie mode, or (LATCHKEY_REQUIRE_EMAIL_VERIFICATION=true) an unverified address after a correct password',
         ['CSRF_REJECTED', 'EMAIL_NOT_VERIFIED'],
@@ -130,9 +140,12 @@ export const schemas = {
       ...withBody,
       200: tokenResponse,
       401: failure(
-        'the refresh token is missing, not valid, reused (the session is now revoked), or its session ended; INVALID_DPOP_PROOF: the DPoP proof is invalid, or missing for a DPoP-bound session (the cookie is kept)',
-        ['NO_REFRESH_TOKEN', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED', 'INVALID_DPOP_PROOF'],
-        { 'set-cookie': { type: 'string', description: 'the refresh cookie cleared (Max-Age=0); not with X-Latchkey-Transport: body' } },
+        'the refresh token is missing, not valid, reused (the session is now revoked), or its session ended; INVALID_DPOP_PROOF: the DPoP proof is invalid, or missing for a DPoP-bound session (the cookie is kept); USE_DPOP_NONCE: the proof lacks the current server nonce (the cookie is kept)',
+        ['NO_REFRESH_TOKEN', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'SESSION_EXPIRED', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
+        {
+          'set-cookie': { type: 'string', description: 'the refresh cookie cleared (Max-Age=0); not with X-Latchkey-Transport: body' },
+          ...nonceChallenge,
+        },
       ),
       403: csrf,
       429: rateLimited,
@@ -143,7 +156,11 @@ export const schemas = {
     response: {
       ...withBody,
       200: message,
-      401: failure('the DPoP proof is invalid, or missing for a DPoP-bound session: nothing is revoked, no cookie cleared', ['INVALID_DPOP_PROOF']),
+      401: failure(
+        'the DPoP proof is invalid, or missing for a DPoP-bound session, or (USE_DPOP_NONCE) lacks the current server nonce: nothing is revoked, no cookie cleared',
+        ['INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
+        nonceChallenge,
+      ),
       403: csrf,
     },
   },

@@ -11,7 +11,7 @@ import type { Latchkey } from '../../latchkey.js';
 import type { IssuedTokens, Principal, RequestContext } from '../../auth/service.js';
 import { assertSameSite } from '../csrf.js';
 import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../bearer.js';
-import { errorAnswer } from '../errors.js';
+import { errorAnswer, toApiError } from '../errors.js';
 import { jsonAnswer, type HttpAnswer, type HttpRequest, type HttpRoute } from '../exchange.js';
 import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
 import { requestValidator } from '../validate.js';
@@ -24,14 +24,24 @@ function context(request: HttpRequest): RequestContext {
 }
 
 /**
- * The context of an endpoint that takes a DPoP proof: the `DPoP` header (several arrive
- * joined by commas, which the verifier refuses as malformed) and the `htu` it must name, the
- * issuer's origin + the path (docs/dpop.md#bound-sessions).
+ * The `htu` values a proof for `path` may name: the path under the issuer's origin, or under
+ * one of `LATCHKEY_ALLOWED_ORIGINS` (a page origin that serves the API, through a proxy or
+ * because it is the server itself) — docs/dpop.md#bound-sessions.
  */
-function proofContext(request: HttpRequest, issuerOrigin: string, path: string): RequestContext {
+function htusOf(issuerOrigin: string, allowedOrigins: readonly string[], path: string): string[] {
+  const urls = [`${issuerOrigin}${path}`];
+  for (const origin of allowedOrigins) if (origin !== issuerOrigin) urls.push(`${origin}${path}`);
+  return urls;
+}
+
+/**
+ * The context of an endpoint that takes a DPoP proof: the `DPoP` header (several arrive
+ * joined by commas, which the verifier refuses as malformed) and the `htu` values it may name.
+ */
+function proofContext(request: HttpRequest, htus: string[]): RequestContext {
   const header = request.headers.dpop;
   const proof = Array.isArray(header) ? header.join(', ') : header;
-  return { ...context(request), dpop: { proof, method: request.method, url: `${issuerOrigin}${request.mountPath}${path}` } };
+  return { ...context(request), dpop: { proof, method: request.method, url: htus } };
 }
 
 function requireString(body: unknown, field: string): string {
@@ -56,6 +66,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
   const { auth, config } = latchkey;
   const cookieOf = (request: HttpRequest): CookieSettings => ({ secure: config.cookieSecure, path: request.mountPath });
   const issuerOrigin = new URL(config.issuer).origin;
+  const htus = (path: string) => htusOf(issuerOrigin, config.allowedOrigins, path);
 
   /** Login/refresh answer: access token in the body, refresh token per transport. */
   function tokensAnswer(request: HttpRequest, tokens: IssuedTokens): HttpAnswer {
@@ -89,7 +100,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     if (cnf !== undefined && typeof jkt !== 'string') throw new ApiError('INVALID_TOKEN');
     if ((scheme === 'Bearer') !== (jkt === undefined)) throw dpopError('INVALID_TOKEN');
     if (typeof jkt === 'string') {
-      const proof = { proof: dpopHeaderOf(request.headers), method: request.method, url: `${issuerOrigin}${request.path}` };
+      const proof = { proof: dpopHeaderOf(request.headers), method: request.method, url: htus(request.path) };
       if (!(await auth.checkAccessProof(proof, token, jkt)).ok) throw dpopError('INVALID_DPOP_PROOF');
     }
     return result.principal;
@@ -99,6 +110,24 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     if (!usesBodyTransport(request.headers)) assertSameSite(request.headers, config.allowedOrigins);
   }
 
+  /**
+   * With server nonces on, every answer carries the current one in `DPoP-Nonce`, refusals
+   * included (docs/dpop.md#server-nonces), so a client always holds the nonce to use next.
+   */
+  const { dpopNonces } = auth;
+  const withNonce = dpopNonces
+    ? (answer: HttpAnswer): HttpAnswer => {
+        answer.headers['dpop-nonce'] = dpopNonces.current();
+        return answer;
+      }
+    : (answer: HttpAnswer): HttpAnswer => answer;
+  const failWithNonce = (error: unknown): never => {
+    if (!dpopNonces) throw error;
+    const apiError = toApiError(error); // keeps the cause: the edge logs a 5xx as before
+    apiError.headers['dpop-nonce'] = dpopNonces.current();
+    throw apiError;
+  };
+
   function route(method: HttpRoute['method'], path: string, schema: object, handler: (request: HttpRequest) => Promise<HttpAnswer>): HttpRoute {
     const validate = requestValidator(schema);
     return {
@@ -106,8 +135,11 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       path,
       schema,
       handle(request) {
-        validate(request);
-        return handler(request).then(uncached);
+        const answer = (async () => {
+          validate(request);
+          return uncached(await handler(request));
+        })();
+        return answer.then(withNonce, failWithNonce);
       },
     };
   }
@@ -123,7 +155,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       const tokens = await auth.login(
         requireString(request.body, 'email'),
         requireString(request.body, 'password'),
-        proofContext(request, issuerOrigin, '/login'),
+        proofContext(request, htus(`${request.mountPath}/login`)),
       );
       return tokensAnswer(request, tokens);
     }),
@@ -132,7 +164,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       checkCsrf(request);
       const presented = readRefreshToken(request.headers, request.body, cookieOf(request));
       if (presented === undefined) throw new ApiError('NO_REFRESH_TOKEN');
-      const result = await auth.refresh(presented, proofContext(request, issuerOrigin, '/refresh'));
+      const result = await auth.refresh(presented, proofContext(request, htus(`${request.mountPath}/refresh`)));
       if (!result.ok) {
         const answer = errorAnswer(new ApiError(result.code));
         // A refused proof says nothing against the token: the cookie stays (its owner's client may retry with a good proof).
@@ -146,7 +178,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       checkCsrf(request);
       const result = await auth.logout(
         readRefreshToken(request.headers, request.body, cookieOf(request)),
-        proofContext(request, issuerOrigin, '/logout'),
+        proofContext(request, htus(`${request.mountPath}/logout`)),
       );
       if (!result.ok) return errorAnswer(new ApiError(result.code)); // no cookie cleared: the session lives on
       return jsonAnswer(200, { message: 'Signed out.' }, clearCookie(request));
