@@ -5,7 +5,8 @@
  * `latchkey/server`) take the service as an argument.
  */
 import { validateConfig, type ConfigInput, type LatchkeyConfig } from './config/config.js';
-import { createStore, type StoreLogger } from './store/index.js';
+import { existsSync, statSync } from 'node:fs';
+import { createStore, parseStoreUrl, type StoreLogger } from './store/index.js';
 import { ConfigError, StoreUnavailableError } from './errors.js';
 import type { Store, AuditEventInput } from './store/types.js';
 import { deriveKeys, loadOrCreateSecretFile, secretFileFor } from './keys/master-secret.js';
@@ -105,7 +106,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
   const listeners = new Set<(event: AuditEventInput) => void>();
   if (onEvent) listeners.add(onEvent);
 
-  const masterSecret = config.secret ?? (await loadOrCreateSecretFile(secretFileFor(config.databaseUrl)));
+  const masterSecret = config.secret ?? (await generatedSecret(config.databaseUrl));
   const derived = deriveKeys(masterSecret);
   const store =
     givenStore ??
@@ -236,6 +237,25 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
     if (!givenStore) await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The master secret generated next to a SQLite database. A database that exists without its
+ * secret file is refused: a new secret could not unseal its signing keys, and writing one would
+ * leave the wrong secret behind (docs/security.md, "File modes").
+ */
+async function generatedSecret(databaseUrl: string): Promise<Uint8Array> {
+  const file = secretFileFor(databaseUrl);
+  const target = parseStoreUrl(databaseUrl);
+  // An empty file is an empty database (nothing sealed yet): a new secret is harmless there.
+  if (target.dialect === 'sqlite' && target.path !== ':memory:' && existsSync(target.path) && statSync(target.path).size > 0 && !existsSync(file)) {
+    throw new ConfigError(
+      'secret',
+      `no secret file at ${file} for the existing database at ${target.path}: set LATCHKEY_SECRET to the secret it was created with, or restore the file (a new secret could not unseal its keys)`,
+      'required',
+    );
+  }
+  return loadOrCreateSecretFile(file);
 }
 
 /**

@@ -55,6 +55,27 @@ describe('latchkey serve', () => {
     expect(stderr).toBe('');
   });
 
+  it('refuses to start beside an existing database whose generated secret is gone (exit 2, one line), and writes no new secret', async () => {
+    const cwd = await tempDir();
+    const port = await freePort();
+    const first = spawnCli(['serve', '--port', String(port)], { cwd });
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+    } finally {
+      first.kill('SIGTERM');
+    }
+    expect(await new Promise((resolve) => first.on('close', resolve))).toBe(0);
+    await rm(join(cwd, 'data', 'secret'));
+    // A new secret could not unseal the stored signing keys: refuse instead of writing one.
+    const again = await runCli(['serve', '--port', String(await freePort())], { cwd });
+    expect(again.code).toBe(2);
+    const lines = again.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/LATCHKEY_SECRET/);
+    expect(lines[0]).toMatch(/secret/);
+    await expect(stat(join(cwd, 'data', 'secret'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it("serves the decoder (CSP connect-src 'none') and the demo, and counts the real flow in /metrics", async () => {
     const cwd = await tempDir();
     const port = await freePort();
