@@ -57,57 +57,71 @@ if (kind === 'reset') {
   lede.textContent = 'Press the button to confirm that this address is yours.';
 }
 
+/**
+ * Shows `formId` and sends its POST on submit: `body()` gives the fields (or `undefined` after
+ * it reported a problem itself), `done` words the success. The button stays disabled while the
+ * request runs and comes back after a failure, so a weak password can be corrected.
+ */
+function handle(
+  formId: string,
+  buttonId: string,
+  path: string,
+  body: () => Record<string, string> | undefined,
+  done: (answer: Record<string, unknown>) => string,
+): void {
+  const form = $<HTMLFormElement>(formId);
+  const button = $<HTMLButtonElement>(buttonId);
+  form.hidden = false;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    errorEl.hidden = true;
+    const fields = body();
+    if (!fields) return;
+    button.disabled = true;
+    post(path, fields).then(
+      ({ ok, body: answer }) => {
+        if (ok) {
+          form.hidden = true;
+          result.textContent = done(answer);
+        } else {
+          button.disabled = false;
+          fail(explain(answer));
+        }
+      },
+      () => {
+        button.disabled = false;
+        fail('The server could not be reached; try again.');
+      },
+    );
+  });
+}
+
 if (!token) {
   fail('This link is incomplete: open the whole link from the mail.');
 } else if (kind === 'reset') {
-  const form = $<HTMLFormElement>('reset');
-  form.hidden = false;
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    errorEl.hidden = true;
-    const password = $<HTMLInputElement>('password').value;
-    if (password !== $<HTMLInputElement>('repeat').value) return fail('The two passwords differ.');
-    const button = $<HTMLButtonElement>('reset-button');
-    button.disabled = true;
-    post('/password/reset', { token, newPassword: password }).then(
-      ({ ok, body }) => {
-        if (ok) {
-          form.hidden = true;
-          result.textContent = 'Your password was changed. Sign in with the new one.';
-        } else {
-          button.disabled = false;
-          fail(explain(body));
-        }
-      },
-      () => {
-        button.disabled = false;
-        fail('The server could not be reached; try again.');
-      },
-    );
-  });
+  handle(
+    'reset',
+    'reset-button',
+    '/password/reset',
+    () => {
+      const password = $<HTMLInputElement>('password').value;
+      if (password !== $<HTMLInputElement>('repeat').value) {
+        fail('The two passwords differ.');
+        return undefined;
+      }
+      return { token, newPassword: password };
+    },
+    () => 'Your password was changed. Sign in with the new one.',
+  );
 } else {
-  const form = $<HTMLFormElement>('verify');
-  form.hidden = false;
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    errorEl.hidden = true;
-    const button = $<HTMLButtonElement>('verify-button');
-    button.disabled = true;
-    post('/email/verify', { token }).then(
-      ({ ok, body }) => {
-        if (ok) {
-          form.hidden = true;
-          const user = body.user as { email?: unknown } | undefined;
-          result.textContent = `Confirmed: ${typeof user?.email === 'string' ? user.email : 'your address'} is verified.`;
-        } else {
-          button.disabled = false;
-          fail(explain(body));
-        }
-      },
-      () => {
-        button.disabled = false;
-        fail('The server could not be reached; try again.');
-      },
-    );
-  });
+  handle(
+    'verify',
+    'verify-button',
+    '/email/verify',
+    () => ({ token }),
+    (answer) => {
+      const user = answer.user as { email?: unknown } | undefined;
+      return `Confirmed: ${typeof user?.email === 'string' ? user.email : 'your address'} is verified.`;
+    },
+  );
 }
