@@ -67,10 +67,11 @@ async function latchkeyFor(url) {
     if (dir) rmSync(dir, { recursive: true, force: true });
   };
   const { createSigner } = await import('../out/dist/jwt/index.js');
-  handlers.mint = async ({ count }) => {
+  // `jkt`: a DPoP-bound token (cnf.jkt = that key's thumbprint), as a login with a proof issues.
+  handlers.mint = async ({ count, jkt }) => {
     const signer = createSigner({ key: latchkey.keys.signingKey });
     const iat = Math.floor(Date.now() / 1000);
-    // The claims Latchkey issues (auth/service.ts), for an existing-looking session.
+    // The claims Latchkey issues (src/auth/access-token.ts), for an existing-looking session.
     return Array.from({ length: count }, () =>
       signer({
         iss: ISSUER,
@@ -81,6 +82,7 @@ async function latchkeyFor(url) {
         jti: randomBytes(12).toString('base64url'),
         iat,
         exp: iat + 900,
+        ...(jkt ? { cnf: { jkt } } : {}),
       }),
     );
   };
@@ -116,23 +118,18 @@ async function fastifyApp() {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/bare', async () => ok);
   app.get('/protected', { preHandler: requireAuth({ latchkey }) }, async (request) => ({ id: request.user.id }));
-  // The same route with the verified-token cache off: AuthService.authenticate over a verifier
-  // built with the service's options minus `cache` (AuthService option verifiedTokenCacheSize: 0).
-  const { createVerifier: createLatchkeyVerifier } = await import('../out/dist/jwt/index.js');
-  const uncachedAuth = Object.create(latchkey.auth, {
-    verifier: {
-      value: createLatchkeyVerifier({
-        algorithms: ['ES256', 'EdDSA', 'RS256'],
-        keys: latchkey.keys.resolve,
-        issuer: ISSUER,
-        audience: [AUDIENCE],
-        clockTolerance: 5,
-      }),
-    },
+  // The same route with the verified-token cache off: requireAuth as a resource server uses it
+  // (remote JWKS, `verifiedTokenCacheSize: 0`), so every request checks the signature. The JWKS
+  // is this process's, handed over by the injected fetch once (no per-request I/O).
+  const jwksFetch = async () => new Response(JSON.stringify(latchkey.keys.jwks()), { headers: { 'content-type': 'application/json' } });
+  const uncached = requireAuth({
+    jwksUrl: `${ISSUER}/.well-known/jwks.json`,
+    jwksOptions: { fetch: jwksFetch },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    verifiedTokenCacheSize: 0,
   });
-  app.get('/protected-uncached', { preHandler: requireAuth({ latchkey: { ...latchkey, auth: uncachedAuth } }) }, async (request) => ({
-    id: request.user.id,
-  }));
+  app.get('/protected-uncached', { preHandler: uncached }, async (request) => ({ id: request.user.id }));
 
   // The same route behind fast-jwt, written as its README suggests (key fixed at start-up).
   const publicPem = (await import('node:crypto')).createPublicKey(latchkey.keys.signingKey.key).export({ format: 'pem', type: 'spki' });
