@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },
   TOKEN_EXPIRED: { status: 401, message: 'The access token has expired.' },
   SESSION_REVOKED: { status: 401, message: 'The session of this access token has been revoked.' },
+  STEP_UP_REQUIRED: {
+    status: 401,
+    message: 'This needs a stronger or more recent sign-in (a second factor, or signing in again).',
+  },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },

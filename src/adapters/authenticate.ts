@@ -8,9 +8,15 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, ConfigError, type ConfigReason, type ErrorCode } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
-import { authenticateAccessToken, createAccessTokenVerifier, type AuthenticateResult, type AuthUser } from '../auth/access-token.js';
+import {
+  authenticateAccessToken,
+  createAccessTokenVerifier,
+  DEFAULT_CLOCK_TOLERANCE,
+  type AuthenticateResult,
+  type AuthUser,
+} from '../auth/access-token.js';
 import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
-import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../http/bearer.js';
+import { DPOP_ALGS, dpopChallenge, dpopHeaderOf, extractCredentials } from '../http/bearer.js';
 import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
@@ -47,7 +53,23 @@ interface CommonOptions {
    * `LATCHKEY_SECRET`); with a remote JWKS, nonces of this middleware only. Default `false`.
    */
   dpopNonce?: boolean;
+  /**
+   * Step-up (RFC 9470, docs/mfa.md#step-up-for-resource-servers): the least assurance level the
+   * token's `acr` must show (`aal1` < `aal2` < `aal3`; a token without `acr` counts as `aal1`).
+   * Weaker → 401 `STEP_UP_REQUIRED` with `WWW-Authenticate: Bearer
+   * error="insufficient_user_authentication", acr_values="aal2"`. Default: none.
+   */
+  acr?: AssuranceLevel;
+  /**
+   * Step-up: seconds since the user last authenticated (`auth_time`), at most (plus the clock
+   * tolerance). Older, or a token without `auth_time` → 401 `STEP_UP_REQUIRED` whose challenge
+   * carries `max_age`. Default: none.
+   */
+  maxAge?: number;
 }
+
+/** Authentication assurance levels (NIST SP 800-63B), as access tokens carry them in `acr`. */
+export type AssuranceLevel = 'aal1' | 'aal2' | 'aal3';
 
 /** Verify with the service of this process (the app that also mounts the auth routes). */
 export interface LocalAuthOptions extends CommonOptions {
@@ -143,6 +165,11 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
   if (options.dpopNonce !== undefined && typeof options.dpopNonce !== 'boolean') throw configError('dpopNonce must be true or false', 'type');
   const nonces = options.dpopNonce ? nonceSource(options, now) : undefined;
   const verifyProof = createProofVerifier({ replayCache: options.dpopReplayCache ?? new MemoryReplayCache({ now }), nonces, now });
+  const stepUp = stepUpCheck(
+    options,
+    now,
+    local ? DEFAULT_CLOCK_TOLERANCE : ((options as RemoteAuthOptions).clockTolerance ?? DEFAULT_CLOCK_TOLERANCE),
+  );
   const { origin } = options;
   if (origin !== undefined && (typeof origin !== 'string' || !/^https?:\/\/[^/?#]+$/i.test(origin))) {
     throw configError('origin must be an http(s) origin without a path, e.g. https://api.example.com', 'format');
@@ -155,7 +182,11 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
     if (token === '') return scheme === 'DPoP' ? dpopFail('INVALID_TOKEN') : fail('INVALID_TOKEN');
     // The proof is checked after every verification, a cached one included: the verified-token
     // cache can never let a bound token skip its proof.
-    const bind = (outcome: AuthOutcome) => bindingOf(outcome, scheme, token, headers, target, verifyProof);
+    const bind = (outcome: AuthOutcome) => {
+      const bound = bindingOf(outcome, scheme, token, headers, target, verifyProof);
+      if (!stepUp) return bound;
+      return bound instanceof Promise ? bound.then((b) => stepUp(b, scheme)) : stepUp(bound, scheme);
+    };
     const first = verify(token);
     const verified = first instanceof Promise ? first.then(bind) : bind(first);
     if (!live) return verified;
@@ -169,6 +200,46 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
     return verified instanceof Promise ? verified.then(withSession) : withSession(verified);
   };
   return Object.assign(authenticate, { dpopNonce: nonces ? () => nonces.current() : undefined });
+}
+
+const ASSURANCE_RANK: Readonly<Record<string, number>> = { aal1: 1, aal2: 2, aal3: 3 };
+
+/**
+ * The step-up rule of `acr` and `maxAge` (docs/mfa.md#step-up-for-resource-servers), or
+ * `undefined` when neither is set. Refused: an `acr` ranked below the one required (none counts
+ * as `aal1`, an unknown value as below it), or `now − auth_time > maxAge + clockTolerance`
+ * (no `auth_time` fails any `maxAge`). The RFC 9470 challenge names what was asked for.
+ */
+function stepUpCheck(
+  options: CommonOptions,
+  now: () => number,
+  clockTolerance: number,
+): ((outcome: AuthOutcome, scheme: 'Bearer' | 'DPoP') => AuthOutcome) | undefined {
+  const { acr, maxAge } = options;
+  if (acr !== undefined && (typeof acr !== 'string' || ASSURANCE_RANK[acr] === undefined)) {
+    throw configError('acr must be one of aal1, aal2, aal3', 'choice');
+  }
+  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0)) {
+    throw configError('maxAge must be a whole number of seconds, 0 or more', 'range');
+  }
+  if (acr === undefined && maxAge === undefined) return undefined;
+  const required = acr === undefined ? 0 : ASSURANCE_RANK[acr]!;
+  const params = [acr === undefined ? '' : `acr_values="${acr}"`, maxAge === undefined ? '' : `max_age="${maxAge}"`].filter(Boolean).join(', ');
+  const challenges = {
+    Bearer: `Bearer error="insufficient_user_authentication", ${params}`,
+    DPoP: `DPoP error="insufficient_user_authentication", ${params}, algs="${DPOP_ALGS}"`,
+  };
+  return (outcome, scheme) => {
+    if (!outcome.ok) return outcome;
+    const claims = outcome.user.claims;
+    const level = claims.acr === undefined ? 1 : typeof claims.acr === 'string' ? (ASSURANCE_RANK[claims.acr] ?? 0) : 0;
+    let ok = level >= required;
+    if (ok && maxAge !== undefined) {
+      const authTime = claims.auth_time;
+      ok = typeof authTime === 'number' && Number.isFinite(authTime) && Math.floor(now() / 1000) - authTime <= maxAge + clockTolerance;
+    }
+    return ok ? outcome : { ok: false, error: new ApiError('STEP_UP_REQUIRED', undefined, { challenge: challenges[scheme] }) };
+  };
 }
 
 /** The nonces of `dpopNonce: true`: the deployment's with `latchkey`, else this middleware's own. */

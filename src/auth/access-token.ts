@@ -5,6 +5,7 @@
  * docs/http-api.md#access-tokens describes the token; docs/jwt.md the checks of the JWS core.
  */
 import { randomBytes } from 'node:crypto';
+import type { SessionAuthentication } from '../store/types.js';
 import { createSigner, createVerifier, toApiCode, type JwsAlgorithm, type KeyResolver, type SigningKey, type Verifier } from '../jwt/index.js';
 
 /** The authenticated caller of a bearer-protected request (`req.user` / `request.user` in the adapters). */
@@ -103,13 +104,18 @@ export interface AccessTokenIssuerOptions {
   now: () => number;
 }
 
-/** What an access token says: who (`sub`, `role`), which session (`sid`), for whom (`iss`, `aud`) and until when. */
+/**
+ * What an access token says: who (`sub`, `role`), which session (`sid`), how it was
+ * authenticated (`amr`, `acr`, `auth_time`), for whom (`iss`, `aud`) and until when.
+ */
 export interface AccessTokenSubject {
   userId: string;
   role: string;
   sessionId: string;
   /** The thumbprint of the DPoP key the session is bound to: the token carries `cnf: { jkt }`. */
   jkt?: string | null;
+  /** How the session was authenticated: the token carries `amr`, `acr` and `auth_time` (seconds). */
+  authentication?: SessionAuthentication;
 }
 
 /** Returns the function that signs an access token for a user's session (the signer follows key rotations). */
@@ -117,7 +123,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): (sub
   const { issuer, audience, ttl, now } = options;
   const aud = audience.length === 1 ? audience[0] : [...audience];
   let signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
-  return ({ userId, role, sessionId, jkt }) => {
+  return ({ userId, role, sessionId, jkt, authentication }) => {
     const key = options.signingKey();
     if (signer?.kid !== key.kid) signer = { kid: key.kid, sign: createSigner({ key }) };
     const iat = Math.floor(now() / 1000);
@@ -131,6 +137,11 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): (sub
       iat,
       exp: iat + ttl,
     };
+    if (authentication) {
+      claims.amr = [...authentication.amr];
+      claims.acr = authentication.acr;
+      claims.auth_time = Math.floor(authentication.authTime / 1000);
+    }
     if (jkt) claims.cnf = { jkt };
     return signer.sign(claims);
   };

@@ -75,7 +75,13 @@ export class SessionTokens {
   /** The access token and the refresh token of the session's current counter. */
   issue(user: UserRecord, session: SessionRecord): IssuedTokens {
     return {
-      accessToken: this.#signAccessToken({ userId: user.id, role: user.role, sessionId: session.id, jkt: session.dpopJkt }),
+      accessToken: this.#signAccessToken({
+        userId: user.id,
+        role: user.role,
+        sessionId: session.id,
+        jkt: session.dpopJkt,
+        authentication: { amr: session.amr, acr: session.acr, authTime: session.authTime },
+      }),
       tokenType: session.dpopJkt ? 'DPoP' : 'Bearer',
       expiresIn: this.#o.accessTokenTtl,
       refreshToken: encodeRefreshToken(this.#o.refreshMacKey, { sessionId: session.id, counter: session.counter }),

@@ -90,6 +90,22 @@ export interface AuthServiceOptions {
   dpopNonces?: DpopNonces | undefined;
 }
 
+/** How a sign-in authenticated the user: what {@link AuthService.startSession} records in the session. */
+export interface SignIn {
+  /** RFC 8176 method values: `pwd`, `otp`, `hwk`, `swk`, `fed`, `mfa`. */
+  amr: readonly string[];
+  /** `aal1` or `aal2`: `aal2` only when two factors (or a user-verified passkey) were checked. */
+  acr: 'aal1' | 'aal2';
+  /** The audit row's `detail.method`: `password`, `totp`, `recovery_code`, `passkey`, `oidc:<id>`, … (never a secret). */
+  method: string;
+  /** When the last factor completed (ms). Default: now. */
+  authTime?: number;
+  /** The user's credential generation read with the credentials that were checked. Default: `user.credentialGeneration`. */
+  credentialGeneration?: number;
+  /** The RFC 7638 thumbprint of the DPoP key the sign-in request proved: the session is bound to it. */
+  dpopJkt?: string | null;
+}
+
 /** What account events tell the mail side (implemented by `EmailFlows`). */
 export interface AccountMail {
   sendVerification(user: UserRecord, ctx: { ip: string | null }): Promise<void>;
@@ -231,30 +247,49 @@ export class AuthService {
       await this.#audit({ type: 'login_failure', at: this.#o.now(), userId: user.id, ip: ctx.ip, detail: { reason: 'email_not_verified' } });
       throw new ApiError('EMAIL_NOT_VERIFIED');
     }
-    const now = this.#o.now();
     if (needsRehash(user.passwordHash)) {
-      await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), now);
+      await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), this.#o.now());
     }
-    // Granted on the credentials read above: if the password changed or every session was ended
-    // since (a race with POST /auth/password or /auth/logout-all), the store inserts nothing.
-    // The session and its audit row are written in one transaction.
+    const tokens = await this.startSession(user, { amr: ['pwd'], acr: 'aal1', method: 'password', dpopJkt: proof?.jkt ?? null }, ctx);
+    if (!tokens) return this.#loginFailed(normalizedEmail, user, ctx, 'credentials_changed');
+    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
+    return tokens;
+  }
+
+  /**
+   * The one way a sign-in becomes a session, for every sign-in method: call it once the
+   * method's factors are checked, with how the user authenticated. Password login passes
+   * `{amr: ['pwd'], acr: 'aal1', method: 'password'}`; the second step of a login
+   * `['pwd', 'otp']` (or `['pwd', 'hwk']`) and `aal2`; a passkey sign-in `['hwk']`/`['swk']`;
+   * an external identity provider `['fed']` and `aal1`. The access tokens of the session carry
+   * these as `amr`, `acr` and `auth_time` (= `authTime`, default now), and every refresh keeps
+   * them (docs/mfa.md#access-token-claims).
+   *
+   * Granted on the credentials read with `user`: if the password changed or every session was
+   * ended since (a race with `POST /auth/password` or `/auth/logout-all`), the store inserts
+   * nothing and this returns `undefined` — the caller answers as for wrong credentials. The
+   * session and its audit row (`login_success`, `detail.method`) are written in one transaction.
+   * `dpopJkt` binds the session to the DPoP key the sign-in request proved (docs/dpop.md).
+   */
+  async startSession(user: UserRecord, signIn: SignIn, ctx: RequestContext): Promise<IssuedTokens | undefined> {
+    const now = this.#o.now();
     const session = await this.#o.store.createSession(
       {
         id: randomUUID(),
         userId: user.id,
-        credentialGeneration: user.credentialGeneration,
+        credentialGeneration: signIn.credentialGeneration ?? user.credentialGeneration,
         now,
         idleExpiresAt: now + this.#o.refreshTokenTtl * 1000,
         absoluteExpiresAt: now + this.#o.sessionMaxAge * 1000,
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
         ip: ctx.ip,
-        dpopJkt: proof?.jkt ?? null,
+        dpopJkt: signIn.dpopJkt ?? null,
+        authentication: { amr: [...signIn.amr], acr: signIn.acr, authTime: signIn.authTime ?? now },
       },
-      { type: 'login_success', ip: ctx.ip },
+      { type: 'login_success', ip: ctx.ip, detail: { method: signIn.method } },
     );
-    if (!session) return this.#loginFailed(normalizedEmail, user, ctx, 'credentials_changed');
-    if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
-    this.#o.onEvent?.({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip });
+    if (!session) return undefined;
+    this.#o.onEvent?.({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip, detail: { method: signIn.method } });
     return this.#issue(user, session);
   }
 

@@ -27,6 +27,7 @@ export type AuthErrorCode =
   | 'INVALID_TOKEN'
   | 'TOKEN_EXPIRED'
   | 'SESSION_REVOKED'
+  | 'STEP_UP_REQUIRED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'

@@ -27,7 +27,7 @@ export function extractCredentials(headers: IncomingHttpHeaders): { scheme: 'Bea
 }
 
 /** The `alg` values a DPoP proof may use, as the `algs` challenge parameter lists them. */
-const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
+export const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
 
 /**
  * The `WWW-Authenticate` of a DPoP failure, the DPoP challenge first (RFC 9449 §7.1, §8):

@@ -96,7 +96,21 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     userAgent: row.user_agent,
     ip: row.ip,
     dpopJkt: row.dpop_jkt,
+    amr: parseAmr(row.amr),
+    acr: row.acr,
+    authTime: row.auth_time === null ? Number(row.created_at) : Number(row.auth_time),
   };
+}
+
+/** The stored `amr` (JSON array text); anything unreadable counts as a password sign-in. */
+function parseAmr(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value) && value.every((m) => typeof m === 'string')) return value as string[];
+  } catch {
+    // fall through
+  }
+  return ['pwd'];
 }
 
 function toSessionWithUser(row: SessionUserRow): SessionWithUser {
@@ -362,6 +376,9 @@ export class KyselyStore implements Store {
         user_agent: session.userAgent,
         ip: session.ip,
         dpop_jkt: session.dpopJkt ?? null,
+        amr: JSON.stringify(session.authentication?.amr ?? ['pwd']),
+        acr: session.authentication?.acr ?? 'aal1',
+        auth_time: session.authentication?.authTime ?? session.now,
       };
       const { credentialGenerationIs, insertSession, insertSessionLogged, insertAudit } = this.#statements;
       const { transactionSync, execute } = this.#backend;

@@ -161,6 +161,102 @@ function mail(): Migration {
   };
 }
 
+/**
+ * Second factors (docs/mfa.md):
+ * - `sessions.amr` (JSON array of RFC 8176 methods), `sessions.acr` (`aal1`/`aal2`) and
+ *   `sessions.auth_time` (when the last factor completed): how the session was authenticated,
+ *   copied into every access token it issues. Sessions of before are password sign-ins.
+ * - `totp_factors`: one per account, the secret sealed under the master secret; `confirmed_at`
+ *   `null` while the enrolment is pending; `last_step`, the last RFC 6238 time step accepted
+ *   (advanced by one conditional UPDATE, so a code is never accepted twice, across instances).
+ * - `recovery_codes`: keyed MACs of the codes, single use through `used_at`.
+ * - `mfa_tokens`: the second step of a login, stored as a keyed MAC: attempts, expiry, the DPoP
+ *   key the first step proved.
+ * - `passkeys`: WebAuthn credentials (public key, sign counter, the random user handle).
+ * - `webauthn_challenges`: single-use challenges of registrations and assertions.
+ */
+function mfa(): Migration {
+  return {
+    async up(db) {
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('amr', 'text', (c) => c.notNull().defaultTo('["pwd"]'))
+        .execute();
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('acr', 'text', (c) => c.notNull().defaultTo('aal1'))
+        .execute();
+      await db.schema.alterTable('sessions').addColumn('auth_time', 'bigint').execute();
+      await db
+        .updateTable('sessions' as never)
+        .set({ auth_time: sql`created_at` } as never)
+        .execute();
+
+      await db.schema
+        .createTable('totp_factors')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('confirmed_at', 'bigint')
+        .addColumn('last_step', 'bigint')
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+
+      await db.schema
+        .createTable('recovery_codes')
+        .addColumn('code_mac', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('recovery_codes_user_idx').on('recovery_codes').column('user_id').execute();
+
+      await db.schema
+        .createTable('mfa_tokens')
+        .addColumn('token_mac', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('amr', 'text', (c) => c.notNull())
+        .addColumn('credential_generation', 'integer', (c) => c.notNull())
+        .addColumn('dpop_jkt', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('mfa_tokens_user_idx').on('mfa_tokens').column('user_id').execute();
+
+      await db.schema
+        .createTable('passkeys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('credential_id', 'text', (c) => c.notNull().unique())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('counter', 'bigint', (c) => c.notNull())
+        .addColumn('user_handle', 'text', (c) => c.notNull())
+        .addColumn('transports', 'text')
+        .addColumn('device_type', 'text')
+        .addColumn('backed_up', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('passkeys_user_idx').on('passkeys').column('user_id').execute();
+
+      await db.schema
+        .createTable('webauthn_challenges')
+        .addColumn('challenge', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+        .addColumn('mfa_token_mac', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addCheckConstraint('webauthn_challenges_kind_check', sql`kind in ('register', 'login', 'second_factor')`)
+        .execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
@@ -169,6 +265,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0003_credential_generation': credentialGeneration(),
     '0004_session_dpop_jkt': sessionDpopJkt(),
     '0005_mail': mail(),
+    '0006_mfa': mfa(),
   };
 }
 

@@ -29,6 +29,11 @@ export interface SessionsTable {
   user_agent: string | null;
   ip: string | null;
   dpop_jkt: string | null;
+  /** JSON array text. */
+  amr: string;
+  acr: string;
+  /** `null` only for rows written before migration 0006 filled it (read as `created_at`). */
+  auth_time: number | null;
 }
 
 export interface SigningKeysTable {
@@ -78,6 +83,61 @@ export interface MailQueueTable {
   last_error: string | null;
 }
 
+export interface TotpFactorsTable {
+  user_id: string;
+  id: string;
+  secret_sealed: string;
+  created_at: number;
+  confirmed_at: number | null;
+  last_step: number | null;
+  last_used_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  code_mac: string;
+  user_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface MfaTokensTable {
+  token_mac: string;
+  user_id: string;
+  /** JSON array text: the methods of the first step. */
+  amr: string;
+  credential_generation: number;
+  dpop_jkt: string | null;
+  attempts: Generated<number>;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  user_handle: string;
+  /** JSON array text. */
+  transports: string | null;
+  device_type: string | null;
+  backed_up: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  challenge: string;
+  kind: string;
+  user_id: string | null;
+  mfa_token_mac: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -85,4 +145,9 @@ export interface Database {
   audit_events: AuditEventsTable;
   link_tokens: LinkTokensTable;
   mail_queue: MailQueueTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_tokens: MfaTokensTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }

@@ -78,6 +78,9 @@ const SESSION_COLUMNS = columns<SessionsTable>()([
   'user_agent',
   'ip',
   'dpop_jkt',
+  'amr',
+  'acr',
+  'auth_time',
 ]);
 
 export type UserRow = Selectable<UsersTable>;
@@ -156,6 +159,9 @@ const SESSION_TYPES = {
   user_agent: 'text',
   ip: 'text',
   dpop_jkt: 'text',
+  amr: 'text',
+  acr: 'text',
+  auth_time: 'bigint',
 } as const satisfies Record<(typeof SESSION_COLUMNS)[number], string>;
 
 const USER_AS = [

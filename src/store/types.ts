@@ -48,6 +48,25 @@ export interface SessionRecord {
   ip: string | null;
   /** Thumbprint (RFC 7638) of the DPoP key the session is bound to; `null` for a bearer session. */
   dpopJkt: string | null;
+  /** RFC 8176 methods the session was authenticated with (`["pwd"]`, `["pwd","otp"]`, `["hwk"]`, …). */
+  amr: string[];
+  /** Authentication assurance level: `aal1` or `aal2`. */
+  acr: string;
+  /** When the last factor of the session completed (ms). */
+  authTime: number;
+}
+
+/**
+ * How a session was authenticated (docs/mfa.md): what its access tokens say in `amr`, `acr`
+ * and `auth_time`. Set when the session is created; kept by every refresh.
+ */
+export interface SessionAuthentication {
+  /** RFC 8176 method values, e.g. `["pwd"]`, `["pwd","otp"]`, `["hwk"]`, `["fed"]`. */
+  amr: readonly string[];
+  /** `aal1` or `aal2`. */
+  acr: string;
+  /** When the last factor completed (ms). */
+  authTime: number;
 }
 
 export interface NewUser {
@@ -70,6 +89,8 @@ export interface NewSession {
   ip: string | null;
   /** Bind the session to this DPoP key thumbprint. Default `null` (a bearer session). */
   dpopJkt?: string | null;
+  /** How it was authenticated. Default: a password sign-in at `now` (`["pwd"]`, `aal1`). */
+  authentication?: SessionAuthentication;
 }
 
 /**

@@ -391,7 +391,9 @@ export function runHttpContract(label: string, start: StartTarget): void {
           currentDate: new Date(t.clock.now()),
         });
         expect(protectedHeader).toEqual({ alg: t.latchkey.config.signingAlg, kid: expect.any(String), typ: 'at+jwt' });
-        expect(Object.keys(payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'role', 'sid', 'sub']);
+        expect(Object.keys(payload).sort()).toEqual(['acr', 'amr', 'aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'role', 'sid', 'sub']);
+        expect(payload).toMatchObject({ amr: ['pwd'], acr: 'aal1' });
+        expect(payload.auth_time).toBe(payload.iat);
         expect(payload.sub).toBe(user.userId);
         expect(payload.exp! - payload.iat!).toBe(t.latchkey.config.accessTokenTtl);
       });

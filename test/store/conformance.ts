@@ -278,6 +278,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         userAgent: 'Firefox',
         ip: '2001:db8::1',
         dpopJkt: null,
+        // No authentication context given: a password sign-in at the session's time.
+        amr: ['pwd'],
+        acr: 'aal1',
+        authTime: T0,
       };
       expect(created).toEqual(expected);
       // Its audit row was written with it: the session's time, user, id; the given type and ip.
@@ -288,6 +292,35 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       expect(await store.findSession('nope')).toBeUndefined();
       expect(await store.findSessionWithUser('s1')).toEqual({ session: expected, user: await store.findUserById(user.id) });
       expect(await store.findSessionWithUser('nope')).toBeUndefined();
+    });
+
+    it('keeps how a session was authenticated (amr, acr, auth_time) through rotations', async () => {
+      const store = await open();
+      const user = await addUser(store);
+      const authentication = { amr: ['pwd', 'otp'], acr: 'aal2', authTime: T0 - 1234 };
+      const created = await store.createSession(
+        {
+          id: 'aal2-session',
+          userId: user.id,
+          credentialGeneration: 0,
+          now: T0,
+          idleExpiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + 30 * DAY,
+          userAgent: null,
+          ip: null,
+          authentication,
+        },
+        { type: 'login_success', ip: null, detail: { method: 'totp' } },
+      );
+      expect(created).toMatchObject(authentication);
+      const first = await store.rotateSession(rotation('aal2-session', 0, T0 + MINUTE, T0 + DAY));
+      expect(first.ok && first.session).toMatchObject({ ...authentication, counter: 1 });
+      const second = await store.rotateSession(rotation('aal2-session', 1, T0 + 2 * MINUTE, T0 + DAY));
+      expect(second.ok && second.session).toMatchObject({ ...authentication, counter: 2 });
+      expect(await store.findSession('aal2-session')).toMatchObject(authentication);
+      expect((await store.findSessionWithUser('aal2-session'))?.session).toMatchObject(authentication);
+      expect((await store.listActiveSessions(user.id, T0 + 3 * MINUTE))[0]).toMatchObject(authentication);
+      expect((await store.listAudit()).at(0)).toMatchObject({ type: 'login_success', detail: { method: 'totp' } });
     });
 
     it('keeps the DPoP key thumbprint a session is bound to, through rotation and revocation', async () => {

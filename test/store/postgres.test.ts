@@ -65,9 +65,14 @@ await describePostgres('postgres store', () => {
         'kysely_migration_lock',
         'link_tokens',
         'mail_queue',
+        'mfa_tokens',
+        'passkeys',
+        'recovery_codes',
         'sessions',
         'signing_keys',
+        'totp_factors',
         'users',
+        'webauthn_challenges',
       ]);
     }
   });

@@ -55,15 +55,23 @@ describe('sqlite specifics', () => {
         'kysely_migration_lock',
         'link_tokens',
         'mail_queue',
+        'mfa_tokens',
+        'passkeys',
+        'recovery_codes',
         'sessions',
         'signing_keys',
+        'totp_factors',
         'users',
+        'webauthn_challenges',
       ]);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
       expect(indexes).toEqual([
         'audit_events_at_idx',
         'link_tokens_user_idx',
         'mail_queue_due_idx',
+        'mfa_tokens_user_idx',
+        'passkeys_user_idx',
+        'recovery_codes_user_idx',
         'sessions_user_id_idx',
         'signing_keys_one_current',
         'signing_keys_one_next',
