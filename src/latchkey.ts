@@ -185,6 +185,8 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       dpopReplayCache,
       dpop: config.dpop,
       dpopNonces: config.dpopNonce ? dpopNonces : undefined,
+      mfaSealKey: derived.mfaSeal,
+      mfaMacKey: derived.mfaMac,
     });
     email = new EmailFlows({
       store,

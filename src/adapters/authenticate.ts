@@ -12,11 +12,15 @@ import {
   authenticateAccessToken,
   createAccessTokenVerifier,
   DEFAULT_CLOCK_TOLERANCE,
+  isAssuranceLevel,
+  meetsStepUp,
+  stepUpChallenge,
+  type AssuranceLevel,
   type AuthenticateResult,
   type AuthUser,
 } from '../auth/access-token.js';
 import type { JwsAlgorithm, Verifier } from '../jwt/index.js';
-import { DPOP_ALGS, dpopChallenge, dpopHeaderOf, extractCredentials } from '../http/bearer.js';
+import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../http/bearer.js';
 import { toApiError } from '../http/errors.js';
 import { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwks/index.js';
 import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
@@ -67,9 +71,6 @@ interface CommonOptions {
    */
   maxAge?: number;
 }
-
-/** Authentication assurance levels (NIST SP 800-63B), as access tokens carry them in `acr`. */
-export type AssuranceLevel = 'aal1' | 'aal2' | 'aal3';
 
 /** Verify with the service of this process (the app that also mounts the auth routes). */
 export interface LocalAuthOptions extends CommonOptions {
@@ -202,13 +203,10 @@ export function createAuthenticator(options: RequireAuthOptions): Authenticator 
   return Object.assign(authenticate, { dpopNonce: nonces ? () => nonces.current() : undefined });
 }
 
-const ASSURANCE_RANK: Readonly<Record<string, number>> = { aal1: 1, aal2: 2, aal3: 3 };
-
 /**
- * The step-up rule of `acr` and `maxAge` (docs/mfa.md#step-up-for-resource-servers), or
- * `undefined` when neither is set. Refused: an `acr` ranked below the one required (none counts
- * as `aal1`, an unknown value as below it), or `now − auth_time > maxAge + clockTolerance`
- * (no `auth_time` fails any `maxAge`). The RFC 9470 challenge names what was asked for.
+ * The step-up rule of `acr` and `maxAge` (docs/mfa.md#step-up-for-resource-servers, the rule
+ * itself in `auth/access-token.ts`), or `undefined` when neither is set. A refusal carries the
+ * RFC 9470 challenge naming what was asked for.
  */
 function stepUpCheck(
   options: CommonOptions,
@@ -216,29 +214,16 @@ function stepUpCheck(
   clockTolerance: number,
 ): ((outcome: AuthOutcome, scheme: 'Bearer' | 'DPoP') => AuthOutcome) | undefined {
   const { acr, maxAge } = options;
-  if (acr !== undefined && (typeof acr !== 'string' || ASSURANCE_RANK[acr] === undefined)) {
-    throw configError('acr must be one of aal1, aal2, aal3', 'choice');
-  }
+  if (acr !== undefined && !isAssuranceLevel(acr)) throw configError('acr must be one of aal1, aal2, aal3', 'choice');
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0)) {
     throw configError('maxAge must be a whole number of seconds, 0 or more', 'range');
   }
   if (acr === undefined && maxAge === undefined) return undefined;
-  const required = acr === undefined ? 0 : ASSURANCE_RANK[acr]!;
-  const params = [acr === undefined ? '' : `acr_values="${acr}"`, maxAge === undefined ? '' : `max_age="${maxAge}"`].filter(Boolean).join(', ');
-  const challenges = {
-    Bearer: `Bearer error="insufficient_user_authentication", ${params}`,
-    DPoP: `DPoP error="insufficient_user_authentication", ${params}, algs="${DPOP_ALGS}"`,
-  };
+  const rule = { acr, maxAge };
+  const challenges = { Bearer: stepUpChallenge(rule, 'Bearer'), DPoP: stepUpChallenge(rule, 'DPoP') };
   return (outcome, scheme) => {
-    if (!outcome.ok) return outcome;
-    const claims = outcome.user.claims;
-    const level = claims.acr === undefined ? 1 : typeof claims.acr === 'string' ? (ASSURANCE_RANK[claims.acr] ?? 0) : 0;
-    let ok = level >= required;
-    if (ok && maxAge !== undefined) {
-      const authTime = claims.auth_time;
-      ok = typeof authTime === 'number' && Number.isFinite(authTime) && Math.floor(now() / 1000) - authTime <= maxAge + clockTolerance;
-    }
-    return ok ? outcome : { ok: false, error: new ApiError('STEP_UP_REQUIRED', undefined, { challenge: challenges[scheme] }) };
+    if (!outcome.ok || meetsStepUp(outcome.user.claims, rule, now(), clockTolerance)) return outcome;
+    return { ok: false, error: new ApiError('STEP_UP_REQUIRED', undefined, { challenge: challenges[scheme] }) };
   };
 }
 

@@ -5,6 +5,7 @@
  * docs/http-api.md#access-tokens describes the token; docs/jwt.md the checks of the JWS core.
  */
 import { randomBytes } from 'node:crypto';
+import { DPOP_CHALLENGE_ALGS } from '../dpop/proof.js';
 import type { SessionAuthentication } from '../store/types.js';
 import { createSigner, createVerifier, toApiCode, type JwsAlgorithm, type KeyResolver, type SigningKey, type Verifier } from '../jwt/index.js';
 
@@ -145,4 +146,52 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): (sub
     if (jkt) claims.cnf = { jkt };
     return signer.sign(claims);
   };
+}
+
+/** Authentication assurance levels (NIST SP 800-63B), as access tokens carry them in `acr`. */
+export type AssuranceLevel = 'aal1' | 'aal2' | 'aal3';
+
+const ASSURANCE_RANK: Readonly<Record<string, number>> = { aal1: 1, aal2: 2, aal3: 3 };
+
+/** What a route demands of the sign-in behind a token (docs/mfa.md#step-up-for-resource-servers). */
+export interface StepUpRule {
+  acr?: AssuranceLevel | undefined;
+  /** Seconds since `auth_time`, at most (plus the clock tolerance). */
+  maxAge?: number | undefined;
+}
+
+/**
+ * Whether `claims` satisfy `rule`: `acr` ranked at least the one required (none counts as
+ * `aal1`, an unknown value as below it); `now − auth_time ≤ maxAge + clockTolerance` (seconds; a
+ * token without `auth_time` fails any `maxAge`).
+ */
+export function meetsStepUp(claims: Record<string, unknown>, rule: StepUpRule, nowMs: number, clockTolerance: number): boolean {
+  if (rule.acr !== undefined) {
+    const level = claims.acr === undefined ? 1 : typeof claims.acr === 'string' ? (ASSURANCE_RANK[claims.acr] ?? 0) : 0;
+    if (level < ASSURANCE_RANK[rule.acr]!) return false;
+  }
+  if (rule.maxAge !== undefined) {
+    const authTime = claims.auth_time;
+    if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return false;
+    if (Math.floor(nowMs / 1000) - authTime > rule.maxAge + clockTolerance) return false;
+  }
+  return true;
+}
+
+/** Whether `acr` is an assurance level `requireAuth` knows. */
+export function isAssuranceLevel(acr: unknown): acr is AssuranceLevel {
+  return typeof acr === 'string' && ASSURANCE_RANK[acr] !== undefined;
+}
+
+/**
+ * The RFC 9470 challenge of a refused step-up: `insufficient_user_authentication` with
+ * `acr_values` and/or `max_age` as the rule names them, in the DPoP scheme for a DPoP-bound token.
+ */
+export function stepUpChallenge(rule: StepUpRule, scheme: 'Bearer' | 'DPoP'): string {
+  const params = [rule.acr === undefined ? '' : `acr_values="${rule.acr}"`, rule.maxAge === undefined ? '' : `max_age="${rule.maxAge}"`]
+    .filter(Boolean)
+    .join(', ');
+  return scheme === 'DPoP'
+    ? `DPoP error="insufficient_user_authentication", ${params}, algs="${DPOP_CHALLENGE_ALGS}"`
+    : `Bearer error="insufficient_user_authentication", ${params}`;
 }

@@ -13,7 +13,7 @@
  * ring), `sessions.ts` (a user's sessions) and `access-token.ts` (the token itself, shared
  * with `requireAuth`).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import { emailKey, requireEmail } from './email.js';
 import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
@@ -39,6 +39,7 @@ import { createProofVerifier, type ProofVerifier } from '../dpop/proof.js';
 import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
 import type { DpopNonces } from '../dpop/nonce.js';
 import { checkProof, throwIfNotRefusal, type DpopRequest } from './dpop-proofs.js';
+import { SecondFactors, type FactorView, type MfaChallenge, type TotpEnrollment } from './mfa.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -88,6 +89,10 @@ export interface AuthServiceOptions {
    * current nonces, else 401 `USE_DPOP_NONCE` (docs/dpop.md#server-nonces). Default: none.
    */
   dpopNonces?: DpopNonces | undefined;
+  /** AES-256-GCM key sealing TOTP secrets (`deriveKeys().mfaSeal`). Default: a random key of this process (tests). */
+  mfaSealKey?: Buffer;
+  /** HMAC key of recovery codes and mfa tokens (`deriveKeys().mfaMac`). Default: a random key of this process (tests). */
+  mfaMacKey?: Buffer;
 }
 
 /** How a sign-in authenticated the user: what {@link AuthService.startSession} records in the session. */
@@ -117,6 +122,7 @@ export type { AuthenticateResult } from './access-token.js';
 export type { RequestContext } from './audit.js';
 export type { IssuedTokens, RefreshFailure, RefreshResult } from './refresh.js';
 export type { SessionView } from './sessions.js';
+export type { FactorView, MfaChallenge, TotpEnrollment } from './mfa.js';
 
 export interface PublicUser {
   id: string;
@@ -135,7 +141,9 @@ export function toPublicUser(user: UserRecord): PublicUser {
 
 export class AuthService {
   readonly verifier: Verifier;
-  readonly #o: Required<Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces'>> &
+  readonly #o: Required<
+    Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces' | 'mfaSealKey' | 'mfaMacKey'>
+  > &
     Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
   readonly #verifyProof: ProofVerifier;
   /** The server nonces proofs at the auth endpoints must carry; `undefined`: nonces are off. */
@@ -146,9 +154,10 @@ export class AuthService {
   readonly #tokens: SessionTokens;
   readonly #sessions: SessionViews;
   readonly #auditTo: Audit;
+  readonly #factors: SecondFactors;
 
   constructor(options: AuthServiceOptions) {
-    const { rateLimits, dpopReplayCache, dpopNonces, ...rest } = options;
+    const { rateLimits, dpopReplayCache, dpopNonces, mfaSealKey, mfaMacKey, ...rest } = options;
     this.#o = {
       clockTolerance: DEFAULT_CLOCK_TOLERANCE,
       passwordRules: [],
@@ -180,6 +189,19 @@ export class AuthService {
     const audit: Audit = (event) => this.#audit(event);
     this.#tokens = new SessionTokens({ ...this.#o, rateLimiter: this.rateLimiter, audit, onEvent: this.#o.onEvent, verifyProof: this.#verifyProof });
     this.#sessions = new SessionViews({ store, bearer: this.#bearer, now, audit });
+    this.#factors = new SecondFactors({
+      store,
+      now,
+      audit,
+      onEvent: this.#o.onEvent,
+      rateLimiter: this.rateLimiter,
+      verifyProof: this.#verifyProof,
+      sealKey: mfaSealKey ?? randomBytes(32),
+      macKey: mfaMacKey ?? randomBytes(32),
+      issuerName: new URL(this.#o.issuer).host,
+      startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
+      requireLiveSession: (principal) => this.#requireLiveSession(principal),
+    });
   }
 
   // ── accounts ──────────────────────────────────────────────────────────────
@@ -220,7 +242,12 @@ export class AuthService {
     return toPublicUser(user);
   }
 
-  async login(email: string, password: string, ctx: RequestContext): Promise<IssuedTokens> {
+  /**
+   * The password step. An account with a second factor gets an {@link MfaChallenge} instead of
+   * tokens (no session yet; the attempt counts against the account's login limit until the
+   * second step succeeds); every other account signs in (`amr: ["pwd"]`, `aal1`).
+   */
+  async login(email: string, password: string, ctx: RequestContext): Promise<IssuedTokens | MfaChallenge> {
     const normalizedEmail = emailKey(email);
     const normalizedPassword = normalizePassword(password);
     // Counted before anything else; over a limit, the password is never checked.
@@ -250,7 +277,10 @@ export class AuthService {
     if (needsRehash(user.passwordHash)) {
       await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), this.#o.now());
     }
-    const tokens = await this.startSession(user, { amr: ['pwd'], acr: 'aal1', method: 'password', dpopJkt: proof?.jkt ?? null }, ctx);
+    const dpopJkt = proof?.jkt ?? null;
+    const challenge = await this.#factors.challenge(user, dpopJkt, ctx);
+    if (challenge) return challenge;
+    const tokens = await this.startSession(user, { amr: ['pwd'], acr: 'aal1', method: 'password', dpopJkt }, ctx);
     if (!tokens) return this.#loginFailed(normalizedEmail, user, ctx, 'credentials_changed');
     if (ticket) await this.rateLimiter?.loginSucceeded(ticket);
     return tokens;
@@ -313,6 +343,29 @@ export class AuthService {
     const result = await this.#verifyProof(request.proof, { method: request.method, url: request.url, accessToken, jkt });
     if (!result.ok) throwIfNotRefusal(result.reason);
     return result.ok ? { ok: true } : result;
+  }
+
+  // ── second factors (mfa.ts) ──────────────────────────────────────────────
+
+  /** The second step of a login: a TOTP code or a recovery code for the login's `mfaToken`. */
+  verifyMfa(mfaToken: string, answer: { code: string } | { recoveryCode: string }, ctx: RequestContext): Promise<IssuedTokens> {
+    return this.#factors.verify(mfaToken, answer, ctx);
+  }
+
+  enrollTotp(principal: Principal, currentPassword: string, ctx: RequestContext): Promise<TotpEnrollment> {
+    return this.#factors.enrollTotp(principal, currentPassword, ctx);
+  }
+
+  confirmTotp(principal: Principal, code: string, ctx: RequestContext): Promise<string[]> {
+    return this.#factors.confirmTotp(principal, code, ctx);
+  }
+
+  removeTotp(principal: Principal, ctx: RequestContext): Promise<void> {
+    return this.#factors.removeTotp(principal, ctx);
+  }
+
+  listFactors(principal: Principal): Promise<{ factors: FactorView[]; recoveryCodesRemaining: number }> {
+    return this.#factors.listFactors(principal);
   }
 
   // ── a session's tokens (refresh.ts) ──────────────────────────────────────

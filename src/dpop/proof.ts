@@ -32,6 +32,9 @@ export type DpopAlgorithm = 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256' | 'PS256';
 /** Every accepted proof algorithm, in the order the `algs` challenge parameter lists them. */
 const DPOP_ALGORITHMS: readonly DpopAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
 
+/** The `alg` values a DPoP proof may use, as the `algs` parameter of a DPoP challenge lists them (RFC 9449 §7.1). */
+export const DPOP_CHALLENGE_ALGS = 'ES256 EdDSA RS256 PS256';
+
 /** Why a proof was refused (stable; audited as `detail.reason`, never shown with the proof). */
 export type DpopFailure =
   /** No `DPoP` header where one was needed. */

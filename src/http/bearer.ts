@@ -1,5 +1,6 @@
 /** Bearer-token extraction (RFC 6750 §2.1). Verification itself is the auth service's job. */
 import type { IncomingHttpHeaders } from 'node:http';
+import { DPOP_CHALLENGE_ALGS } from '../dpop/proof.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -26,8 +27,7 @@ export function extractCredentials(headers: IncomingHttpHeaders): { scheme: 'Bea
   return token === undefined ? undefined : { scheme: 'Bearer', token };
 }
 
-/** The `alg` values a DPoP proof may use, as the `algs` challenge parameter lists them. */
-export const DPOP_ALGS = 'ES256 EdDSA RS256 PS256';
+const DPOP_ALGS = DPOP_CHALLENGE_ALGS;
 
 /**
  * The `WWW-Authenticate` of a DPoP failure, the DPoP challenge first (RFC 9449 §7.1, §8):

@@ -14,7 +14,10 @@
  * - `linkMac` (info `link-token-mac`): HMAC key of the tokens in reset and verification links;
  * - `mailSeal` (info `mail-seal`): AES-256-GCM key sealing queued mails at rest;
  * - `dpopNonce` (info `dpop-nonce`): HMAC key of the server's DPoP nonces, so every instance
- *   sharing the secret accepts every other's (docs/dpop.md#server-nonces).
+ *   sharing the secret accepts every other's (docs/dpop.md#server-nonces);
+ * - `mfaSeal` (info `mfa-seal`): AES-256-GCM key sealing TOTP secrets at rest (docs/mfa.md);
+ * - `mfaMac` (info `mfa-mac`): HMAC key of recovery codes and of the tokens of a login's second
+ *   step (stored only as this MAC).
  * `test/keys/derived-keys.test.ts` pins each derivation.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -33,6 +36,10 @@ export interface DerivedKeys {
   mailSeal: Buffer;
   /** HMAC key of the server's DPoP nonces (`dpop/nonce.ts`). */
   dpopNonce: Buffer;
+  /** AES-256-GCM key sealing TOTP secrets at rest. */
+  mfaSeal: Buffer;
+  /** HMAC key of recovery codes and mfa tokens (stored only as this MAC). */
+  mfaMac: Buffer;
 }
 
 const SALT = Buffer.from('latchkey/v1');
@@ -46,6 +53,8 @@ export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
     linkMac: derive('link-token-mac'),
     mailSeal: derive('mail-seal'),
     dpopNonce: derive('dpop-nonce'),
+    mfaSeal: derive('mfa-seal'),
+    mfaMac: derive('mfa-mac'),
   };
 }
 

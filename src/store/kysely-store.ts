@@ -19,12 +19,29 @@ import {
   releaseMail,
   voidLinks,
 } from './mail.js';
+import {
+  completeMfa,
+  confirmTotp,
+  deleteTotp,
+  findLiveMfaToken,
+  insertMfaToken,
+  listFactors,
+  recordMfaFailure,
+  saveTotpEnrollment,
+  toTotpFactor,
+  withRollback,
+} from './mfa.js';
 import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
   AuditEventRecord,
   ClaimedMail,
+  FactorRecord,
   LinkCap,
+  MfaTokenRecord,
+  NewMfaToken,
+  SecondFactorProof,
+  TotpFactorRecord,
   NewLink,
   NewMail,
   NewSession,
@@ -63,6 +80,10 @@ const RETRIED_READS = new Set([
   'listSigningKeys',
   'listAudit',
   'listUserEmails',
+  'findTotpFactor',
+  'listFactors',
+  'countRecoveryCodes',
+  'findMfaToken',
 ]);
 const READ_RETRY_DELAY_MS = 100;
 
@@ -648,5 +669,81 @@ export class KyselyStore implements Store {
 
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>> {
     return this.#op('mailQueueCounts', (db) => countMail(db));
+  }
+
+  // ── second factors ──────────────────────────────────────────────────────
+
+  saveTotpEnrollment(enrollment: { id: string; userId: string; secretSealed: string; now: number }): Promise<'saved' | 'enrolled' | 'no_user'> {
+    return this.#op('saveTotpEnrollment', () => this.#backend.transaction((trx) => saveTotpEnrollment(trx, this.dialect, enrollment)));
+  }
+
+  findTotpFactor(userId: string): Promise<TotpFactorRecord | undefined> {
+    return this.#op('findTotpFactor', async (db) => {
+      const row = await db.selectFrom('totp_factors').selectAll().where('user_id', '=', userId).executeTakeFirst();
+      return row && toTotpFactor(row);
+    });
+  }
+
+  confirmTotp(userId: string, step: number, now: number, recoveryCodeMacs: readonly string[], audit: AuditEventInput): Promise<boolean> {
+    return this.#op('confirmTotp', () =>
+      this.#backend.transaction(async (trx) => {
+        const confirmed = await confirmTotp(trx, userId, step, now, recoveryCodeMacs);
+        if (confirmed) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return confirmed;
+      }),
+    );
+  }
+
+  deleteTotp(userId: string, audit: AuditEventInput): Promise<boolean> {
+    return this.#op('deleteTotp', () =>
+      this.#backend.transaction(async (trx) => {
+        const deleted = await deleteTotp(trx, userId);
+        if (deleted) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return deleted;
+      }),
+    );
+  }
+
+  listFactors(userId: string): Promise<FactorRecord[]> {
+    return this.#op('listFactors', (db) => listFactors(db, userId));
+  }
+
+  countRecoveryCodes(userId: string): Promise<number> {
+    return this.#op('countRecoveryCodes', async (db) => {
+      const { n } = await db
+        .selectFrom('recovery_codes')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('used_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      return Number(n);
+    });
+  }
+
+  createMfaToken(token: NewMfaToken): Promise<void> {
+    return this.#op('createMfaToken', (db) => insertMfaToken(db, token));
+  }
+
+  findMfaToken(mac: string, now: number, maxAttempts: number): Promise<MfaTokenRecord | undefined> {
+    return this.#op('findMfaToken', (db) => findLiveMfaToken(db, mac, now, maxAttempts));
+  }
+
+  recordMfaFailure(mac: string, now: number, maxAttempts: number): Promise<number | undefined> {
+    return this.#op('recordMfaFailure', (db) => recordMfaFailure(db, mac, now, maxAttempts));
+  }
+
+  completeMfa(
+    mac: string,
+    userId: string,
+    now: number,
+    maxAttempts: number,
+    proof: SecondFactorProof,
+  ): Promise<'ok' | 'code_refused' | 'token_invalid'> {
+    return this.#op('completeMfa', () =>
+      withRollback<'ok' | 'token_invalid', 'code_refused'>(
+        (fn) => this.#backend.transaction(fn),
+        (trx, rollback) => completeMfa(trx, mac, userId, now, maxAttempts, proof, rollback),
+      ),
+    );
   }
 }

@@ -225,6 +225,55 @@ export interface VerifiedEmail {
   previousEmail: string | null;
 }
 
+/** An account's TOTP factor (docs/mfa.md#totp); `confirmedAt` `null` while the enrolment is pending. */
+export interface TotpFactorRecord {
+  id: string;
+  userId: string;
+  /** The secret sealed under the master secret; opaque to the store. */
+  secretSealed: string;
+  createdAt: number;
+  confirmedAt: number | null;
+  /** The last RFC 6238 time step accepted for the account; `null`: none yet. */
+  lastStep: number | null;
+  lastUsedAt: number | null;
+}
+
+/** A factor as lists show it: never a secret. */
+export interface FactorRecord {
+  id: string;
+  type: 'totp' | 'webauthn';
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** The second step of a login, stored under the keyed MAC of its token. */
+export interface NewMfaToken {
+  mac: string;
+  userId: string;
+  /** The methods of the first step (`["pwd"]`). */
+  amr: readonly string[];
+  /** The user's credential generation when the password was checked: a change since voids the step. */
+  credentialGeneration: number;
+  /** The DPoP key the first step proved, if any: the second must prove it too. */
+  dpopJkt: string | null;
+  now: number;
+  expiresAt: number;
+}
+
+export interface MfaTokenRecord {
+  mac: string;
+  userId: string;
+  amr: string[];
+  credentialGeneration: number;
+  dpopJkt: string | null;
+  attempts: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** What completes a second step: a TOTP time step to accept, or a recovery code (its MAC) to use up. */
+export type SecondFactorProof = { kind: 'totp'; step: number } | { kind: 'recovery'; codeMac: string };
+
 export interface Store {
   /** Dialect name, for logs and metrics. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -380,6 +429,50 @@ export interface Store {
   expediteMail(now: number): Promise<number>;
   /** Counts of the queue by state, for `latchkey mail` and metrics. */
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>>;
+
+  // ── second factors (docs/mfa.md) ────────────────────────────────────────
+  /**
+   * Stores a pending TOTP enrolment, replacing a pending one of the user. `enrolled`, and
+   * nothing written, when the user has a confirmed TOTP factor; `no_user` when the user is gone.
+   */
+  saveTotpEnrollment(enrollment: { id: string; userId: string; secretSealed: string; now: number }): Promise<'saved' | 'enrolled' | 'no_user'>;
+  findTotpFactor(userId: string): Promise<TotpFactorRecord | undefined>;
+  /**
+   * One transaction: confirms the pending TOTP factor only while it is pending and `step` is
+   * later than any step accepted before (conditional UPDATE), replaces the user's recovery codes
+   * by `recoveryCodeMacs`, and appends `audit`. Returns whether it confirmed.
+   */
+  confirmTotp(userId: string, step: number, now: number, recoveryCodeMacs: readonly string[], audit: AuditEventInput): Promise<boolean>;
+  /** Deletes the user's TOTP factor (pending or confirmed) and every recovery code, with `audit`, in one transaction. Returns whether a factor was deleted. */
+  deleteTotp(userId: string, audit: AuditEventInput): Promise<boolean>;
+  /** The user's factors: a confirmed TOTP factor, then passkeys, oldest first. */
+  listFactors(userId: string): Promise<FactorRecord[]>;
+  /** Unused recovery codes of the user. */
+  countRecoveryCodes(userId: string): Promise<number>;
+  createMfaToken(token: NewMfaToken): Promise<void>;
+  /** The token, while it is unused, unexpired at `now` and has fewer than `maxAttempts` failures. */
+  findMfaToken(mac: string, now: number, maxAttempts: number): Promise<MfaTokenRecord | undefined>;
+  /**
+   * Counts a wrong code against a live token (one conditional UPDATE: of concurrent failures at
+   * most `maxAttempts` count). Returns the failures so far, or `undefined` when the token was
+   * not live any more.
+   */
+  recordMfaFailure(mac: string, now: number, maxAttempts: number): Promise<number | undefined>;
+  /**
+   * The second step, in one transaction: uses up the live token (unused, unexpired, under
+   * `maxAttempts` failures) of `userId` and applies `proof` — accepts the TOTP time step only if
+   * it is later than every step accepted before, or marks the unused recovery code used. Both
+   * happen or neither: `token_invalid` (nothing written) when the token is not live,
+   * `code_refused` (nothing written) when the step was accepted before or the code is unknown
+   * or used. Conditional UPDATEs: of concurrent calls with one token, or one code, one wins.
+   */
+  completeMfa(
+    mac: string,
+    userId: string,
+    now: number,
+    maxAttempts: number,
+    proof: SecondFactorProof,
+  ): Promise<'ok' | 'code_refused' | 'token_invalid'>;
 }
 
 /** What {@link Store.rotateSigningKey} did. */

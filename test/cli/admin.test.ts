@@ -1,4 +1,5 @@
 /** Admin commands against a real SQLite database, checked through the service itself. */
+import type { IssuedTokens } from '../../src/auth/service.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,7 +33,7 @@ describe('admin commands', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ email: 'admin@example.com', role: 'admin' });
     const latchkey = await open();
     try {
-      const tokens = await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null });
+      const tokens = (await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null })) as IssuedTokens;
       const principal = latchkey.auth.authenticate(tokens.accessToken);
       expect(principal.ok && principal.principal.role).toBe('admin');
     } finally {
@@ -53,7 +54,7 @@ describe('admin commands', () => {
     let latchkey = await open();
     const before = latchkey.keys.signingKey.kid;
     const publishedBefore = latchkey.keys.jwks().keys.map((k) => k.kid);
-    const tokens = await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null });
+    const tokens = (await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null })) as IssuedTokens;
     await latchkey.close();
     const result = await runCli(['keys', 'rotate', '--force'], { env }); // the next key is seconds old
     expect(result.code).toBe(0);
@@ -74,7 +75,7 @@ describe('admin commands', () => {
 
   it('sessions revoke --email signs the user out everywhere', async () => {
     let latchkey = await open();
-    const tokens = await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null });
+    const tokens = (await latchkey.auth.login('admin@example.com', 'an admin passphrase', { ip: null, userAgent: null })) as IssuedTokens;
     await latchkey.close();
     const result = await runCli(['sessions', 'revoke', '--email', 'admin@example.com'], { env });
     expect(result.code).toBe(0);

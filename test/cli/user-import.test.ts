@@ -1,4 +1,5 @@
 /** `latchkey user import`: users of a classic Express + bcrypt app, imported and able to sign in. */
+import type { IssuedTokens } from '../../src/auth/service.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,7 +82,7 @@ describe('latchkey user import', () => {
       const alice = (await latchkey.store.findUserByEmail('alice@example.com'))!;
       expect(alice).toMatchObject({ role: 'admin', passwordHash: aliceHash });
       await expect(latchkey.auth.login('alice@example.com', 'wrong password', ctx)).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
-      const tokens = await latchkey.auth.login('alice@example.com', 'alice in wonderland', ctx);
+      const tokens = (await latchkey.auth.login('alice@example.com', 'alice in wonderland', ctx)) as IssuedTokens;
       const principal = latchkey.auth.authenticate(tokens.accessToken);
       expect(principal.ok && principal.principal.role).toBe('admin');
       expect((await latchkey.store.findUserByEmail('alice@example.com'))!.passwordHash).toMatch(/^\$argon2id\$/);

@@ -23,6 +23,8 @@ describe('deriveKeys', () => {
     expect(keys.linkMac).toEqual(hkdf('link-token-mac'));
     expect(keys.mailSeal).toEqual(hkdf('mail-seal'));
     expect(keys.dpopNonce).toEqual(hkdf('dpop-nonce'));
+    expect(keys.mfaSeal).toEqual(hkdf('mfa-seal'));
+    expect(keys.mfaMac).toEqual(hkdf('mfa-mac'));
     const all = Object.values(keys).map((key) => key.toString('hex'));
     expect(new Set(all).size).toBe(all.length);
   });

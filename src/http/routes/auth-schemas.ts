@@ -87,6 +87,27 @@ const tokenResponse = {
   },
 } as const;
 
+/** The login answer: the tokens, or (an account with a second factor) the second step to take. */
+const loginResponse = {
+  ...tokenResponse,
+  description: 'the tokens; or, when the account has a second factor, {mfaRequired: true, mfaToken, factors} and no cookie (docs/mfa.md)',
+  required: [],
+  properties: {
+    ...tokenResponse.properties,
+    mfaRequired: { type: 'boolean', enum: [true] },
+    mfaToken: { type: 'string', description: 'opaque, single use, 5 minutes: for POST /auth/mfa/verify' },
+    factors: { type: 'array', items: { type: 'string', enum: ['totp', 'webauthn'] } },
+  },
+} as const;
+
+const stepUpChallenge = {
+  'www-authenticate': {
+    type: 'string',
+    description:
+      'for STEP_UP_REQUIRED (RFC 9470): Bearer error="insufficient_user_authentication", acr_values="aal2" (DPoP … for a DPoP-bound token); otherwise as for every bearer failure',
+  },
+} as const;
+
 const publicUser = {
   type: 'object',
   required: ['id', 'email', 'role', 'emailVerified'],
@@ -115,7 +136,7 @@ export const schemas = {
     body: credentials,
     response: {
       ...withBody,
-      200: tokenResponse,
+      200: loginResponse,
       400: failure(
         'malformed, non-UTF-8 or non-object JSON; a missing or mistyped field; DPOP_REQUIRED: no DPoP proof while LATCHKEY_DPOP=required',
         ['VALIDATION_FAILED', 'DPOP_REQUIRED'],
@@ -292,6 +313,111 @@ export const schemas = {
       ]),
       409: failure('the new address belongs to an account', ['EMAIL_TAKEN']),
       429: rateLimited,
+    },
+  },
+  mfaVerify: {
+    summary: 'The second step of a login: a TOTP code or a recovery code for the mfaToken; sets the refresh cookie',
+    body: {
+      type: 'object',
+      required: ['mfaToken'],
+      properties: {
+        mfaToken: { type: 'string', maxLength: 256 },
+        code: { type: 'string', maxLength: 16, description: 'the 6 digits of the authenticator app' },
+        recoveryCode: { type: 'string', maxLength: 64, description: 'one of the recovery codes; case and dashes do not matter' },
+      },
+    },
+    response: {
+      ...withBody,
+      200: tokenResponse,
+      401: failure(
+        'INVALID_MFA_CODE: a wrong, replayed or used code (counts against the mfaToken); MFA_TOKEN_INVALID: the mfaToken is unknown, used, expired or dead after 5 wrong codes; INVALID_DPOP_PROOF: the login carried a DPoP proof and this request proves no key or another',
+        ['INVALID_MFA_CODE', 'MFA_TOKEN_INVALID', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
+        nonceChallenge,
+      ),
+      403: csrf,
+      429: rateLimited,
+    },
+  },
+  mfaFactors: {
+    summary: "The account's second factors (never a secret) and how many recovery codes are left",
+    security: bearer,
+    response: {
+      ...always,
+      200: {
+        type: 'object',
+        required: ['factors', 'recoveryCodesRemaining'],
+        properties: {
+          factors: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'type', 'createdAt', 'lastUsedAt'],
+              properties: {
+                id: { type: 'string' },
+                type: { type: 'string', enum: ['totp', 'webauthn'] },
+                createdAt: { type: 'string', format: 'date-time' },
+                lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+              },
+            },
+          },
+          recoveryCodesRemaining: { type: 'integer' },
+        },
+      },
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+    },
+  },
+  totpEnroll: {
+    summary: 'Start a TOTP enrolment (an authenticator app): the secret, its otpauth:// URL and a QR code; takes effect on confirm',
+    security: bearer,
+    body: { type: 'object', required: ['currentPassword'], properties: { currentPassword: { type: 'string' } } },
+    response: {
+      ...withBody,
+      200: {
+        type: 'object',
+        required: ['secret', 'otpauthUrl', 'qrSvg'],
+        properties: {
+          secret: { type: 'string', description: 'base32, for manual entry' },
+          otpauthUrl: { type: 'string' },
+          qrSvg: { type: 'string', description: 'the otpauth URL as a QR code (an SVG document)' },
+        },
+      },
+      401: failure(
+        'no, invalid or expired access token, or its session was revoked; a wrong current password; STEP_UP_REQUIRED: the account has another factor and the token is aal1',
+        [...SESSION_FAILURES, 'INVALID_CREDENTIALS', 'STEP_UP_REQUIRED'],
+        { ...challenge, ...stepUpChallenge },
+      ),
+      409: failure('the account has a confirmed TOTP factor', ['MFA_ALREADY_ENROLLED']),
+      429: rateLimited,
+    },
+  },
+  totpConfirm: {
+    summary: 'Confirm the pending TOTP enrolment with a current code; returns 10 single-use recovery codes (shown once)',
+    security: bearer,
+    body: { type: 'object', required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } },
+    response: {
+      ...withBody,
+      200: { type: 'object', required: ['recoveryCodes'], properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } },
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked; INVALID_MFA_CODE: a wrong code', [
+        ...SESSION_FAILURES,
+        'INVALID_MFA_CODE',
+      ]),
+      404: failure('no TOTP enrolment is pending', ['NOT_FOUND']),
+      409: failure('the TOTP factor is confirmed already', ['MFA_ALREADY_ENROLLED']),
+      429: rateLimited,
+    },
+  },
+  totpRemove: {
+    summary: 'Remove the TOTP factor and its recovery codes (needs an aal2 token)',
+    security: bearer,
+    response: {
+      ...always,
+      204: { type: 'null', description: 'the factor and the recovery codes are deleted' },
+      401: failure(
+        'no, invalid or expired access token, or its session was revoked; STEP_UP_REQUIRED: the token is aal1',
+        [...SESSION_FAILURES, 'STEP_UP_REQUIRED'],
+        { ...challenge, ...stepUpChallenge },
+      ),
+      404: failure('the account has no TOTP factor (checked before the token’s level)', ['NOT_FOUND']),
     },
   },
   /** The pages behind mail links: HTML, not part of the API document. */

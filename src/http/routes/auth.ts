@@ -17,6 +17,7 @@ import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTranspor
 import { requestValidator } from '../validate.js';
 import { schemas } from './auth-schemas.js';
 import { emailRoutes } from './email.js';
+import { mfaRoutes } from './mfa.js';
 
 function context(request: HttpRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
@@ -152,12 +153,14 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
 
     route('POST', '/login', schemas.login, async (request) => {
       checkCsrf(request);
-      const tokens = await auth.login(
+      const result = await auth.login(
         requireString(request.body, 'email'),
         requireString(request.body, 'password'),
         proofContext(request, htus(`${request.mountPath}/login`)),
       );
-      return tokensAnswer(request, tokens);
+      // A second factor is due: no session yet, no cookie (docs/mfa.md#login-with-a-second-factor).
+      if ('mfaRequired' in result) return jsonAnswer(200, result, { 'cache-control': 'no-store' });
+      return tokensAnswer(request, result);
     }),
 
     route('POST', '/refresh', schemas.refresh, async (request) => {
@@ -213,5 +216,14 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     }),
 
     ...emailRoutes(latchkey, { route, principalOf, context, requireString }),
+    ...mfaRoutes(latchkey, {
+      route,
+      principalOf,
+      context,
+      requireString,
+      checkCsrf,
+      tokensAnswer,
+      proofContext: (request, path) => proofContext(request, htus(path)),
+    }),
   ];
 }
