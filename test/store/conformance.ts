@@ -14,6 +14,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { ApiError, LatchkeyError, StoreUnavailableError } from '../../src/errors.js';
 import type { Rotation, SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
 import { runMailConformance } from './mail-conformance.js';
+import { runMfaConformance } from './mfa-conformance.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
@@ -107,6 +108,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
   }
 
   runMailConformance(name, { open, openMany, addUser, addSession: (store, user) => addSession(store, user) });
+  runMfaConformance(name, { open, openMany, addUser: (store) => addUser(store) });
 
   describe(`${name}: lifecycle`, () => {
     it('reports its dialect, migrates idempotently and answers ping', async () => {
