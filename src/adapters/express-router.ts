@@ -15,7 +15,7 @@ import { nodeClientAddress } from '../http/client-address.js';
 import { errorAnswer, failureAnswer, type ErrorLogger } from '../http/errors.js';
 import { writeAnswer, type HttpRoute } from '../http/exchange.js';
 import { loggerOptions } from '../http/logger.js';
-import { authRoutes } from '../http/routes/auth.js';
+import { authRoutes, dpopNonceOf } from '../http/routes/auth.js';
 
 /** What the router reads of an Express request (Express 4 and 5). */
 type ExpressRequest = IncomingMessage & { baseUrl: string; url: string };
@@ -90,6 +90,7 @@ function matcher(routes: readonly HttpRoute[]): (method: string, path: string) =
 export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions = {}): ExpressAuthRouter {
   const match = matcher(authRoutes(latchkey));
   const ipOf = nodeClientAddress(latchkey.config.trustProxy);
+  const nonce = dpopNonceOf(latchkey);
   let log = options.logger;
   const logger = (): ErrorLogger => (log ??= pino(loggerOptions(latchkey.config.logLevel)));
 
@@ -105,9 +106,13 @@ export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions 
       return;
     }
     const found = match(req.method ?? 'GET', req.url.split('?', 1)[0]!);
+    if (!found && options.fallthrough) {
+      next();
+      return;
+    }
+    if (nonce) res.setHeader('dpop-nonce', nonce());
     if (!found) {
-      if (options.fallthrough) next();
-      else writeAnswer(res, errorAnswer(new ApiError('NOT_FOUND')));
+      writeAnswer(res, errorAnswer(new ApiError('NOT_FOUND')));
       return;
     }
     readJsonBody(req)

@@ -14,7 +14,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler, RouteHandlerMethod } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
-import { authRoutes } from '../http/routes/auth.js';
+import { authRoutes, dpopNonceOf } from '../http/routes/auth.js';
 import { jwksAnswer } from '../http/routes/jwks.js';
 import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery.js';
 import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
@@ -112,6 +112,12 @@ export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
     useJsonBodies(app);
     app.setErrorHandler(errorHandler);
     if (app.prefix) app.setNotFoundHandler(notFoundHandler);
+    const nonce = dpopNonceOf(latchkey);
+    if (nonce)
+      app.addHook('onSend', async (_request, reply, payload) => {
+        reply.header('dpop-nonce', nonce());
+        return payload;
+      });
     // The schemas are registered for the OpenAPI document; validation and serialisation are the routes' own.
     app.setValidatorCompiler(() => () => true);
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));

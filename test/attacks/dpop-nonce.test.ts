@@ -19,6 +19,8 @@ import { requireAuth as expressRequireAuth } from '../../src/adapters/express.js
 import { requireAuth as fastifyRequireAuth } from '../../src/adapters/fastify.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { expressHost, fastifyHost } from '../adapters/hosts.js';
+import type { Latchkey } from '../../src/latchkey.js';
 import { TestClient, type TestResponse } from '../helpers/http-client.js';
 import { PASSWORD } from '../http/contract.js';
 import { createDpopNonces } from '../../src/dpop/nonce.js';
@@ -163,6 +165,38 @@ describe('attacks: DPoP server nonces at the auth endpoints (LATCHKEY_DPOP_NONCE
       const refreshed = await refresh(res.body.refreshToken, await dpop.generateProof(keyPair, `${ORIGIN}/auth/refresh`, 'POST', nonce));
       expect(refreshed.status).toBe(200);
     }
+  });
+});
+
+describe.each([
+  ['the standalone server', undefined],
+  ['the Express router in a host app', expressHost],
+  ['the Fastify plugin in a host app', fastifyHost],
+] as const)("DPoP server nonces on the edge's own answers: %s", (_name, host) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ dpopNonce: true, ...(host ? { buildApp: (latchkey: Latchkey) => host(latchkey) } : {}) });
+  });
+  afterAll(() => t?.close());
+
+  it('refusals before a route runs carry the nonce too: malformed JSON, wrong media type, oversized body, schema, unknown path', async () => {
+    const nonce = t.latchkey.dpopNonces.current();
+    const json = { 'content-type': 'application/json', ...BODY };
+    const answers = [
+      await t.client.post('/auth/login', { rawBody: '{"email":', headers: json }),
+      await t.client.post('/auth/login', { rawBody: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded', ...BODY } }),
+      await t.client.post('/auth/login', { rawBody: JSON.stringify({ password: 'x'.repeat(100_000) }), headers: json }),
+      await t.client.post('/auth/login', { body: { email: 'a@example.com' }, headers: BODY }),
+      await t.client.get('/auth/no-such-route'),
+    ];
+    expect(answers.map((res) => [res.status, res.body?.error])).toEqual([
+      [400, 'VALIDATION_FAILED'],
+      [415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [413, 'PAYLOAD_TOO_LARGE'],
+      [400, 'VALIDATION_FAILED'],
+      [404, 'NOT_FOUND'],
+    ]);
+    for (const res of answers) expect(res.headers.get('dpop-nonce')).toBe(nonce);
   });
 });
 

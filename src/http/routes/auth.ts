@@ -11,7 +11,7 @@ import type { Latchkey } from '../../latchkey.js';
 import type { IssuedTokens, Principal, RequestContext } from '../../auth/service.js';
 import { assertSameSite } from '../csrf.js';
 import { dpopChallenge, dpopHeaderOf, extractCredentials } from '../bearer.js';
-import { errorAnswer, toApiError } from '../errors.js';
+import { errorAnswer } from '../errors.js';
 import { jsonAnswer, type HttpAnswer, type HttpRequest, type HttpRoute } from '../exchange.js';
 import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTransport, type CookieSettings } from '../transport.js';
 import { requestValidator } from '../validate.js';
@@ -63,6 +63,18 @@ function uncached(answer: HttpAnswer): HttpAnswer {
 }
 
 /** The routes of the auth API for `latchkey`, relative to their mount path. */
+/**
+ * With server nonces on, every answer under the auth routes' mount carries the current nonce in
+ * `DPoP-Nonce` — successes, refusals, and the edge's own answers before a route runs (malformed
+ * body, wrong media type, unknown path) — so a client always holds the nonce to use next
+ * (docs/dpop.md#server-nonces). Each edge sets it on every answer it writes; `undefined` when
+ * nonces are off.
+ */
+export function dpopNonceOf(latchkey: Latchkey): (() => string) | undefined {
+  const nonces = latchkey.auth.dpopNonces;
+  return nonces ? () => nonces.current() : undefined;
+}
+
 export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
   const { auth, config } = latchkey;
   const cookieOf = (request: HttpRequest): CookieSettings => ({ secure: config.cookieSecure, path: request.mountPath });
@@ -111,24 +123,6 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     if (!usesBodyTransport(request.headers)) assertSameSite(request.headers, config.allowedOrigins);
   }
 
-  /**
-   * With server nonces on, every answer carries the current one in `DPoP-Nonce`, refusals
-   * included (docs/dpop.md#server-nonces), so a client always holds the nonce to use next.
-   */
-  const { dpopNonces } = auth;
-  const withNonce = dpopNonces
-    ? (answer: HttpAnswer): HttpAnswer => {
-        answer.headers['dpop-nonce'] = dpopNonces.current();
-        return answer;
-      }
-    : (answer: HttpAnswer): HttpAnswer => answer;
-  const failWithNonce = (error: unknown): never => {
-    if (!dpopNonces) throw error;
-    const apiError = toApiError(error); // keeps the cause: the edge logs a 5xx as before
-    apiError.headers['dpop-nonce'] = dpopNonces.current();
-    throw apiError;
-  };
-
   function route(method: HttpRoute['method'], path: string, schema: object, handler: (request: HttpRequest) => Promise<HttpAnswer>): HttpRoute {
     const validate = requestValidator(schema);
     return {
@@ -136,11 +130,10 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       path,
       schema,
       handle(request) {
-        const answer = (async () => {
+        return (async () => {
           validate(request);
           return uncached(await handler(request));
         })();
-        return answer.then(withNonce, failWithNonce);
       },
     };
   }
