@@ -10,7 +10,10 @@
  */
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -83,6 +86,120 @@ async function startServer(kind, databaseUrl, env = {}) {
       });
     },
   };
+}
+
+/**
+ * `latchkey serve` itself, as users run it: the published CLI (bench/out/dist/cli/bin.js) with
+ * its defaults — request log at `info` as JSON lines (written to a file, as a container runtime
+ * would), /metrics, the audit log — on SQLite at `sync` durability or on PostgreSQL. Only the
+ * rate limits are raised (a load test measures capacity; the per-session refresh limit of
+ * 120/min would answer 429 within a second); their counting still runs. The same interface as
+ * `startServer`: CPU time and RSS come from /proc, sessions are made over HTTP.
+ */
+const BIN = fileURLToPath(new URL('./out/dist/cli/bin.js', import.meta.url));
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x64
+async function startServe(databaseUrl, { sync = 'normal' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-serve-bench-'));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LATCHKEY_DATABASE_URL: databaseUrl === 'sqlite' ? `sqlite:${join(dir, 'latchkey.db')}` : databaseUrl,
+    LATCHKEY_SECRET: SECRET,
+    LATCHKEY_SQLITE_SYNCHRONOUS: sync,
+    LATCHKEY_COOKIE_SECURE: 'false',
+    LATCHKEY_RATE_LIMIT_REFRESH_SESSION: '1000000000',
+    LATCHKEY_RATE_LIMIT_LOGIN_IP: '1000000000',
+    LATCHKEY_RATE_LIMIT_LOGIN_ACCOUNT: '1000000000',
+    LATCHKEY_RATE_LIMIT_REGISTER_IP: '1000000000',
+  };
+  const logFile = openSync(join(dir, 'latchkey.log'), 'a');
+  const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', logFile, 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 30_000; ; ) {
+    if (child.exitCode !== null) throw new Error(`latchkey serve exited (${child.exitCode}): ${stderr.slice(0, 500)}`);
+    if (Date.now() > deadline) throw new Error(`latchkey serve did not answer /healthz in 30 s: ${stderr.slice(0, 500)}`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+  const register = await fetch(`${url}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: SERVE_PASSWORD }),
+  });
+  if (register.status !== 201) throw new Error(`register: ${register.status} ${await register.text()}`);
+  const proc = (file) => readFileSync(`/proc/${child.pid}/${file}`, 'utf8');
+  const handlers = {
+    usage() {
+      // utime and stime are fields 14 and 15 of /proc/PID/stat (after the parenthesised name).
+      const fields = proc('stat')
+        .slice(proc('stat').lastIndexOf(')') + 2)
+        .split(' ');
+      const cpuMicros = ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+      const status = proc('status');
+      const kB = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)[1]) * 1024;
+      return { cpuMicros, rss: kB('VmRSS'), maxRss: kB('VmHWM') };
+    },
+    user: () => ({ email, password: SERVE_PASSWORD }),
+    /** `count` signed-in sessions: their refresh tokens (cookie or body transport). */
+    async sessions({ count, transport = 'cookie' }) {
+      const tokens = [];
+      for (let i = 0; i < count; i++) {
+        const res = await fetch(`${url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(transport === 'body' ? { 'x-latchkey-transport': 'body' } : {}) },
+          body: JSON.stringify({ email, password: SERVE_PASSWORD }),
+        });
+        const body = await res.json();
+        if (res.status !== 200) throw new Error(`login: ${res.status} ${JSON.stringify(body)}`);
+        tokens.push(transport === 'body' ? body.refreshToken : COOKIE.exec(res.headers.getSetCookie().join(', '))[1]);
+      }
+      return tokens;
+    },
+  };
+  return {
+    kind: 'latchkey serve',
+    pid: child.pid,
+    url,
+    call: async (type, payload = {}) => handlers[type](payload),
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => {
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      closeSync(logFile);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+const SERVE_PASSWORD = 'correct horse battery staple';
+/** The refresh cookie, as `latchkey serve` (LATCHKEY_COOKIE_SECURE=false) and both baselines name it. */
+const COOKIE = /(?:^|,\s*)refreshToken=([^;,]+)/;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 // ── load ──────────────────────────────────────────────────────────────────────────────
@@ -312,7 +429,6 @@ function refreshChains(server, tokens, transport = 'body', spares = []) {
   const pool = [...tokens];
   const inflight = new Set();
   const headers = transport === 'body' ? { 'content-type': 'application/json', 'x-latchkey-transport': 'body' } : {};
-  const COOKIE = /(?:^|,\s*)refreshToken=([^;,]+)/;
   const tokenOf = (body, setCookie) => (transport === 'body' ? JSON.parse(body).refreshToken : COOKIE.exec([setCookie].flat().join(', '))?.[1]);
   const ask = (token) =>
     transport === 'body' ? { headers, body: JSON.stringify({ refreshToken: token }) } : { headers: { cookie: `refreshToken=${token}` } };
@@ -357,56 +473,164 @@ function refreshChains(server, tokens, transport = 'body', spares = []) {
   };
 }
 
+/** Retries a server start: other suites on this machine restart PostgreSQL on purpose. */
+async function startWithRetry(name, start) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`${name}: server did not start (${error.message}); retrying`);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+}
+
+/** CPU time (µs) of every PostgreSQL process on this host: the database's side of a request. */
+function postgresCpuMicros() {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* the process ended */
+    }
+  }
+  return (ticks * 1e6) / CLK_TCK;
+}
+
+/**
+ * WAL written and statements executed by PostgreSQL (`pg_stat_wal`; `pg_stat_statements` when
+ * the server preloads it, else `statements: null`). Cluster-wide: meaningful on a quiet server.
+ */
+async function pgCounters(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const wal = (await client.query('select wal_records::float8 as records, wal_bytes::float8 as bytes from pg_stat_wal')).rows[0];
+    let statements = null;
+    try {
+      await client.query('create extension if not exists pg_stat_statements');
+      const row = (
+        await client.query(
+          "select sum(calls)::float8 as calls from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat%'",
+        )
+      ).rows[0];
+      statements = row.calls ?? 0;
+    } catch {
+      /* not in shared_preload_libraries */
+    }
+    return { walRecords: wal.records, walBytes: wal.bytes, statements, cpuMicros: postgresCpuMicros() };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Refresh: `latchkey serve` as users run it, against two baselines written by us — the seed
+ * tutorial's shape and a careful hand-written server (bench/http/server.mjs) — each at
+ * Latchkey's default durability (SQLite WAL, synchronous = NORMAL) and at FULL (an fsync per
+ * commit) on both sides; `latchkey serve` on PostgreSQL; cookie and body transports.
+ */
 async function refreshSuite() {
-  const targets = [['Latchkey, SQLite', 'sqlite']];
   const schema = await freshPgSchema(args.pg);
-  if (schema.skipped) {
-    log(schema.skipped);
-    report.results.refreshSkipped = schema.skipped;
-  } else targets.push(['Latchkey, PostgreSQL', schema.url]);
   const out = {};
   const ratios = {};
+  const extra = {};
   try {
     const scenarios = [];
-    for (const [name, url] of targets) {
-      let server;
-      // Other suites on this machine restart PostgreSQL on purpose: retry a failed start.
-      for (let attempt = 1; !server; attempt++) {
-        try {
-          server = await startServer('fastify', url);
-        } catch (error) {
-          if (attempt === 3) throw error;
-          log(`${name}: server did not start (${error.message}); retrying`);
-          await new Promise((resolve) => setTimeout(resolve, 3000));
-        }
-      }
+    const serveTargets = [
+      ['latchkey serve, SQLite, cookie', 'sqlite', 'normal', 'cookie'],
+      ['latchkey serve, SQLite, body', 'sqlite', 'normal', 'body'],
+      ['latchkey serve, SQLite FULL, cookie', 'sqlite', 'full', 'cookie'],
+    ];
+    if (schema.skipped) {
+      log(schema.skipped);
+      report.results.refreshSkipped = schema.skipped;
+    } else serveTargets.push(['latchkey serve, PostgreSQL, cookie', schema.url, 'normal', 'cookie']);
+    for (const [name, url, sync, transport] of serveTargets) {
+      const server = await startWithRetry(name, () => startServe(url, { sync }));
       servers.push(server);
-      const chains = refreshChains(server, await server.call('sessions', { count: CONNECTIONS }));
+      const chains = refreshChains(server, await server.call('sessions', { count: CONNECTIONS, transport }), transport);
       scenarios.push({ name: `refresh: ${name}`, server, request: chains.request, after: chains.settle });
     }
-    const tutorial = await startServer('tutorial');
-    servers.push(tutorial);
-    const tutorialTokens = await tutorial.call('sessions', { count: CONNECTIONS * (ROUNDS + 2) });
-    const tutorialChains = refreshChains(tutorial, tutorialTokens.slice(0, CONNECTIONS), 'cookie', tutorialTokens.slice(CONNECTIONS));
-    scenarios.push({
-      name: 'refresh: tutorial (Express + jsonwebtoken, SQLite)',
-      server: tutorial,
-      request: tutorialChains.request,
-      after: tutorialChains.settle,
-    });
+    // Baselines without a grace period: a cut-off request that was rotated leaves its chain
+    // without a usable token, so they get spare sessions.
+    for (const [kind, label] of [
+      ['handwritten', 'hand-written (Express 5 + jsonwebtoken + better-sqlite3)'],
+      ['tutorial', 'tutorial (Express + jsonwebtoken)'],
+    ]) {
+      for (const sync of ['normal', 'full']) {
+        const server = await startServer(kind, undefined, { BENCH_SQLITE_SYNCHRONOUS: sync });
+        servers.push(server);
+        const tokens = await server.call('sessions', { count: CONNECTIONS * (ROUNDS + 2) });
+        const chains = refreshChains(server, tokens.slice(0, CONNECTIONS), 'cookie', tokens.slice(CONNECTIONS));
+        scenarios.push({ name: `refresh: ${label}, SQLite${sync === 'full' ? ' FULL' : ''}`, server, request: chains.request, after: chains.settle });
+      }
+    }
     const runs = await interleaved(scenarios);
-    for (const s of scenarios) out[s.name] = stats(runs.get(s.name));
-    for (const s of scenarios) await s.server.stop();
-    ratios['Latchkey SQLite / tutorial SQLite'] = ratioOf(runs, 'refresh: Latchkey, SQLite', 'refresh: tutorial (Express + jsonwebtoken, SQLite)');
+    for (const sc of scenarios) out[sc.name] = stats(runs.get(sc.name));
+    const r = (a, b) => ratioOf(runs, `refresh: ${a}`, `refresh: ${b}`);
+    const HAND = 'hand-written (Express 5 + jsonwebtoken + better-sqlite3)';
+    const TUT = 'tutorial (Express + jsonwebtoken)';
+    ratios['serve SQLite / hand-written SQLite (both NORMAL)'] = r('latchkey serve, SQLite, cookie', `${HAND}, SQLite`);
+    ratios['serve SQLite FULL / hand-written SQLite FULL'] = r('latchkey serve, SQLite FULL, cookie', `${HAND}, SQLite FULL`);
+    ratios['serve SQLite / tutorial SQLite (both NORMAL)'] = r('latchkey serve, SQLite, cookie', `${TUT}, SQLite`);
+    ratios['serve SQLite FULL / tutorial SQLite FULL'] = r('latchkey serve, SQLite FULL, cookie', `${TUT}, SQLite FULL`);
+    ratios['serve SQLite body / serve SQLite cookie'] = r('latchkey serve, SQLite, body', 'latchkey serve, SQLite, cookie');
+    ratios['serve SQLite FULL / serve SQLite NORMAL'] = r('latchkey serve, SQLite FULL, cookie', 'latchkey serve, SQLite, cookie');
+    if (!schema.skipped) ratios['serve PostgreSQL / serve SQLite'] = r('latchkey serve, PostgreSQL, cookie', 'latchkey serve, SQLite, cookie');
+
+    // RSS of `latchkey serve` (SQLite, cookie) after every refresh it answered above.
+    const sqliteServe = scenarios[0];
+    const refreshes = runs.get(sqliteServe.name).reduce((sum, run) => sum + run.completed, 0);
+    extra.rssAfterRefreshes = { refreshes, rssMB: (await sqliteServe.server.call('usage')).rss / 2 ** 20 };
+
+    // PostgreSQL's side of one refresh, measured in a run of its own.
+    if (!schema.skipped) {
+      const pgScenario = scenarios.find((sc) => sc.name === 'refresh: latchkey serve, PostgreSQL, cookie');
+      const before = await pgCounters(args.pg);
+      const run = await load(pgScenario.server, pgScenario.request());
+      await pgScenario.after();
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // backends flush WAL statistics at most once a second
+      const after = await pgCounters(args.pg);
+      const per = (key) => (after[key] === null || before[key] === null ? null : (after[key] - before[key]) / run.completed);
+      extra.postgresPerRefresh = {
+        refreshes: run.completed,
+        rps: run.rps,
+        walBytes: per('walBytes'),
+        walRecords: per('walRecords'),
+        statements: per('statements'),
+        postgresCpuMicros: per('cpuMicros'),
+        serverCpuMicros: run.cpuMicrosPerRequest,
+        note: 'pg_stat_wal and pg_stat_statements are cluster-wide: figures assume nothing else used this PostgreSQL during the run',
+      };
+    }
+    for (const sc of scenarios) await sc.server.stop();
   } finally {
     if (!schema.skipped) await schema.drop().catch(() => undefined);
   }
+  extra.floor = await childSuite('./refresh-floor.mjs', ['--rounds', String(ROUNDS)]);
   report.results.refresh = {
     scenarios: out,
     ratios,
+    ...extra,
     method:
-      'one session per connection; each request presents the current refresh token and takes the rotated one from the response (no token is presented twice)',
+      'one session per connection; each request presents the current refresh token and takes the rotated one from the response (no token is presented twice); cookie transport unless named',
   };
+}
+
+/** Runs a bench script in a process of its own and returns the JSON it prints. */
+function childSuite(script, argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`${script} exited ${code}`))));
+  });
 }
 
 function argon2Floor() {
@@ -422,10 +646,13 @@ function argon2Floor() {
   });
 }
 
-async function loginSuite(fastify) {
+async function loginSuite() {
   const floor = await argon2Floor();
   const tutorial = await startServer('tutorial');
   servers.push(tutorial);
+  // `latchkey serve` as users run it (request log, metrics, audit row per login).
+  const serve = await startWithRetry('latchkey serve', () => startServe('sqlite'));
+  servers.push(serve);
   const login = (credentials) => () => ({
     method: 'POST',
     path: '/auth/login',
@@ -434,12 +661,13 @@ async function loginSuite(fastify) {
   });
   const runs = await interleaved(
     [
-      { name: 'login', server: fastify, request: login(await fastify.call('user')) },
+      { name: 'login', server: serve, request: login(await serve.call('user')) },
       { name: 'tutorial login', server: tutorial, request: login(await tutorial.call('user')) },
     ],
     { connections: 16 },
   );
   await tutorial.stop();
+  await serve.stop();
   const loginRuns = runs.get('login');
   const tutorialRuns = runs.get('tutorial login');
   report.results.login = {
@@ -448,7 +676,7 @@ async function loginSuite(fastify) {
     tutorialLogin: stats(tutorialRuns),
     tutorialToArgon2: summary(tutorialRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
     loginToArgon2: summary(loginRuns.map((r, i) => r.rps / floor.verifyPerSec[i % floor.verifyPerSec.length])),
-    note: "argon2id m=19 MiB t=2 p=1 via @node-rs/argon2; raw: 8 verifications in flight on libuv's pool of 4 (both cores); login: 16 connections",
+    note: "argon2id m=19 MiB t=2 p=1 via @node-rs/argon2; raw: 8 verifications in flight on libuv's pool of 4 (both cores); login: latchkey serve (SQLite, defaults), 16 connections",
   };
 }
 
@@ -498,7 +726,7 @@ try {
     if (!servers.includes(fastify)) servers.push(fastify);
     if (ONLY.has('login')) {
       log('login vs argon2');
-      await loginSuite(fastify);
+      await loginSuite();
     }
     if (ONLY.has('flood')) {
       log('protected route under a login flood');

@@ -189,6 +189,46 @@ if (results.http) {
         Object.entries(h.refresh.ratios ?? {}).map(([n, s]) => [n, ratio(s)]),
       )}`,
     );
+    const f = h.refresh.floor;
+    if (f) {
+      md.push('\n#### The floor of one refresh on SQLite (bench/refresh-floor.mjs: each part alone, CPU µs per call)\n');
+      md.push(
+        table(
+          ['part', 'CPU µs'],
+          [
+            ['ES256 sign of an access token (node:crypto)', range(f.microsPerCall.es256, sig)],
+            ['HMAC-SHA256 of the refresh token', range(f.microsPerCall.hmac, sig)],
+            ["the rotation's SQLite statements (better-sqlite3, Latchkey's SQL), NORMAL", range(f.microsPerCall.sqliteNormal, sig)],
+            ['the same at FULL', range(f.microsPerCall.sqliteFull, sig)],
+            ['floor, NORMAL (sum)', range(f.floorNormalMicros, sig)],
+            ['floor, FULL (sum)', range(f.floorFullMicros, sig)],
+          ],
+        ),
+      );
+    }
+    const p = h.refresh.postgresPerRefresh;
+    if (p) {
+      md.push(`\n#### PostgreSQL per refresh (one run of ${p.refreshes} refreshes at ${Math.round(p.rps)} req/s; ${p.note})\n`);
+      md.push(
+        table(
+          ['per refresh', 'value'],
+          [
+            [
+              'statements (pg_stat_statements)',
+              p.statements === null ? 'not measured (pg_stat_statements not in shared_preload_libraries)' : p.statements.toFixed(2),
+            ],
+            ['WAL records (pg_stat_wal)', p.walRecords.toFixed(1)],
+            ['WAL bytes (pg_stat_wal)', Math.round(p.walBytes).toLocaleString('en')],
+            ['PostgreSQL CPU µs (every postgres process)', sig(p.postgresCpuMicros)],
+            ['latchkey serve CPU µs', sig(p.serverCpuMicros)],
+          ],
+        ),
+      );
+    }
+    if (h.refresh.rssAfterRefreshes) {
+      const a = h.refresh.rssAfterRefreshes;
+      md.push(`\nRSS of \`latchkey serve\` (SQLite) after ${a.refreshes.toLocaleString('en')} refreshes: ${sig(a.rssMB)} MB.`);
+    }
   }
   if (h.refreshSkipped) md.push(`\nPostgreSQL skipped: ${h.refreshSkipped}`);
   if (h.login) {

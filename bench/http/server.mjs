@@ -9,6 +9,10 @@
  *        (requireAuth from latchkey/express)
  *   node bench/http/server.mjs tutorial                 the classic tutorial: Express +
  *        jsonwebtoken + cookie-parser, HS256, GET /protected (authenticateToken middleware)
+ *   node bench/http/server.mjs handwritten              a careful hand-written refresh server:
+ *        Express 5 + jsonwebtoken HS256 + better-sqlite3 prepared statements, SHA-256 token
+ *        hashes rotated in one transaction (see handwrittenApp)
+ *   Both baselines use SQLite in WAL at BENCH_SQLITE_SYNCHRONOUS (normal | full, default normal).
  *
  * IPC: sends {type:'ready', port}; answers {type:'usage'} (CPU time, RSS, max RSS since the
  * last usage request), {type:'mint', count} (fresh access tokens), {type:'sessions', count}
@@ -20,6 +24,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const [kind, databaseUrl] = process.argv.slice(2);
+/**
+ * `PRAGMA synchronous` of the baselines' SQLite databases (`BENCH_SQLITE_SYNCHRONOUS`, default
+ * `normal`: Latchkey's default, so a comparison is taken at equal durability; `full` for the
+ * rows that compare both sides at fsync-per-commit). docs/storage.md#durability.
+ */
+const SQLITE_SYNCHRONOUS = process.env.BENCH_SQLITE_SYNCHRONOUS ?? 'normal';
+if (!['normal', 'full'].includes(SQLITE_SYNCHRONOUS)) throw new Error(`BENCH_SQLITE_SYNCHRONOUS: normal or full, not ${SQLITE_SYNCHRONOUS}`);
 const SECRET = process.env.BENCH_SECRET ?? randomBytes(32).toString('hex');
 const ISSUER = 'https://auth.bench.test';
 const AUDIENCE = 'bench-api';
@@ -194,6 +205,7 @@ async function tutorialApp() {
   const dir = mkdtempSync(join(tmpdir(), 'tutorial-bench-'));
   const db = new Database(join(dir, 'app.db'));
   db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${SQLITE_SYNCHRONOUS}`);
   db.exec(`create table users (id text primary key, email text unique not null, password_hash text not null);
            create table refresh_tokens (token text primary key, user_id text not null, expires_at integer not null);`);
   const findUser = db.prepare('select * from users where email = ?');
@@ -272,6 +284,88 @@ async function tutorialApp() {
   return port;
 }
 
+/**
+ * A careful hand-written server, as an experienced engineer would write it without an auth
+ * library: Express 5 + jsonwebtoken (HS256 access tokens, 15 min) + better-sqlite3 with
+ * prepared statements, WAL at the same `synchronous` as the Latchkey side, users held in
+ * memory (loaded at start), opaque random refresh tokens in an httpOnly cookie, stored as
+ * SHA-256 and rotated by one compare-and-swap UPDATE inside one transaction (the old hash must
+ * still be current and unexpired). No audit log, no reuse detection, no grace window, no rate
+ * limits, no request log: less work than Latchkey does per refresh, on purpose.
+ */
+async function handwrittenApp() {
+  const { default: express } = await import('express');
+  const { default: jwt } = await import('jsonwebtoken');
+  const { parse: parseCookie } = await import('cookie');
+  const { default: Database } = await import('better-sqlite3');
+  const argon2 = await import('@node-rs/argon2');
+  const { createHash } = await import('node:crypto');
+  const ACCESS_SECRET = randomBytes(32);
+  const REFRESH_TTL_MS = 30 * 86_400_000;
+  const dir = mkdtempSync(join(tmpdir(), 'handwritten-bench-'));
+  const db = new Database(join(dir, 'app.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${SQLITE_SYNCHRONOUS}`);
+  db.exec(`create table users (id text primary key, email text unique not null, password_hash text not null, role text not null);
+           create table refresh_tokens (id integer primary key, user_id text not null, token_hash blob unique not null, expires_at integer not null)`);
+  const insertUser = db.prepare('insert into users values (?, ?, ?, ?)');
+  const insertToken = db.prepare('insert into refresh_tokens (user_id, token_hash, expires_at) values (?, ?, ?)');
+  const rotate = db.prepare('update refresh_tokens set token_hash = ?, expires_at = ? where token_hash = ? and expires_at > ? returning user_id');
+  const rotateTx = db.transaction((oldHash, newHash, now) => rotate.get(newHash, now + REFRESH_TTL_MS, oldHash, now));
+  const hash = (token) => createHash('sha256').update(token).digest();
+  const users = new Map(); // email → user, loaded at start
+  const usersById = new Map();
+  const user = {
+    id: randomUUID(),
+    email: EMAIL,
+    role: 'user',
+    passwordHash: await argon2.hash(PASSWORD, { algorithm: argon2.Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 }),
+  };
+  insertUser.run(user.id, user.email, user.passwordHash, user.role);
+  for (const row of db.prepare('select * from users').all()) {
+    const u = { id: row.id, email: row.email, role: row.role, passwordHash: row.password_hash };
+    users.set(u.email, u);
+    usersById.set(u.id, u);
+  }
+  const accessToken = (u) => jwt.sign({ sub: u.id, role: u.role }, ACCESS_SECRET, { algorithm: 'HS256', expiresIn: '15m' });
+  function newSession(u) {
+    const token = randomBytes(32).toString('base64url');
+    insertToken.run(u.id, hash(token), Date.now() + REFRESH_TTL_MS);
+    return token;
+  }
+  const cookieOptions = { httpOnly: true, secure: false, sameSite: 'strict', path: '/auth', maxAge: REFRESH_TTL_MS };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  app.post('/auth/login', express.json({ limit: '16kb' }), async (req, res) => {
+    const u = users.get(String(req.body?.email ?? ''));
+    if (!u || !(await argon2.verify(u.passwordHash, String(req.body?.password ?? '')))) return res.status(401).json({ error: 'INVALID_CREDENTIALS' });
+    res.cookie('refreshToken', newSession(u), cookieOptions);
+    res.json({ accessToken: accessToken(u) });
+  });
+  app.post('/auth/refresh', (req, res) => {
+    const presented = parseCookie(req.headers.cookie ?? '').refreshToken;
+    if (!presented) return res.status(401).json({ error: 'NO_REFRESH_TOKEN' });
+    const next = randomBytes(32).toString('base64url');
+    const row = rotateTx(hash(presented), hash(next), Date.now());
+    const u = row && usersById.get(row.user_id);
+    if (!u) return res.status(401).json({ error: 'INVALID_REFRESH_TOKEN' });
+    res.cookie('refreshToken', next, cookieOptions);
+    res.json({ accessToken: accessToken(u) });
+  });
+  handlers.user = async () => ({ email: EMAIL, password: PASSWORD });
+  handlers.sessions = async ({ count }) => Array.from({ length: count }, () => newSession(user));
+  const port = await listen(app);
+  const close = cleanup;
+  cleanup = async () => {
+    await close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return port;
+}
+
 function listen(app) {
   return new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => resolve(server.address().port));
@@ -305,5 +399,7 @@ process.on('message', async (message) => {
   }
 });
 
-const port = kind === 'fastify' ? await fastifyApp() : kind === 'express' ? await expressApp() : await tutorialApp();
+const apps = { fastify: fastifyApp, express: expressApp, tutorial: tutorialApp, handwritten: handwrittenApp };
+if (!apps[kind]) throw new Error(`unknown server kind ${kind}`);
+const port = await apps[kind]();
 process.send({ type: 'ready', port });
