@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   INVALID_MFA_CODE: { status: 401, message: 'The code is not valid (wrong, expired, or already used).' },
   MFA_TOKEN_INVALID: { status: 401, message: 'This sign-in attempt is no longer valid; sign in again with your password.' },
   MFA_ALREADY_ENROLLED: { status: 409, message: 'This account already has an authenticator app; remove it first.' },
+  PASSKEY_INVALID: { status: 401, message: 'The passkey could not be verified; try again.' },
   CSRF_REJECTED: { status: 403, message: 'Cross-site request rejected.' },
   MISSING_TOKEN: { status: 401, message: 'An access token is required.' },
   INVALID_TOKEN: { status: 401, message: 'The access token is not valid.' },

@@ -187,6 +187,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       dpopNonces: config.dpopNonce ? dpopNonces : undefined,
       mfaSealKey: derived.mfaSeal,
       mfaMacKey: derived.mfaMac,
+      webauthn: { rpId: config.webauthnRpId, origins: [...new Set([new URL(config.issuer).origin, ...config.allowedOrigins])] },
     });
     email = new EmailFlows({
       store,

@@ -11,7 +11,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import type { ProofVerifier } from '../dpop/proof.js';
 import { seal, unseal } from '../keys/sealing.js';
-import type { AuditEventInput, FactorRecord, SecondFactorProof, Store, UserRecord } from '../store/types.js';
+import type { AuditEventInput, FactorRecord, PasskeyUse, SecondFactorProof, Store, UserRecord } from '../store/types.js';
 import { meetsStepUp, stepUpChallenge, type AuthUser } from './access-token.js';
 import type { Audit, RequestContext } from './audit.js';
 import { checkProof } from './dpop-proofs.js';
@@ -88,10 +88,19 @@ function normalizeRecoveryCode(code: string): string {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The built-in routes' aal2 rule: like `requireAuth({acr: 'aal2'})`, the same 401 and challenge. */
-function requireAal2(principal: AuthUser, now: number): void {
+export function requireAal2(principal: AuthUser, now: number): void {
   if (meetsStepUp(principal.claims, { acr: 'aal2' }, now, 0)) return;
   const scheme = principal.claims.cnf === undefined ? 'Bearer' : 'DPoP';
   throw new ApiError('STEP_UP_REQUIRED', undefined, { challenge: stepUpChallenge({ acr: 'aal2' }, scheme) });
+}
+
+/** What completes the second step: a TOTP code, a recovery code, or a verified passkey assertion (`auth/passkeys.ts`). */
+export type SecondStepAnswer = { code: string } | { recoveryCode: string } | { passkey: PasskeyUse; amr: 'hwk' | 'swk' };
+
+/** A live mfa token, as the passkey ceremony needs it: its MAC (challenges are bound to it) and its account. */
+export interface PendingLogin {
+  mac: string;
+  userId: string;
 }
 
 export class SecondFactors {
@@ -107,6 +116,31 @@ export class SecondFactors {
 
   #recoveryMac(userId: string, code: string): string {
     return this.#mac('recovery-code', `${userId}\0${normalizeRecoveryCode(code)}`);
+  }
+
+  /** The live mfa token `mfaToken`, or `undefined` (unknown, used, expired, dead). */
+  async pendingLogin(mfaToken: string): Promise<PendingLogin | undefined> {
+    const mac = this.#mac('mfa-token', mfaToken);
+    const record = await this.#o.store.findMfaToken(mac, this.#o.now(), MFA_MAX_ATTEMPTS);
+    return record && { mac, userId: record.userId };
+  }
+
+  /** A refused passkey assertion on the second step counts against the mfa token like a wrong code. */
+  async refusePasskey(login: PendingLogin, reason: string, ctx: RequestContext): Promise<void> {
+    const now = this.#o.now();
+    const attempts = await this.#o.store.recordMfaFailure(login.mac, now, MFA_MAX_ATTEMPTS);
+    await this.#o.audit({
+      type: 'mfa_failed',
+      at: now,
+      userId: login.userId,
+      ip: ctx.ip,
+      detail: { stage: 'login', method: 'passkey', reason, attempts: attempts ?? null },
+    });
+  }
+
+  /** The account of a bearer-authenticated request whose session is live (else 401). */
+  async account(principal: AuthUser): Promise<UserRecord> {
+    return this.#user(principal);
   }
 
   async #user(principal: AuthUser): Promise<UserRecord> {
@@ -243,9 +277,11 @@ export class SecondFactors {
    * time step included) → 401 `INVALID_MFA_CODE` and count against the token (dead after
    * {@link MFA_MAX_ATTEMPTS}) and the account's login limit; a dead, used or expired token →
    * 401 `MFA_TOKEN_INVALID`. When the login carried a DPoP proof, this request must prove the
-   * same key. Success: a new session with `amr` `["pwd","otp"]` and `acr` `aal2`.
+   * same key. Success: a new session with `amr` `["pwd","otp"]` (a passkey: `["pwd","hwk"]` or
+   * `["pwd","swk"]`) and `acr` `aal2`. A passkey's counter, advanced by another sign-in since it
+   * was checked, refuses the step with 401 `PASSKEY_INVALID`.
    */
-  async verify(mfaToken: string, answer: { code: string } | { recoveryCode: string }, ctx: RequestContext): Promise<IssuedTokens> {
+  async verify(mfaToken: string, answer: SecondStepAnswer, ctx: RequestContext): Promise<IssuedTokens> {
     const { store, now: clock } = this.#o;
     const mac = this.#mac('mfa-token', mfaToken);
     const record = await store.findMfaToken(mac, clock(), MFA_MAX_ATTEMPTS);
@@ -259,10 +295,12 @@ export class SecondFactors {
     const user = await store.findUserById(record.userId);
     if (!user) throw new ApiError('MFA_TOKEN_INVALID');
     const ticket = await this.#o.rateLimiter?.beforeLogin(user.email, ctx.ip);
-    const method = 'code' in answer ? 'totp' : 'recovery_code';
+    const method = 'code' in answer ? 'totp' : 'passkey' in answer ? 'passkey' : 'recovery_code';
     const now = clock();
     let factorProof: SecondFactorProof | undefined;
-    if ('code' in answer) {
+    if ('passkey' in answer) {
+      factorProof = { kind: 'passkey', ...answer.passkey };
+    } else if ('code' in answer) {
       const factor = await store.findTotpFactor(user.id);
       const step =
         factor?.confirmedAt != null ? matchTotp(unseal(this.#o.sealKey, factor.secretSealed, `totp:${user.id}`), answer.code, now) : undefined;
@@ -272,6 +310,13 @@ export class SecondFactors {
     }
     const outcome = factorProof ? await store.completeMfa(mac, user.id, now, MFA_MAX_ATTEMPTS, factorProof) : 'code_refused';
     if (outcome === 'token_invalid') throw new ApiError('MFA_TOKEN_INVALID');
+    if (outcome === 'code_refused' && 'passkey' in answer) {
+      // Another sign-in advanced the counter first: a clone, or a replay of one assertion.
+      const { passkeyId, counter } = answer.passkey;
+      await this.#o.audit({ type: 'passkey_counter_regression', at: now, userId: user.id, ip: ctx.ip, detail: { passkeyId, presented: counter } });
+      await this.refusePasskey({ mac, userId: user.id }, 'counter', ctx);
+      throw new ApiError('PASSKEY_INVALID');
+    }
     if (outcome === 'code_refused') {
       const attempts = await store.recordMfaFailure(mac, now, MFA_MAX_ATTEMPTS);
       if (attempts === undefined) throw new ApiError('MFA_TOKEN_INVALID');
@@ -281,7 +326,7 @@ export class SecondFactors {
     const tokens = await this.#o.startSession(
       user,
       {
-        amr: [...record.amr, 'otp'],
+        amr: [...record.amr, 'passkey' in answer ? answer.amr : 'otp'],
         acr: 'aal2',
         method,
         credentialGeneration: record.credentialGeneration,

@@ -40,6 +40,8 @@ import { MemoryReplayCache, type ReplayCache } from '../dpop/replay.js';
 import type { DpopNonces } from '../dpop/nonce.js';
 import { checkProof, throwIfNotRefusal, type DpopRequest } from './dpop-proofs.js';
 import { SecondFactors, type FactorView, type MfaChallenge, type TotpEnrollment } from './mfa.js';
+import { Passkeys, type PasskeyView } from './passkeys.js';
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -93,6 +95,11 @@ export interface AuthServiceOptions {
   mfaSealKey?: Buffer;
   /** HMAC key of recovery codes and mfa tokens (`deriveKeys().mfaMac`). Default: a random key of this process (tests). */
   mfaMacKey?: Buffer;
+  /**
+   * Passkeys (docs/mfa.md#passkeys): the relying-party id (`LATCHKEY_WEBAUTHN_RP_ID`) and the
+   * origins assertions may come from. Default: the issuer's host and origin.
+   */
+  webauthn?: { rpId: string; origins: readonly string[] };
 }
 
 /** How a sign-in authenticated the user: what {@link AuthService.startSession} records in the session. */
@@ -123,6 +130,7 @@ export type { RequestContext } from './audit.js';
 export type { IssuedTokens, RefreshFailure, RefreshResult } from './refresh.js';
 export type { SessionView } from './sessions.js';
 export type { FactorView, MfaChallenge, TotpEnrollment } from './mfa.js';
+export type { PasskeyView } from './passkeys.js';
 
 export interface PublicUser {
   id: string;
@@ -142,7 +150,7 @@ export function toPublicUser(user: UserRecord): PublicUser {
 export class AuthService {
   readonly verifier: Verifier;
   readonly #o: Required<
-    Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces' | 'mfaSealKey' | 'mfaMacKey'>
+    Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces' | 'mfaSealKey' | 'mfaMacKey' | 'webauthn'>
   > &
     Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
   readonly #verifyProof: ProofVerifier;
@@ -155,9 +163,10 @@ export class AuthService {
   readonly #sessions: SessionViews;
   readonly #auditTo: Audit;
   readonly #factors: SecondFactors;
+  readonly #passkeys: Passkeys;
 
   constructor(options: AuthServiceOptions) {
-    const { rateLimits, dpopReplayCache, dpopNonces, mfaSealKey, mfaMacKey, ...rest } = options;
+    const { rateLimits, dpopReplayCache, dpopNonces, mfaSealKey, mfaMacKey, webauthn, ...rest } = options;
     this.#o = {
       clockTolerance: DEFAULT_CLOCK_TOLERANCE,
       passwordRules: [],
@@ -201,6 +210,19 @@ export class AuthService {
       issuerName: new URL(this.#o.issuer).host,
       startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
       requireLiveSession: (principal) => this.#requireLiveSession(principal),
+    });
+    const issuer = new URL(this.#o.issuer);
+    this.#passkeys = new Passkeys({
+      store,
+      now,
+      audit,
+      onEvent: this.#o.onEvent,
+      factors: this.#factors,
+      rpId: webauthn?.rpId ?? issuer.hostname,
+      rpName: issuer.host,
+      origins: webauthn?.origins ?? [issuer.origin],
+      signInProof: (ctx) => this.#signInProof(ctx),
+      startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
     });
   }
 
@@ -253,15 +275,7 @@ export class AuthService {
     // Counted before anything else; over a limit, the password is never checked.
     const ticket = await this.rateLimiter?.beforeLogin(normalizedEmail, ctx.ip);
     // A proof binds the new session to its key; an invalid one signs no one in (checked before the password).
-    if (this.#o.dpop === 'required' && ctx.dpop?.proof === undefined) {
-      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'dpop_required' } });
-      throw new ApiError('DPOP_REQUIRED');
-    }
-    const proof = this.#o.dpop === 'off' ? undefined : await checkProof(this.#verifyProof, ctx.dpop);
-    if (proof && !proof.ok) {
-      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'invalid_dpop_proof', dpop: proof.reason } });
-      throw new ApiError('INVALID_DPOP_PROOF');
-    }
+    const dpopJkt = await this.#signInProof(ctx);
     // Out-of-policy lengths can never match: answer without hashing (docs/http-api.md#passwords-and-e-mail-addresses).
     if (isPasswordLengthInvalid(normalizedPassword)) return this.#loginFailed(normalizedEmail, undefined, ctx);
     const user = await this.#o.store.findUserByEmail(normalizedEmail);
@@ -277,7 +291,6 @@ export class AuthService {
     if (needsRehash(user.passwordHash)) {
       await this.#o.store.updatePasswordHash(user.id, user.credentialGeneration, await hashPassword(normalizedPassword), this.#o.now());
     }
-    const dpopJkt = proof?.jkt ?? null;
     const challenge = await this.#factors.challenge(user, dpopJkt, ctx);
     if (challenge) return challenge;
     const tokens = await this.startSession(user, { amr: ['pwd'], acr: 'aal1', method: 'password', dpopJkt }, ctx);
@@ -323,6 +336,24 @@ export class AuthService {
     return this.#issue(user, session);
   }
 
+  /**
+   * The DPoP key a sign-in request proves (its session is bound to it), or `null` without a
+   * proof (`LATCHKEY_DPOP=off`: always). Refused, audited as `login_failure`: no proof when
+   * proofs are required (`DPOP_REQUIRED`), an invalid one (`INVALID_DPOP_PROOF`).
+   */
+  async #signInProof(ctx: RequestContext): Promise<string | null> {
+    if (this.#o.dpop === 'required' && ctx.dpop?.proof === undefined) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'dpop_required' } });
+      throw new ApiError('DPOP_REQUIRED');
+    }
+    const proof = this.#o.dpop === 'off' ? undefined : await checkProof(this.#verifyProof, ctx.dpop);
+    if (proof && !proof.ok) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), ip: ctx.ip, detail: { reason: 'invalid_dpop_proof', dpop: proof.reason } });
+      throw new ApiError('INVALID_DPOP_PROOF');
+    }
+    return proof?.jkt ?? null;
+  }
+
   async #loginFailed(email: string, user: UserRecord | undefined, ctx: RequestContext, reason?: 'credentials_changed'): Promise<never> {
     await this.#audit({
       type: 'login_failure',
@@ -366,6 +397,35 @@ export class AuthService {
 
   listFactors(principal: Principal): Promise<{ factors: FactorView[]; recoveryCodesRemaining: number }> {
     return this.#factors.listFactors(principal);
+  }
+
+  // ── passkeys (passkeys.ts) ───────────────────────────────────────────────
+
+  passkeyRegisterOptions(principal: Principal): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    return this.#passkeys.registerOptions(principal);
+  }
+
+  /** Stores the passkey of a registration response (`credential.toJSON()`); `name` is the owner's label. */
+  passkeyRegisterVerify(principal: Principal, response: unknown, name: string | undefined, ctx: RequestContext): Promise<PasskeyView> {
+    return this.#passkeys.registerVerify(principal, response, name, ctx);
+  }
+
+  /** Usernameless sign-in options, or (with the login's `mfaToken`) those of the second step. */
+  passkeyLoginOptions(mfaToken: string | undefined): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return this.#passkeys.loginOptions(mfaToken);
+  }
+
+  /** Signs in with an assertion (`credential.toJSON()`), usernameless or as the second step of `mfaToken`. */
+  passkeyLoginVerify(response: unknown, mfaToken: string | undefined, ctx: RequestContext): Promise<IssuedTokens> {
+    return this.#passkeys.loginVerify(response, mfaToken, ctx);
+  }
+
+  listPasskeys(principal: Principal): Promise<PasskeyView[]> {
+    return this.#passkeys.list(principal);
+  }
+
+  removePasskey(principal: Principal, id: string, ctx: RequestContext): Promise<void> {
+    return this.#passkeys.remove(principal, id, ctx);
   }
 
   // ── a session's tokens (refresh.ts) ──────────────────────────────────────

@@ -129,6 +129,12 @@ export interface LatchkeyConfig {
    * proof without the current `DPoP-Nonce` gets 401 `USE_DPOP_NONCE`. Default `false`.
    */
   dpopNonce: boolean;
+  /**
+   * The WebAuthn relying-party id of passkeys (`LATCHKEY_WEBAUTHN_RP_ID`, default the issuer's
+   * host name; docs/mfa.md#passkeys): a host name (no IP address, port or scheme) that every
+   * origin passkeys are used from equals or ends in.
+   */
+  webauthnRpId: string;
 }
 
 /**
@@ -190,6 +196,7 @@ export const CONFIG_VARIABLES = {
   requireEmailVerification: 'LATCHKEY_REQUIRE_EMAIL_VERIFICATION',
   dpop: 'LATCHKEY_DPOP',
   dpopNonce: 'LATCHKEY_DPOP_NONCE',
+  webauthnRpId: 'LATCHKEY_WEBAUTHN_RP_ID',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -516,6 +523,17 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     return value;
   };
 
+  // Browsers refuse WebAuthn on IP hosts; an RP id is a bare host name (RFC 1123 labels).
+  const givenRpId = text('webauthnRpId');
+  const webauthnRpId = givenRpId?.toLowerCase() ?? new URL(issuerOrigin).hostname;
+  if (givenRpId !== undefined) {
+    if (isIP(webauthnRpId.replace(/^\[(.*)\]$/, '$1')) !== 0)
+      invalid('webauthnRpId', 'format', 'must be a host name, not an IP address (browsers refuse WebAuthn on IP hosts)');
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(webauthnRpId)) {
+      invalid('webauthnRpId', 'format', 'must be a host name such as example.com (no scheme, port or path)');
+    }
+  }
+
   return Object.freeze({
     port,
     host,
@@ -556,6 +574,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     requireEmailVerification: boolean('requireEmailVerification', false),
     dpop: choice('dpop', ['off', 'optional', 'required'] as const, 'optional'),
     dpopNonce: boolean('dpopNonce', false),
+    webauthnRpId,
   });
 }
 

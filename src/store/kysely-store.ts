@@ -31,6 +31,7 @@ import {
   toTotpFactor,
   withRollback,
 } from './mfa.js';
+import { advanceCounter, consumeChallenge, deletePasskey, findPasskey, insertChallenge, insertPasskey, listPasskeys } from './passkeys.js';
 import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
   AuditEventInput,
@@ -40,8 +41,13 @@ import type {
   LinkCap,
   MfaTokenRecord,
   NewMfaToken,
+  NewPasskey,
+  PasskeyRecord,
+  PasskeyUse,
   SecondFactorProof,
   TotpFactorRecord,
+  WebauthnChallengeKind,
+  WebauthnChallengeRecord,
   NewLink,
   NewMail,
   NewSession,
@@ -84,6 +90,8 @@ const RETRIED_READS = new Set([
   'listFactors',
   'countRecoveryCodes',
   'findMfaToken',
+  'findPasskeyByCredentialId',
+  'listPasskeys',
 ]);
 const READ_RETRY_DELAY_MS = 100;
 
@@ -744,6 +752,48 @@ export class KyselyStore implements Store {
         (fn) => this.#backend.transaction(fn),
         (trx, rollback) => completeMfa(trx, mac, userId, now, maxAttempts, proof, rollback),
       ),
+    );
+  }
+
+  // ── passkeys ─────────────────────────────────────────────────────────────
+
+  createWebauthnChallenge(record: WebauthnChallengeRecord): Promise<void> {
+    return this.#op('createWebauthnChallenge', (db) => insertChallenge(db, record));
+  }
+
+  consumeWebauthnChallenge(challenge: string, kind: WebauthnChallengeKind, now: number): Promise<WebauthnChallengeRecord | undefined> {
+    return this.#op('consumeWebauthnChallenge', (db) => consumeChallenge(db, challenge, kind, now));
+  }
+
+  insertPasskey(passkey: NewPasskey, audit: AuditEventInput): Promise<'saved' | 'duplicate' | 'no_user'> {
+    return this.#op('insertPasskey', () =>
+      this.#backend.transaction(async (trx) => {
+        const saved = await insertPasskey(trx, this.dialect, passkey);
+        if (saved === 'saved') await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return saved;
+      }),
+    );
+  }
+
+  findPasskeyByCredentialId(credentialId: string): Promise<PasskeyRecord | undefined> {
+    return this.#op('findPasskeyByCredentialId', (db) => findPasskey(db, credentialId));
+  }
+
+  listPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return this.#op('listPasskeys', (db) => listPasskeys(db, userId));
+  }
+
+  usePasskey(use: PasskeyUse, now: number): Promise<boolean> {
+    return this.#op('usePasskey', (db) => advanceCounter(db, use, now));
+  }
+
+  deletePasskey(userId: string, id: string, audit: AuditEventInput): Promise<boolean> {
+    return this.#op('deletePasskey', () =>
+      this.#backend.transaction(async (trx) => {
+        const deleted = await deletePasskey(trx, userId, id);
+        if (deleted) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return deleted;
+      }),
     );
   }
 }

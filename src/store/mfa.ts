@@ -1,12 +1,13 @@
 /**
  * The store's second-factor tables (docs/mfa.md): TOTP factors, recovery codes and the second
- * step of logins (`mfa_tokens`). Each function runs on the handle `KyselyStore` gives it (a
+ * step of logins (`mfa_tokens`); a passkey completing that step advances its counter here too. Each function runs on the handle `KyselyStore` gives it (a
  * transaction where several writes must hold together); every race-sensitive step is one
  * conditional UPDATE, so the database decides who wins — a TOTP time step is accepted once for
  * an account, a recovery code and an mfa token are used once, also across instances.
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, MfaTokensTable, TotpFactorsTable } from './schema.js';
+import { advanceCounter } from './passkeys.js';
 import type { FactorRecord, MfaTokenRecord, NewMfaToken, SecondFactorProof, TotpFactorRecord } from './types.js';
 
 /** Thrown inside a transaction to roll it back with an outcome. */
@@ -209,6 +210,10 @@ export async function completeMfa(
     .where('attempts', '<', maxAttempts)
     .executeTakeFirst();
   if (Number(used.numUpdatedRows) !== 1) return 'token_invalid';
+  if (proof.kind === 'passkey') {
+    if (proof.userId !== userId || !(await advanceCounter(trx, proof, now))) rollback('code_refused');
+    return 'ok';
+  }
   const applied =
     proof.kind === 'totp'
       ? await trx

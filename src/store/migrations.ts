@@ -257,6 +257,22 @@ function mfa(): Migration {
   };
 }
 
+/**
+ * Passkeys (docs/mfa.md#passkeys): a registration's challenge remembers the random user handle
+ * its options named (the attestation does not carry it back), and a challenge is consumed by
+ * setting `used_at` in one conditional UPDATE, so a replayed response finds it spent. The
+ * expiry index lets each new challenge prune the expired ones.
+ */
+function passkeys(): Migration {
+  return {
+    async up(db) {
+      await db.schema.alterTable('webauthn_challenges').addColumn('user_handle', 'text').execute();
+      await db.schema.alterTable('webauthn_challenges').addColumn('used_at', 'bigint').execute();
+      await db.schema.createIndex('webauthn_challenges_expires_idx').on('webauthn_challenges').column('expires_at').execute();
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
@@ -266,6 +282,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0004_session_dpop_jkt': sessionDpopJkt(),
     '0005_mail': mail(),
     '0006_mfa': mfa(),
+    '0010_passkeys': passkeys(),
   };
 }
 

@@ -134,8 +134,12 @@ export interface WebauthnChallengesTable {
   kind: string;
   user_id: string | null;
   mfa_token_mac: string | null;
+  /** Registrations: the user handle the options named (0010). */
+  user_handle: string | null;
   created_at: number;
   expires_at: number;
+  /** Set once, by the conditional UPDATE that consumes the challenge (0010). */
+  used_at: number | null;
 }
 
 export interface Database {

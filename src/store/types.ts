@@ -271,8 +271,59 @@ export interface MfaTokenRecord {
   expiresAt: number;
 }
 
-/** What completes a second step: a TOTP time step to accept, or a recovery code (its MAC) to use up. */
-export type SecondFactorProof = { kind: 'totp'; step: number } | { kind: 'recovery'; codeMac: string };
+/**
+ * What completes a second step: a TOTP time step to accept, a recovery code (its MAC) to use up,
+ * or a verified passkey assertion whose sign counter to advance ({@link PasskeyUse}).
+ */
+export type SecondFactorProof = { kind: 'totp'; step: number } | { kind: 'recovery'; codeMac: string } | ({ kind: 'passkey' } & PasskeyUse);
+
+/** A WebAuthn credential of an account (docs/mfa.md#passkeys). */
+export interface PasskeyRecord {
+  id: string;
+  userId: string;
+  /** The credential id, base64url (unique). */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The last sign counter seen (0: the authenticator keeps none). */
+  counter: number;
+  /** The random user handle of the account's passkeys, base64url; never the e-mail. */
+  userHandle: string;
+  transports: string[];
+  /** `singleDevice` (device-bound) or `multiDevice` (may be synced), from the backup-eligible flag. */
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export type NewPasskey = Omit<PasskeyRecord, 'lastUsedAt'>;
+
+/** An assertion of passkey `passkeyId` (of `userId`) with sign counter `counter`. */
+export interface PasskeyUse {
+  passkeyId: string;
+  userId: string;
+  counter: number;
+  backedUp: boolean;
+}
+
+/** What a WebAuthn challenge was issued for. */
+export type WebauthnChallengeKind = 'register' | 'login' | 'second_factor';
+
+export interface WebauthnChallengeRecord {
+  /** The challenge, base64url, as the client data carries it. */
+  challenge: string;
+  kind: WebauthnChallengeKind;
+  /** `register`: the account; `second_factor`: the account of the mfa token; `login`: `null`. */
+  userId: string | null;
+  /** `second_factor`: the MAC of the mfa token it belongs to. */
+  mfaTokenMac: string | null;
+  /** `register`: the user handle the options named. */
+  userHandle: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
 
 export interface Store {
   /** Dialect name, for logs and metrics. */
@@ -473,6 +524,32 @@ export interface Store {
     maxAttempts: number,
     proof: SecondFactorProof,
   ): Promise<'ok' | 'code_refused' | 'token_invalid'>;
+
+  // ── passkeys (docs/mfa.md#passkeys) ─────────────────────────────────────
+  /** Stores a new challenge, and deletes the challenges that expired before `record.createdAt`. */
+  createWebauthnChallenge(record: WebauthnChallengeRecord): Promise<void>;
+  /**
+   * Consumes a challenge of `kind`: one conditional UPDATE sets `used_at` while it is unused and
+   * unexpired at `now`. Returns the challenge to the one caller that consumed it; `undefined` to
+   * every other (unknown, other kind, used, expired) — of N concurrent calls exactly one wins.
+   */
+  consumeWebauthnChallenge(challenge: string, kind: WebauthnChallengeKind, now: number): Promise<WebauthnChallengeRecord | undefined>;
+  /**
+   * Stores a passkey with `audit`, in one transaction. `duplicate` (nothing written) when the
+   * credential id is registered already, to anyone; `no_user` when the user is gone.
+   */
+  insertPasskey(passkey: NewPasskey, audit: AuditEventInput): Promise<'saved' | 'duplicate' | 'no_user'>;
+  findPasskeyByCredentialId(credentialId: string): Promise<PasskeyRecord | undefined>;
+  /** The user's passkeys, oldest first. */
+  listPasskeys(userId: string): Promise<PasskeyRecord[]>;
+  /**
+   * Records a sign-in with a passkey: one conditional UPDATE advances the sign counter only when
+   * `use.counter` is greater than the stored one (or both are 0). `false` (nothing written) on a
+   * regression or when the passkey is gone — of concurrent uses with one counter, one wins.
+   */
+  usePasskey(use: PasskeyUse, now: number): Promise<boolean>;
+  /** Deletes the user's passkey `id` with `audit`, in one transaction. `false` when the user has no such passkey. */
+  deletePasskey(userId: string, id: string, audit: AuditEventInput): Promise<boolean>;
 }
 
 /** What {@link Store.rotateSigningKey} did. */

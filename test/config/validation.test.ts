@@ -137,6 +137,9 @@ const TABLE: Row[] = [
   row('requireEmailVerification', 'type', 'sometimes', 'sometimes'),
   row('dpop', 'choice', 'maybe', 'maybe'),
   row('dpopNonce', 'type', 'sometimes', 'sometimes'),
+  row('webauthnRpId', 'format', '192.168.1.10', '192.168.1.10'),
+  row('webauthnRpId', 'format', 'https://example.com', 'https://example.com'),
+  row('webauthnRpId', 'type', null, 42),
   row('mailFrom', 'type', null, ''),
   row('mailTemplates', 'type', null, 42),
 ];

@@ -75,6 +75,7 @@ describe('sqlite specifics', () => {
         'sessions_user_id_idx',
         'signing_keys_one_current',
         'signing_keys_one_next',
+        'webauthn_challenges_expires_idx',
       ]);
     } finally {
       raw.close();

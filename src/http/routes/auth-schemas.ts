@@ -118,6 +118,37 @@ const message = { type: 'object', properties: { message: { type: 'string' } } } 
 
 const bearer = [{ bearerAuth: [] }];
 
+/** WebAuthn options as the browser's `PublicKeyCredential.parse…OptionsFromJSON` takes them, passed through whole. */
+const passkeyOptions = (description: string) =>
+  ({ description, type: 'object', required: ['challenge'], additionalProperties: true, properties: { challenge: { type: 'string' } } }) as const;
+
+/** A `PublicKeyCredential.toJSON()` (WebAuthn Level 3), checked in depth by the ceremony. */
+const credentialBody = (extra: Record<string, object>) =>
+  ({
+    type: 'object',
+    required: ['id', 'rawId', 'type', 'response'],
+    properties: {
+      id: { type: 'string', maxLength: 1400 },
+      rawId: { type: 'string', maxLength: 1400 },
+      type: { type: 'string', enum: ['public-key'] },
+      response: { type: 'object', required: ['clientDataJSON'], properties: { clientDataJSON: { type: 'string' } } },
+      clientExtensionResults: { type: 'object' },
+      authenticatorAttachment: { type: 'string' },
+      ...extra,
+    },
+  }) as const;
+
+const passkeyView = {
+  type: 'object',
+  required: ['id', 'name', 'createdAt', 'lastUsedAt'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
 export const schemas = {
   register: {
     summary: 'Create an account',
@@ -418,6 +449,97 @@ export const schemas = {
         { ...challenge, ...stepUpChallenge },
       ),
       404: failure('the account has no TOTP factor (checked before the token’s level)', ['NOT_FOUND']),
+    },
+  },
+  passkeyRegisterOptions: {
+    summary: 'Options to create a passkey for the signed-in user (needs an aal2 token when the account has a factor); valid 5 minutes, once',
+    security: bearer,
+    response: {
+      ...always,
+      200: passkeyOptions(
+        'PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3): a resident key, userVerification "required", a random user.id (never the e-mail), the account\'s credentials in excludeCredentials',
+      ),
+      401: failure(
+        'no, invalid or expired access token, or its session was revoked; STEP_UP_REQUIRED: the account has a factor and the token is aal1',
+        [...SESSION_FAILURES, 'STEP_UP_REQUIRED'],
+        { ...challenge, ...stepUpChallenge },
+      ),
+    },
+  },
+  passkeyRegisterVerify: {
+    summary: "Store the passkey of a registration: the body is the browser's credential.toJSON(), plus an optional name",
+    security: bearer,
+    body: credentialBody({ name: { type: 'string', maxLength: 64, description: "the owner's label (default Passkey)" } }),
+    response: {
+      ...withBody,
+      201: {
+        type: 'object',
+        required: ['passkey'],
+        properties: { passkey: passkeyView },
+      },
+      401: failure(
+        'no, invalid or expired access token, or its session was revoked; STEP_UP_REQUIRED: the account has a factor and the token is aal1; PASSKEY_INVALID: the attestation failed (challenge unknown, used, expired or of another user; origin, RP id, signature, no user verification; a credential registered already)',
+        [...SESSION_FAILURES, 'STEP_UP_REQUIRED', 'PASSKEY_INVALID'],
+        { ...challenge, ...stepUpChallenge },
+      ),
+    },
+  },
+  passkeyLoginOptions: {
+    summary:
+      'Options to sign in with a passkey: usernameless (no allowCredentials), or with the mfaToken of a password login the credentials of that account',
+    body: {
+      type: 'object',
+      properties: {
+        mfaToken: { type: 'string', maxLength: 256, description: 'the second step of this login (docs/mfa.md#login-with-a-second-factor)' },
+      },
+    },
+    response: {
+      ...withBody,
+      200: passkeyOptions('PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3), userVerification "required"; valid 5 minutes, once'),
+      401: failure('MFA_TOKEN_INVALID: the mfaToken is unknown, used, expired or dead', ['MFA_TOKEN_INVALID']),
+      404: failure('the account of the mfaToken has no passkey', ['NOT_FOUND']),
+    },
+  },
+  passkeyLoginVerify: {
+    summary:
+      "Sign in with a passkey: the body is the browser's credential.toJSON() (plus the mfaToken on the second step of a login); sets the refresh cookie",
+    body: credentialBody({ mfaToken: { type: 'string', maxLength: 256 } }),
+    response: {
+      ...withBody,
+      200: tokenResponse,
+      401: failure(
+        'PASSKEY_INVALID: the assertion failed (unknown or deleted credential, signature, origin, RP id, used or expired challenge, a sign counter that did not move forward); MFA_TOKEN_INVALID: the mfaToken is dead; INVALID_DPOP_PROOF: an invalid proof, or the login carried one and this request proves no key or another',
+        ['PASSKEY_INVALID', 'MFA_TOKEN_INVALID', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
+        nonceChallenge,
+      ),
+      400: failure('malformed JSON, not a credential; DPOP_REQUIRED: LATCHKEY_DPOP=required and no proof', ['VALIDATION_FAILED', 'DPOP_REQUIRED']),
+      403: csrf,
+      429: rateLimited,
+    },
+  },
+  passkeys: {
+    summary: "The account's passkeys",
+    security: bearer,
+    response: {
+      ...always,
+      200: { type: 'object', required: ['passkeys'], properties: { passkeys: { type: 'array', items: passkeyView } } },
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+    },
+  },
+  removePasskey: {
+    summary: 'Remove a passkey (needs an aal2 token)',
+    security: bearer,
+    params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+    response: {
+      ...always,
+      204: { type: 'null', description: 'the passkey is deleted; it signs no one in any more' },
+      400: failure('an id longer than 64 characters', ['VALIDATION_FAILED']),
+      401: failure(
+        'no, invalid or expired access token, or its session was revoked; STEP_UP_REQUIRED: the token is aal1',
+        [...SESSION_FAILURES, 'STEP_UP_REQUIRED'],
+        { ...challenge, ...stepUpChallenge },
+      ),
+      404: failure("no such passkey of this user (another user's included; checked before the token's level)", ['NOT_FOUND']),
     },
   },
   /** The pages behind mail links: HTML, not part of the API document. */

@@ -17,7 +17,8 @@ import { clearedRefreshCookie, readRefreshToken, refreshCookie, usesBodyTranspor
 import { requestValidator } from '../validate.js';
 import { schemas } from './auth-schemas.js';
 import { emailRoutes } from './email.js';
-import { mfaRoutes } from './mfa.js';
+import { mfaRoutes, type MfaRouteTools } from './mfa.js';
+import { passkeyRoutes } from './passkeys.js';
 
 function context(request: HttpRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
@@ -138,6 +139,16 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     };
   }
 
+  const factorTools: MfaRouteTools = {
+    route,
+    principalOf,
+    context,
+    requireString,
+    checkCsrf,
+    tokensAnswer,
+    proofContext: (request, path) => proofContext(request, htus(path)),
+  };
+
   return [
     route('POST', '/register', schemas.register, async (request) => {
       const user = await auth.register(requireString(request.body, 'email'), requireString(request.body, 'password'), context(request));
@@ -209,14 +220,7 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     }),
 
     ...emailRoutes(latchkey, { route, principalOf, context, requireString }),
-    ...mfaRoutes(latchkey, {
-      route,
-      principalOf,
-      context,
-      requireString,
-      checkCsrf,
-      tokensAnswer,
-      proofContext: (request, path) => proofContext(request, htus(path)),
-    }),
+    ...mfaRoutes(latchkey, factorTools),
+    ...passkeyRoutes(latchkey, factorTools),
   ];
 }
