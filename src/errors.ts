@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   SIGNUP_DISABLED: { status: 403, message: 'Sign-up is disabled on this server.' },
   LINK_INVALID: { status: 400, message: 'This link is not valid: it was used, replaced by a newer one, or has expired.' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'Confirm your e-mail address first: open the link we sent you.' },
+  ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; try again later.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Invalid e-mail or password.' },
   NO_REFRESH_TOKEN: { status: 401, message: 'No refresh token was presented.' },
@@ -42,6 +43,7 @@ export const ERROR_CODES = {
   },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
+  LAST_ADMIN: { status: 409, message: 'This is the last enabled admin account: promote another one first.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

@@ -28,6 +28,10 @@ export type {
 // Errors: one base class, a `code` on each, one table from code to HTTP status
 export { ApiError, ConfigError, ERROR_CODES, LatchkeyError, StoreUnavailableError, isApiError } from './errors.js';
 export type { ConfigReason, ErrorCode, JwksErrorCode, LatchkeyErrorCode } from './errors.js';
+
+// Event types: the audit log's, the admin page's (docs/events.md)
+export { EVENT_TYPES } from './auth/events.js';
+export type { EventType } from './auth/events.js';
 export { JwtError } from './jwt/index.js';
 export type { JwtErrorCode } from './jwt/index.js';
 

@@ -125,6 +125,7 @@ export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions 
           params: found.params,
           mountPath: req.baseUrl || '/',
           path: `${req.baseUrl ?? ''}${req.url.split('?', 1)[0]}`,
+          search: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
         }),
       )
       .then(

@@ -3,6 +3,7 @@
  *
  * ```ts
  * await app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' });  // the auth routes
+ * await app.register(fastifyAdminPlugin(latchkey), { prefix: '/admin' }); // the admin API (optional)
  * app.get('/.well-known/jwks.json', jwksHandler(latchkey));               // for resource servers
  * app.get('/.well-known/openid-configuration', discoveryHandler(latchkey)); // they find the JWKS from the issuer
  * await app.register(latchkeyUser);                                       // decorates request.user
@@ -15,6 +16,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { ApiError } from '../errors.js';
 import type { Latchkey } from '../latchkey.js';
 import { authRoutes, dpopNonceOf } from '../http/routes/auth.js';
+import { adminRoutes } from '../http/routes/admin.js';
+import type { HttpRoute } from '../http/exchange.js';
 import { jwksAnswer } from '../http/routes/jwks.js';
 import { discoveryAnswer, type DiscoveryOptions } from '../http/routes/discovery.js';
 import { BODY_LIMIT, useJsonBodies } from '../http/body.js';
@@ -107,8 +110,20 @@ export const latchkeyUser: FastifyPluginAsync = Object.assign(
  * (`src/http/routes/auth.ts`) validate and serialise themselves, as under Express.
  */
 export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
-  const routes = authRoutes(latchkey);
-  return async function latchkeyAuthRoutes(app) {
+  return routesPlugin(latchkey, authRoutes(latchkey));
+}
+
+/**
+ * The admin API (docs/admin.md#http-api) as an encapsulated plugin, the same way:
+ * `app.register(fastifyAdminPlugin(latchkey), { prefix: '/admin' })`. Its routes answer only
+ * admins (role `admin` in the store, a live session, aal2 when the admin has a second factor).
+ */
+export function fastifyAdminPlugin(latchkey: Latchkey): FastifyPluginAsync {
+  return routesPlugin(latchkey, adminRoutes(latchkey));
+}
+
+function routesPlugin(latchkey: Latchkey, routes: readonly HttpRoute[]): FastifyPluginAsync {
+  return async function latchkeyRoutes(app) {
     useJsonBodies(app);
     app.setErrorHandler(errorHandler);
     if (app.prefix) app.setNotFoundHandler(notFoundHandler);
@@ -139,6 +154,7 @@ export function fastifyAuthPlugin(latchkey: Latchkey): FastifyPluginAsync {
               params: request.params as Record<string, string>,
               mountPath,
               path: request.url.split('?', 1)[0]!,
+              search: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
             }),
           ),
       });

@@ -42,6 +42,7 @@ import { checkProof, throwIfNotRefusal, type DpopRequest } from './dpop-proofs.j
 import { SecondFactors, type FactorView, type MfaChallenge, type TotpEnrollment } from './mfa.js';
 import { Passkeys, type PasskeyView } from './passkeys.js';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { Administration } from './admin.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -164,6 +165,8 @@ export class AuthService {
   readonly #auditTo: Audit;
   readonly #factors: SecondFactors;
   readonly #passkeys: Passkeys;
+  /** What admins may do to accounts (`./admin.ts`): the `/admin` API, the admin page and the CLI. */
+  readonly admin: Administration;
 
   constructor(options: AuthServiceOptions) {
     const { rateLimits, dpopReplayCache, dpopNonces, mfaSealKey, mfaMacKey, webauthn, ...rest } = options;
@@ -224,6 +227,7 @@ export class AuthService {
       signInProof: (ctx) => this.#signInProof(ctx),
       startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
     });
+    this.admin = new Administration({ store, bearer: this.#bearer, now, audit, onEvent: this.#o.onEvent, passwordRules: this.#o.passwordRules });
   }
 
   // ── accounts ──────────────────────────────────────────────────────────────
@@ -284,6 +288,11 @@ export class AuthService {
       return this.#loginFailed(normalizedEmail, undefined, ctx);
     }
     if (!(await verifyPassword(user.passwordHash, normalizedPassword))) return this.#loginFailed(normalizedEmail, user, ctx);
+    // Said only to someone who knows the password (docs/admin.md#disabling-an-account).
+    if (user.disabledAt !== null) {
+      await this.#audit({ type: 'login_failure', at: this.#o.now(), userId: user.id, ip: ctx.ip, detail: { reason: 'account_disabled' } });
+      throw new ApiError('ACCOUNT_DISABLED');
+    }
     if (this.#o.requireEmailVerification && user.emailVerifiedAt === null) {
       await this.#audit({ type: 'login_failure', at: this.#o.now(), userId: user.id, ip: ctx.ip, detail: { reason: 'email_not_verified' } });
       throw new ApiError('EMAIL_NOT_VERIFIED');
@@ -515,7 +524,7 @@ export class AuthService {
     if (!user) throw new ApiError('NOT_FOUND', 'No such user.');
     const now = this.#o.now();
     const count = await this.#o.store.revokeUserSessions(user.id, 'admin', now);
-    await this.#audit({ type: 'sessions_revoked_by_admin', at: now, userId: user.id, detail: { count } });
+    await this.#audit({ type: 'sessions_revoked_by_admin', at: now, userId: user.id, actorId: 'cli', detail: { count } });
     return count;
   }
 

@@ -19,6 +19,8 @@ export interface HttpRequest {
   readonly mountPath: string;
   /** The request's full path without the query (`/auth/sessions/abc`): the `htu` of its DPoP proof. */
   readonly path: string;
+  /** The query string without its `?` (`''` when none). */
+  readonly search?: string;
 }
 
 export interface HttpAnswer {
@@ -31,7 +33,7 @@ export interface HttpAnswer {
 
 /** A route of the auth API: method, path relative to the mount, schema (validation and OpenAPI), handler. */
 export interface HttpRoute {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** `/login`, `/sessions/:id`. */
   readonly path: string;
   /** JSON schemas of the route (`routes/auth-schemas.ts`); the handler validates with them. */

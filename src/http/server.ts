@@ -1,12 +1,13 @@
 /**
  * `latchkey/server` — the standalone HTTP server: the auth API under `/auth` (the Fastify
- * plugin of `latchkey/fastify`), JWKS, health, metrics, the demo page and the decoder.
+ * plugin of `latchkey/fastify`), the admin API under `/admin`, JWKS, health, metrics, the demo
+ * page, the admin page and the decoder.
  * `buildServer` returns a Fastify instance that is not listening yet (tests use `inject()`);
  * `latchkey serve` listens and handles signals.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Latchkey } from '../latchkey.js';
-import { fastifyAuthPlugin } from '../adapters/fastify.js';
+import { fastifyAdminPlugin, fastifyAuthPlugin } from '../adapters/fastify.js';
 import { healthRoutes } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
 import { decoderRoutes } from './routes/decoder.js';
@@ -70,6 +71,7 @@ export async function buildServer({ latchkey, logLevel, logStream, processMetric
   await installOpenApi(app, latchkey); // before the routes: it collects their schemas
   await app.register(healthRoutes, { latchkey });
   await app.register(fastifyAuthPlugin(latchkey), { prefix: '/auth' });
+  await app.register(fastifyAdminPlugin(latchkey), { prefix: '/admin' });
   await app.register(pageRoutes);
   await app.register(decoderRoutes);
   return app;

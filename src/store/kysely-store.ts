@@ -17,8 +17,9 @@ import {
   insertLink,
   insertMail,
   releaseMail,
-  voidLinks,
 } from './mail.js';
+import { deleteUser, listUsers, queryAudit, updateUser } from './admin.js';
+import { endSessionsOf } from './user-sessions.js';
 import {
   completeMfa,
   confirmTotp,
@@ -32,8 +33,13 @@ import {
   withRollback,
 } from './mfa.js';
 import { advanceCounter, consumeChallenge, deletePasskey, findPasskey, insertChallenge, insertPasskey, listPasskeys } from './passkeys.js';
-import { auditArgs, sessionArgs, type AuditRow, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
+import { auditArgs, auditRow, sessionArgs, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
 import type {
+  AdminActor,
+  AdminOutcome,
+  AuditQuery,
+  UserChange,
+  UserCursor,
   AuditEventInput,
   AuditEventRecord,
   ClaimedMail,
@@ -86,6 +92,8 @@ const RETRIED_READS = new Set([
   'listSigningKeys',
   'listAudit',
   'listUserEmails',
+  'listUsers',
+  'queryAudit',
   'findTotpFactor',
   'listFactors',
   'countRecoveryCodes',
@@ -107,6 +115,7 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     updatedAt: Number(row.updated_at),
     credentialGeneration: Number(row.credential_generation),
     emailVerifiedAt: row.email_verified_at === null ? null : Number(row.email_verified_at),
+    disabledAt: row.disabled_at === null ? null : Number(row.disabled_at),
   };
 }
 
@@ -154,18 +163,8 @@ function toSessionWithUser(row: SessionUserRow): SessionWithUser {
       updated_at: row.user_updated_at,
       credential_generation: row.user_credential_generation,
       email_verified_at: row.user_email_verified_at,
+      disabled_at: row.user_disabled_at,
     }),
-  };
-}
-
-function auditRow(event: AuditEventInput): AuditRow {
-  return {
-    type: event.type,
-    at: event.at,
-    user_id: event.userId ?? null,
-    session_id: event.sessionId ?? null,
-    ip: event.ip ?? null,
-    detail: event.detail == null ? null : JSON.stringify(event.detail),
   };
 }
 
@@ -194,6 +193,7 @@ function toAudit(row: Selectable<AuditEventsTable>): AuditEventRecord {
     at: Number(row.at),
     userId: row.user_id,
     sessionId: row.session_id,
+    actorId: row.actor_id,
     ip: row.ip,
     detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
   };
@@ -210,39 +210,6 @@ function newKeyRow(key: NewSigningKey, state: 'current' | 'next' = 'current'): S
     retired_at: null,
     expires_at: null,
   };
-}
-
-/**
- * Inside a transaction: advances the user's credential generation (first, so that on PostgreSQL
- * the user row is locked before the sessions are read), then revokes the live sessions of the
- * user (optionally all but one). Shared by `changePassword` and `revokeUserSessions`.
- */
-async function endSessionsOf(
-  trx: Kysely<Database>,
-  userId: string,
-  reason: RevokeReason,
-  now: number,
-  exceptSessionId: string | null | undefined,
-  passwordHash?: string,
-): Promise<number> {
-  await trx
-    .updateTable('users')
-    .set((eb) => ({
-      credential_generation: eb('credential_generation', '+', 1),
-      ...(passwordHash === undefined ? {} : { password_hash: passwordHash, updated_at: now }),
-    }))
-    .where('id', '=', userId)
-    .execute();
-  let query = trx
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null);
-  if (exceptSessionId != null) query = query.where('id', '<>', exceptSessionId);
-  const result = await query.executeTakeFirst();
-  // A new password voids the reset and address-change links still out (docs/email.md).
-  if (passwordHash !== undefined) await voidLinks(trx, userId, ['reset', 'email_change'], now);
-  return Number(result.numUpdatedRows);
 }
 
 export class KyselyStore implements Store {
@@ -342,6 +309,33 @@ export class KyselyStore implements Store {
       const result = await db.updateTable('users').set({ role, updated_at: now }).where('id', '=', userId).executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
+  }
+
+  listUsers(options: { query?: string; after?: UserCursor; limit: number }): Promise<UserRecord[]> {
+    return this.#op('listUsers', async (db) => (await listUsers(db, options)).map(toUser));
+  }
+
+  updateUser(
+    userId: string,
+    change: UserChange,
+    now: number,
+    actor: AdminActor,
+  ): Promise<AdminOutcome<{ user: UserRecord; revokedSessions: number; events: AuditEventInput[] }>> {
+    return this.#op('updateUser', () =>
+      this.#backend.transaction(async (trx) => {
+        const result = await updateUser(this.#backend, trx, userId, change, now, actor);
+        if (!result.ok) return result;
+        return { ok: true as const, user: toUser(result.row), revokedSessions: result.revokedSessions, events: result.events };
+      }),
+    );
+  }
+
+  deleteUser(userId: string, now: number, actor: AdminActor): Promise<AdminOutcome<{ event: AuditEventInput }>> {
+    return this.#op('deleteUser', () => this.#backend.transaction((trx) => deleteUser(this.#backend, trx, userId, now, actor)));
+  }
+
+  queryAudit(query: AuditQuery): Promise<AuditEventRecord[]> {
+    return this.#op('queryAudit', async (db) => (await queryAudit(db, query)).map(toAudit));
   }
 
   listUserEmails({ afterId, limit }: { afterId?: string; limit: number }): Promise<Array<{ id: string; email: string }>> {
@@ -623,7 +617,7 @@ export class KyselyStore implements Store {
       this.#backend.transaction(async (trx) => {
         const outcome = await insertLink(trx, this.dialect, link, cap);
         if (outcome !== 'issued') return outcome;
-        await insertMail(trx, mail);
+        await insertMail(trx, mail, link.userId);
         if (audit) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
         return outcome;
       }),
@@ -633,7 +627,7 @@ export class KyselyStore implements Store {
   enqueueMail(mail: NewMail, audit?: AuditEventInput): Promise<void> {
     return this.#op('enqueueMail', () =>
       this.#backend.transaction(async (trx) => {
-        await insertMail(trx, mail);
+        await insertMail(trx, mail, audit?.userId ?? null);
         if (audit) await trx.insertInto('audit_events').values(auditRow(audit)).execute();
       }),
     );

@@ -60,7 +60,8 @@ export async function insertLink(
   return 'issued';
 }
 
-export async function insertMail(trx: Kysely<Database>, mail: NewMail): Promise<void> {
+/** Queues `mail` for `userId` (the account it is about, deleted with it), if any. */
+export async function insertMail(trx: Kysely<Database>, mail: NewMail, userId: string | null): Promise<void> {
   await trx
     .insertInto('mail_queue')
     .values({
@@ -74,6 +75,7 @@ export async function insertMail(trx: Kysely<Database>, mail: NewMail): Promise<
       lease_until: null,
       sent_at: null,
       last_error: null,
+      user_id: userId,
     })
     .execute();
 }

@@ -258,6 +258,30 @@ function mfa(): Migration {
 }
 
 /**
+ * Administration (docs/admin.md):
+ * - `users.disabled_at`: when an admin disabled the account (`null`: enabled). A disabled
+ *   account signs in nowhere: every session was revoked with it, and no new one is created.
+ * - `audit_events.actor_id`: who did it, when that is not the user the event is about (an
+ *   admin's id, or `cli`); indexes on `user_id` and `actor_id` for the audit query.
+ * - `mail_queue.user_id`: the account a queued mail is for, so deleting the account deletes
+ *   its mails (rows queued before this migration have none).
+ * - `users (created_at, id)`: the order of the user list and its keyset cursor.
+ */
+function admin(): Migration {
+  return {
+    async up(db) {
+      await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
+      await db.schema.alterTable('audit_events').addColumn('actor_id', 'text').execute();
+      await db.schema.alterTable('mail_queue').addColumn('user_id', 'text').execute();
+      await db.schema.createIndex('users_created_idx').on('users').columns(['created_at', 'id']).execute();
+      await db.schema.createIndex('audit_events_user_idx').on('audit_events').columns(['user_id', 'id']).execute();
+      await db.schema.createIndex('audit_events_actor_idx').on('audit_events').columns(['actor_id', 'id']).execute();
+      await db.schema.createIndex('mail_queue_user_idx').on('mail_queue').column('user_id').execute();
+    },
+  };
+}
+
+/**
  * Passkeys (docs/mfa.md#passkeys): a registration's challenge remembers the random user handle
  * its options named (the attestation does not carry it back), and a challenge is consumed by
  * setting `used_at` in one conditional UPDATE, so a replayed response finds it spent. The
@@ -282,6 +306,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0004_session_dpop_jkt': sessionDpopJkt(),
     '0005_mail': mail(),
     '0006_mfa': mfa(),
+    '0007_admin': admin(),
     '0010_passkeys': passkeys(),
   };
 }

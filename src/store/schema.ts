@@ -13,6 +13,7 @@ export interface UsersTable {
   updated_at: number;
   credential_generation: Generated<number>;
   email_verified_at: number | null;
+  disabled_at: number | null;
 }
 
 export interface SessionsTable {
@@ -56,6 +57,7 @@ export interface AuditEventsTable {
   ip: string | null;
   /** JSON text. */
   detail: string | null;
+  actor_id: string | null;
 }
 
 export interface LinkTokensTable {
@@ -81,6 +83,7 @@ export interface MailQueueTable {
   lease_until: number | null;
   sent_at: number | null;
   last_error: string | null;
+  user_id: string | null;
 }
 
 export interface TotpFactorsTable {

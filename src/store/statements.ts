@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import type { DialectName } from './migrations.js';
 import type { AuditEventsTable, Database, SessionsTable, UsersTable } from './schema.js';
+import type { AuditEventInput } from './types.js';
 
 class Arg {
   constructor(readonly index: number) {}
@@ -63,6 +64,7 @@ const USER_COLUMNS = columns<UsersTable>()([
   'updated_at',
   'credential_generation',
   'email_verified_at',
+  'disabled_at',
 ]);
 const SESSION_COLUMNS = columns<SessionsTable>()([
   'id',
@@ -94,12 +96,26 @@ export type SessionUserRow = SessionRow & {
   user_updated_at: number;
   user_credential_generation: number;
   user_email_verified_at: number | null;
+  user_disabled_at: number | null;
 };
-export type AuditRow = Omit<Selectable<AuditEventsTable>, 'id'>;
+export type AuditRow = Omit<Selectable<AuditEventsTable>, 'id' | 'actor_id'> & { actor_id?: string | null };
+
+/** The row of an audit event. */
+export function auditRow(event: AuditEventInput): AuditRow {
+  return {
+    type: event.type,
+    at: event.at,
+    user_id: event.userId ?? null,
+    session_id: event.sessionId ?? null,
+    ip: event.ip ?? null,
+    detail: event.detail == null ? null : JSON.stringify(event.detail),
+    actor_id: event.actorId ?? null,
+  };
+}
 
 /** Argument order of {@link Statements.insertAudit} and the audit half of the logged writes. */
 export function auditArgs(row: AuditRow): unknown[] {
-  return [row.type, row.at, row.user_id, row.session_id, row.ip, row.detail];
+  return [row.type, row.at, row.user_id, row.session_id, row.ip, row.detail, row.actor_id ?? null];
 }
 
 /** Argument order of {@link Statements.insertSession}. */
@@ -116,7 +132,7 @@ export interface Statements {
   findUserById: Statement<UserRow>;
   findSession: Statement<SessionRow>;
   findSessionWithUser: Statement<SessionUserRow>;
-  /** Arguments: user id, credential generation. A row when the user still has that generation. */
+  /** Arguments: user id, credential generation. A row when the user still has that generation and is not disabled. */
   credentialGenerationIs: Statement<{ id: string }>;
   /** Arguments: {@link sessionArgs}. Returns the row. */
   insertSession: Statement<SessionRow>;
@@ -172,6 +188,7 @@ const USER_AS = [
   'users.updated_at as user_updated_at',
   'users.credential_generation as user_credential_generation',
   'users.email_verified_at as user_email_verified_at',
+  'users.disabled_at as user_disabled_at',
 ] as const;
 
 /** Builds and compiles the statements for `db`'s dialect. */
@@ -208,7 +225,12 @@ export function compileStatements(db: Kysely<Database>, dialect: DialectName): S
         .where('sessions.id', '=', arg<string>(0)),
     ),
     credentialGenerationIs: compile(
-      db.selectFrom('users').select('id').where('id', '=', arg<string>(0)).where('credential_generation', '=', arg<number>(1)),
+      db
+        .selectFrom('users')
+        .select('id')
+        .where('id', '=', arg<string>(0))
+        .where('credential_generation', '=', arg<number>(1))
+        .where('disabled_at', 'is', null),
     ),
     insertSession: compile(db.insertInto('sessions').values(sessionValues(0)).returning(SESSION_COLUMNS)),
     insertAudit: compile(
@@ -219,6 +241,7 @@ export function compileStatements(db: Kysely<Database>, dialect: DialectName): S
         session_id: arg<string | null>(3),
         ip: arg<string | null>(4),
         detail: arg<string | null>(5),
+        actor_id: arg<string | null>(6),
       }),
     ),
     revokeSession: compile(
@@ -267,6 +290,7 @@ export function compileStatements(db: Kysely<Database>, dialect: DialectName): S
           .select('id')
           .where('id', '=', arg<string>(n + 3))
           .where('credential_generation', '=', arg<number>(n + 4))
+          .where('disabled_at', 'is', null)
           .forShare(),
       )
       .with('inserted', (qb) =>

@@ -25,9 +25,11 @@ export interface UserRecord {
   credentialGeneration: number;
   /** When the address was last proven by a link sent to it; `null`: never. */
   emailVerifiedAt: number | null;
+  /** When an admin disabled the account; `null`: enabled (docs/admin.md). */
+  disabledAt: number | null;
 }
 
-export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'password_reset' | 'admin';
+export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'reuse' | 'password_change' | 'password_reset' | 'admin' | 'account_disabled';
 
 export interface SessionRecord {
   id: string;
@@ -118,7 +120,10 @@ export interface SigningKeyRecord {
 export interface AuditEventInput {
   type: string;
   at: number;
+  /** The account the event is about. */
   userId?: string | null;
+  /** Who did it when that is someone else: an admin's user id, or `cli` (docs/events.md). */
+  actorId?: string | null;
   sessionId?: string | null;
   ip?: string | null;
   /** Small, non-secret JSON-serialisable detail. */
@@ -130,6 +135,7 @@ export interface AuditEventRecord {
   type: string;
   at: number;
   userId: string | null;
+  actorId: string | null;
   sessionId: string | null;
   ip: string | null;
   detail: Record<string, unknown> | null;
@@ -246,6 +252,41 @@ export interface FactorRecord {
   lastUsedAt: number | null;
 }
 
+/** Keyset position in the user list: creation time, then id (docs/admin.md#paging). */
+export interface UserCursor {
+  createdAt: number;
+  id: string;
+}
+
+/** What an admin changes of an account; absent fields stay as they are. */
+export interface UserChange {
+  role?: Role;
+  disabled?: boolean;
+  emailVerified?: boolean;
+}
+
+/** Who makes an admin change, for its audit rows: an admin's user id or `cli`, and the request's address. */
+export interface AdminActor {
+  actorId: string;
+  ip: string | null;
+}
+
+/**
+ * Outcome of an admin change: `no_user` when the account does not exist, `last_admin` (nothing
+ * written) when it would leave no enabled account with role `admin`.
+ */
+export type AdminOutcome<T> = ({ ok: true } & T) | { ok: false; reason: 'no_user' | 'last_admin' };
+
+/** Filters of the audit query; `before` is the keyset cursor (events with a smaller id, newest first). */
+export interface AuditQuery {
+  /** Events about this user or done by them (`userId` or `actorId`). */
+  userId?: string;
+  actorId?: string;
+  type?: string;
+  before?: number;
+  limit: number;
+}
+
 /** The second step of a login, stored under the keyed MAC of its token. */
 export interface NewMfaToken {
   mac: string;
@@ -341,6 +382,36 @@ export interface Store {
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
   updateUserRole(userId: string, role: Role, now: number): Promise<boolean>;
+  /**
+   * Users in creation order (then id), after `after` when given, at most `limit`. `query`: a
+   * case-insensitive substring of the address, or exactly an id. A keyset read: paging from the
+   * start never repeats or skips a user that existed when it began, whatever is created meanwhile.
+   */
+  listUsers(options: { query?: string; after?: UserCursor; limit: number }): Promise<UserRecord[]>;
+  /**
+   * An admin's change of an account, in one transaction with its audit rows (one per field that
+   * changed: `admin_role_changed`, `admin_user_disabled`, `admin_user_enabled`,
+   * `admin_email_verified`, `admin_email_unverified`). Disabling revokes every session (reason
+   * `account_disabled`) and advances the credential generation, so a sign-in in flight creates
+   * none; while disabled, `createSession` inserts nothing. Demoting or disabling the last enabled
+   * admin is refused (`last_admin`; serialised against concurrent admin changes). `events`: the
+   * audit rows written.
+   */
+  updateUser(
+    userId: string,
+    change: UserChange,
+    now: number,
+    actor: AdminActor,
+  ): Promise<AdminOutcome<{ user: UserRecord; revokedSessions: number; events: AuditEventInput[] }>>;
+  /**
+   * Deletes the account and every row it owns (sessions, factors, recovery codes, mfa tokens,
+   * passkeys, challenges, links, queued mails) with an `admin_user_deleted` audit row, in one
+   * transaction. Audit rows about or by the user keep `userId`/`actorId`; their address, IP,
+   * user agent and e-mail details are erased. `last_admin` as in {@link updateUser}.
+   */
+  deleteUser(userId: string, now: number, actor: AdminActor): Promise<AdminOutcome<{ event: AuditEventInput }>>;
+  /** Audit events newest first, filtered (see {@link AuditQuery}). */
+  queryAudit(query: AuditQuery): Promise<AuditEventRecord[]>;
   /** Every user's id and stored address, at most `limit` in id order after `afterId` (`latchkey user check-emails`). */
   listUserEmails(options: { afterId?: string; limit: number }): Promise<Array<{ id: string; email: string }>>;
   /**

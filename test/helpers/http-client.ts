@@ -76,6 +76,10 @@ export class TestClient {
     return this.request('POST', path, options);
   }
 
+  patch(path: string, options?: RequestOptions) {
+    return this.request('PATCH', path, options);
+  }
+
   delete(path: string, options?: RequestOptions) {
     return this.request('DELETE', path, options);
   }

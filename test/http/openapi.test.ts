@@ -108,7 +108,7 @@ describe('GET /openapi.json', () => {
       else if (row.auth.startsWith('refresh cookie')) expect(security, label).toContain('refreshCookie');
       else expect(row.auth, label).toBe('—');
       // Besides the table: what every body can cause, and the 4XX/5XX fallbacks.
-      const implied = new Set(['4XX', '5XX', ...(row.method === 'post' ? ['400', '413', '415'] : [])]);
+      const implied = new Set(['4XX', '5XX', ...(row.method === 'post' || row.method === 'patch' ? ['400', '413', '415'] : [])]);
       const statuses = Object.keys(op.responses);
       for (const success of row.success) expect(statuses, label).toContain(success);
       for (const status of statuses) {

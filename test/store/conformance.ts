@@ -15,10 +15,13 @@ import { ApiError, LatchkeyError, StoreUnavailableError } from '../../src/errors
 import type { Rotation, SessionRecord, SigningKeyRecord, Store, UserRecord } from '../../src/store/types.js';
 import { runMailConformance } from './mail-conformance.js';
 import { runMfaConformance } from './mfa-conformance.js';
+import { runAdminConformance, type TableDump } from './admin-conformance.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
   openSibling?: (store: Store) => Promise<Store>;
+  /** Reads every table of the store's database, listed from the catalogue (see admin-conformance.ts). */
+  dumpTables?: (store: Store) => Promise<TableDump>;
 }
 
 /** A realistic epoch-ms clock value, well above 2^31, to catch int4/bigint mistakes. */
@@ -109,6 +112,13 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
 
   runMailConformance(name, { open, openMany, addUser, addSession: (store, user) => addSession(store, user) });
   runMfaConformance(name, { open, openMany, addUser: (store) => addUser(store) });
+  runAdminConformance(name, {
+    open,
+    openMany,
+    addUser,
+    addSession: (store, user) => addSession(store, user),
+    ...(options.dumpTables ? { dumpTables: options.dumpTables } : {}),
+  });
 
   describe(`${name}: lifecycle`, () => {
     it('reports its dialect, migrates idempotently and answers ping', async () => {
@@ -148,6 +158,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         updatedAt: T0,
         credentialGeneration: 0,
         emailVerifiedAt: null,
+        disabledAt: null,
       };
       expect(created).toEqual(expected);
       expect(await store.findUserById('u1')).toEqual(expected);
@@ -288,7 +299,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       expect(created).toEqual(expected);
       // Its audit row was written with it: the session's time, user, id; the given type and ip.
       expect(await store.listAudit()).toEqual([
-        { id: expect.any(Number), type: 'login_success', at: T0, userId: user.id, sessionId: 's1', ip: '203.0.113.7', detail: null },
+        { id: expect.any(Number), type: 'login_success', at: T0, userId: user.id, actorId: null, sessionId: 's1', ip: '203.0.113.7', detail: null },
       ]);
       expect(await store.findSession('s1')).toEqual(expected);
       expect(await store.findSession('nope')).toBeUndefined();
@@ -487,7 +498,16 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       expect((await store.rotateSession(rotation(session.id, 1, T0 + 4, T0 + DAY))).ok).toBe(false);
       const events = (await store.listAudit()).slice(before);
       expect(events).toEqual([
-        { id: expect.any(Number), type: 'refresh', at: T0 + 1, userId: user.id, sessionId: session.id, ip: '203.0.113.9', detail: null },
+        {
+          id: expect.any(Number),
+          type: 'refresh',
+          at: T0 + 1,
+          userId: user.id,
+          actorId: null,
+          sessionId: session.id,
+          ip: '203.0.113.9',
+          detail: null,
+        },
       ]);
       const withDetail = await addSession(store, user);
       await store.rotateSession({ ...rotation(withDetail.id, 0, T0 + 5, T0 + DAY), audit: { type: 'refresh', ip: null, detail: { via: 'test' } } });
@@ -730,6 +750,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         type: 'login',
         at: T0,
         userId: 'u1',
+        actorId: null,
         sessionId: 's1',
         ip: '198.51.100.1',
         detail: { ua: 'x', n: 2 },

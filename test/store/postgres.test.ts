@@ -42,6 +42,16 @@ await describePostgres('postgres store', () => {
       schemaOf.set(sibling, schema);
       return sibling;
     },
+    dumpTables: async (store) => {
+      const schema = schemaOf.get(store);
+      if (!schema) throw new Error('not a store of this suite');
+      const tables = await adminQuery<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = $1`, [
+        schema.schema,
+      ]);
+      const dump: Record<string, Array<Record<string, unknown>>> = {};
+      for (const { table_name } of tables) dump[table_name] = await adminQuery(`select * from ${schema.schema}."${table_name}"`);
+      return dump;
+    },
   });
 
   it('concurrent migrate() on a fresh schema: every caller succeeds, applied once', async () => {

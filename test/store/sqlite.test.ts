@@ -34,6 +34,17 @@ runStoreConformance('sqlite file (WAL)', fileStore, {
     pathOf.set(sibling, path);
     return sibling;
   },
+  dumpTables: async (store) => {
+    const path = pathOf.get(store);
+    if (!path) throw new Error('not a file store of this suite');
+    const raw = new BetterSqlite3(path, { readonly: true });
+    try {
+      const names = raw.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`).pluck().all() as string[];
+      return Object.fromEntries(names.map((name) => [name, raw.prepare(`select * from "${name}"`).all() as Array<Record<string, unknown>>]));
+    } finally {
+      raw.close();
+    }
+  },
 });
 
 runStoreConformance('sqlite :memory:', () => createStore({ url: 'sqlite::memory:' }));
@@ -66,15 +77,19 @@ describe('sqlite specifics', () => {
       ]);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
       expect(indexes).toEqual([
+        'audit_events_actor_idx',
         'audit_events_at_idx',
+        'audit_events_user_idx',
         'link_tokens_user_idx',
         'mail_queue_due_idx',
+        'mail_queue_user_idx',
         'mfa_tokens_user_idx',
         'passkeys_user_idx',
         'recovery_codes_user_idx',
         'sessions_user_id_idx',
         'signing_keys_one_current',
         'signing_keys_one_next',
+        'users_created_idx',
         'webauthn_challenges_expires_idx',
       ]);
     } finally {

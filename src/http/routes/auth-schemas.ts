@@ -12,7 +12,11 @@ const errorBody = {
 } as const;
 
 /** An error answer with one of `codes` (docs/errors.md), and the headers it carries. */
-function failure(description: string, codes: readonly ErrorCode[], headers?: Record<string, { type: 'string' | 'integer'; description: string }>) {
+export function failure(
+  description: string,
+  codes: readonly ErrorCode[],
+  headers?: Record<string, { type: 'string' | 'integer'; description: string }>,
+) {
   return {
     description,
     ...(headers ? { headers } : {}),
@@ -23,16 +27,16 @@ function failure(description: string, codes: readonly ErrorCode[], headers?: Rec
 }
 
 const BEARER_FAILURES = ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'] as const;
-const SESSION_FAILURES = [...BEARER_FAILURES, 'SESSION_REVOKED'] as const;
+export const SESSION_FAILURES = [...BEARER_FAILURES, 'SESSION_REVOKED'] as const;
 
 /** What every route can answer: the fallbacks, and the server's side. */
-const always = {
+export const always = {
   '4xx': errorBody,
   '5xx': failure('`UNAVAILABLE` (a store this request needs is unreachable) or `INTERNAL`', ['UNAVAILABLE', 'INTERNAL']),
 } as const;
 
 /** What every route with a JSON body can answer (docs/http-api.md#request-bodies). */
-const withBody = {
+export const withBody = {
   ...always,
   400: failure('malformed, non-UTF-8 or non-object JSON; a missing or mistyped field', ['VALIDATION_FAILED']),
   413: failure('body over 16,384 bytes', ['PAYLOAD_TOO_LARGE']),
@@ -43,7 +47,7 @@ const csrf = failure('cross-site browser request in cookie mode', ['CSRF_REJECTE
 const rateLimited = failure('over a rate limit', ['RATE_LIMITED'], {
   'retry-after': { type: 'integer', description: 'whole seconds until the window ends' },
 });
-const challenge = {
+export const challenge = {
   'www-authenticate': {
     type: 'string',
     description:
@@ -100,7 +104,7 @@ const loginResponse = {
   },
 } as const;
 
-const stepUpChallenge = {
+export const stepUpChallenge = {
   'www-authenticate': {
     type: 'string',
     description:
@@ -116,7 +120,7 @@ const publicUser = {
 
 const message = { type: 'object', properties: { message: { type: 'string' } } } as const;
 
-const bearer = [{ bearerAuth: [] }];
+export const bearer = [{ bearerAuth: [] }];
 
 /** WebAuthn options as the browser's `PublicKeyCredential.parse…OptionsFromJSON` takes them, passed through whole. */
 const passkeyOptions = (description: string) =>
@@ -178,8 +182,8 @@ export const schemas = {
         nonceChallenge,
       ),
       403: failure(
-        'cross-site browser request in cookie mode, or (LATCHKEY_REQUIRE_EMAIL_VERIFICATION=true) an unverified address after a correct password',
-        ['CSRF_REJECTED', 'EMAIL_NOT_VERIFIED'],
+        'cross-site browser request in cookie mode; after a correct password: a disabled account (ACCOUNT_DISABLED), or (LATCHKEY_REQUIRE_EMAIL_VERIFICATION=true) an unverified address',
+        ['CSRF_REJECTED', 'ACCOUNT_DISABLED', 'EMAIL_NOT_VERIFIED'],
       ),
       429: rateLimited,
     },

@@ -63,7 +63,6 @@ function uncached(answer: HttpAnswer): HttpAnswer {
   return answer;
 }
 
-/** The routes of the auth API for `latchkey`, relative to their mount path. */
 /**
  * With server nonces on, every answer under the auth routes' mount carries the current nonce in
  * `DPoP-Nonce` — successes, refusals, and the edge's own answers before a route runs (malformed
@@ -76,7 +75,12 @@ export function dpopNonceOf(latchkey: Latchkey): (() => string) | undefined {
   return nonces ? () => nonces.current() : undefined;
 }
 
-export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
+/**
+ * What every route of the HTTP API is made with: `route` (validation, `no-store`, DPoP nonces),
+ * `principalOf` (the bearer or DPoP caller, or the 401), the request context and the token
+ * answers. The auth routes and the admin routes (`./admin.ts`) share it.
+ */
+export function routeKit(latchkey: Latchkey) {
   const { auth, config } = latchkey;
   const cookieOf = (request: HttpRequest): CookieSettings => ({ secure: config.cookieSecure, path: request.mountPath });
   const issuerOrigin = new URL(config.issuer).origin;
@@ -138,6 +142,14 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
       },
     };
   }
+
+  return { route, principalOf, context, requireString, checkCsrf, tokensAnswer, clearCookie, cookieOf, htus, proofContext };
+}
+
+/** The routes of the auth API for `latchkey`, relative to their mount path. */
+export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
+  const { auth } = latchkey;
+  const { route, principalOf, checkCsrf, tokensAnswer, clearCookie, cookieOf, htus } = routeKit(latchkey);
 
   const factorTools: MfaRouteTools = {
     route,
