@@ -29,6 +29,10 @@ export type {
 export { ApiError, ConfigError, ERROR_CODES, LatchkeyError, StoreUnavailableError, isApiError } from './errors.js';
 export type { ConfigReason, ErrorCode, JwksErrorCode, LatchkeyErrorCode } from './errors.js';
 
+// Custom claims of access tokens (docs/embedding.md#custom-claims)
+export { RESERVED_CLAIMS } from './auth/custom-claims.js';
+export type { ClaimsFunction, ClaimsOption, ClaimsUser } from './auth/custom-claims.js';
+
 // Event types: the audit log's, the admin page's (docs/events.md)
 export { EVENT_TYPES } from './auth/events.js';
 export type { EventType } from './auth/events.js';

@@ -4,6 +4,7 @@
  * It knows no HTTP framework: the edges (`latchkey/express`, `latchkey/fastify`,
  * `latchkey/server`) take the service as an argument.
  */
+import { createClaimsResolver, type ClaimsOption } from './auth/custom-claims.js';
 import { validateConfig, type ConfigInput, type LatchkeyConfig } from './config/config.js';
 import { existsSync, statSync } from 'node:fs';
 import { createStore, parseStoreUrl, type StoreLogger } from './store/index.js';
@@ -42,6 +43,12 @@ export interface LatchkeyOptions extends ConfigInput {
   logger?: StoreLogger;
   /** Observes audited events (metrics). */
   onEvent?: (event: AuditEventInput) => void;
+  /**
+   * Claims of your own in every access token, at login and every refresh (docs/embedding.md#custom-claims):
+   * `async (user) => ({ org: … })`, or `{ names: ['org'], value }` to have the names checked at
+   * start-up. Reserved names (`sub`, `role`, `scope`, … `RESERVED_CLAIMS`) are refused.
+   */
+  claims?: ClaimsOption;
   /**
    * Run the mail queue's worker in this instance (default true). One-shot CLI commands turn it
    * off; every serving instance should run one (they never send a mail twice).
@@ -99,10 +106,12 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
     logger,
     rateLimitStore: givenCounters,
     mailWorker = true,
+    claims,
     ...overrides
   } = options;
   const config = validateConfig(overrides, 'option');
   checkHooks({ now, passwordRules, keyReloadIntervalMs, onEvent });
+  const customClaims = createClaimsResolver(claims);
   const listeners = new Set<(event: AuditEventInput) => void>();
   if (onEvent) listeners.add(onEvent);
 
@@ -187,6 +196,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       dpopNonces: config.dpopNonce ? dpopNonces : undefined,
       mfaSealKey: derived.mfaSeal,
       mfaMacKey: derived.mfaMac,
+      ...(customClaims ? { claims: customClaims } : {}),
       webauthn: { rpId: config.webauthnRpId, origins: [...new Set([new URL(config.issuer).origin, ...config.allowedOrigins])] },
     });
     email = new EmailFlows({

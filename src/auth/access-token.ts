@@ -117,6 +117,8 @@ export interface AccessTokenSubject {
   jkt?: string | null;
   /** How the session was authenticated: the token carries `amr`, `acr` and `auth_time` (seconds). */
   authentication?: SessionAuthentication;
+  /** The embedder's custom claims, already checked (`./custom-claims.ts`); Latchkey's own always win. */
+  extra?: Record<string, unknown> | undefined;
 }
 
 /** Returns the function that signs an access token for a user's session (the signer follows key rotations). */
@@ -124,11 +126,12 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): (sub
   const { issuer, audience, ttl, now } = options;
   const aud = audience.length === 1 ? audience[0] : [...audience];
   let signer: { kid: string; sign: (claims: Record<string, unknown>) => string } | undefined;
-  return ({ userId, role, sessionId, jkt, authentication }) => {
+  return ({ userId, role, sessionId, jkt, authentication, extra }) => {
     const key = options.signingKey();
     if (signer?.kid !== key.kid) signer = { kid: key.kid, sign: createSigner({ key }) };
     const iat = Math.floor(now() / 1000);
     const claims: Record<string, unknown> = {
+      ...extra,
       iss: issuer,
       aud,
       sub: userId,

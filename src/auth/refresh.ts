@@ -52,6 +52,8 @@ export interface SessionTokensOptions {
   onEvent: ((event: AuditEventInput) => void) | undefined;
   /** Checks the DPoP proofs of refresh and logout (docs/dpop.md#bound-sessions). */
   verifyProof: ProofVerifier;
+  /** The embedder's custom claims of an account (`./custom-claims.ts`), if any. */
+  claims?: ((user: UserRecord) => Promise<Record<string, unknown>>) | undefined;
 }
 
 /** Reads of a session that lost a compare-and-swap; two are enough, three bound a pathological loop. */
@@ -72,10 +74,12 @@ export class SessionTokens {
     this.#signAccessToken = createAccessTokenIssuer({ signingKey: () => keys.signingKey, issuer, audience, ttl: accessTokenTtl, now });
   }
 
-  /** The access token and the refresh token of the session's current counter. */
-  issue(user: UserRecord, session: SessionRecord): IssuedTokens {
+  /** The access token (with the account's custom claims, read now) and the refresh token of the session's current counter. */
+  async issue(user: UserRecord, session: SessionRecord, extra?: Record<string, unknown>): Promise<IssuedTokens> {
+    extra ??= await this.claimsOf(user);
     return {
       accessToken: this.#signAccessToken({
+        extra,
         userId: user.id,
         role: user.role,
         sessionId: session.id,
@@ -89,6 +93,11 @@ export class SessionTokens {
       sessionId: session.id,
       userId: user.id,
     };
+  }
+
+  /** The account's custom claims (`undefined` without a claims function); throws `CLAIMS_INVALID`. */
+  async claimsOf(user: UserRecord): Promise<Record<string, unknown> | undefined> {
+    return this.#o.claims ? this.#o.claims(user) : undefined;
   }
 
   async refresh(refreshToken: unknown, ctx: RequestContext): Promise<RefreshResult> {
@@ -140,7 +149,7 @@ export class SessionTokens {
         continue;
       }
       // Idempotent: hand out the session's current token, no second rotation.
-      if (decision.action === 'reissue') return { ok: true, rotated: false, tokens: this.issue(user, session) };
+      if (decision.action === 'reissue') return { ok: true, rotated: false, tokens: await this.issue(user, session) };
 
       // A spent token outside the grace window: someone holds a copy. Kill the lineage.
       const revoked = await store.revokeSession(session.id, 'reuse', now);
@@ -159,7 +168,7 @@ export class SessionTokens {
       attempt = { ok: false, found: current };
     }
     this.#o.onEvent?.({ type: 'refresh', at: now, userId: attempt.user.id, sessionId: attempt.session.id, ip: ctx.ip });
-    return { ok: true, rotated: true, tokens: this.issue(attempt.user, attempt.session) };
+    return { ok: true, rotated: true, tokens: await this.issue(attempt.user, attempt.session) };
   }
 
   /**

@@ -16,7 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import { emailKey, requireEmail } from './email.js';
-import type { Store, SessionRecord, UserRecord, AuditEventInput } from '../store/types.js';
+import type { Store, UserRecord, AuditEventInput } from '../store/types.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Verifier } from '../jwt/index.js';
 import { DEFAULT_CLOCK_TOLERANCE, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE, type AuthenticateResult, type AuthUser } from './access-token.js';
@@ -96,6 +96,8 @@ export interface AuthServiceOptions {
   mfaSealKey?: Buffer;
   /** HMAC key of recovery codes and mfa tokens (`deriveKeys().mfaMac`). Default: a random key of this process (tests). */
   mfaMacKey?: Buffer;
+  /** The embedder's custom claims of an account, checked (`./custom-claims.ts`); added to every access token. */
+  claims?: ((user: UserRecord) => Promise<Record<string, unknown>>) | undefined;
   /**
    * Passkeys (docs/mfa.md#passkeys): the relying-party id (`LATCHKEY_WEBAUTHN_RP_ID`) and the
    * origins assertions may come from. Default: the issuer's host and origin.
@@ -151,9 +153,12 @@ export function toPublicUser(user: UserRecord): PublicUser {
 export class AuthService {
   readonly verifier: Verifier;
   readonly #o: Required<
-    Omit<AuthServiceOptions, 'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces' | 'mfaSealKey' | 'mfaMacKey' | 'webauthn'>
+    Omit<
+      AuthServiceOptions,
+      'onEvent' | 'rateLimits' | 'accountMail' | 'dpopReplayCache' | 'dpopNonces' | 'mfaSealKey' | 'mfaMacKey' | 'webauthn' | 'claims'
+    >
   > &
-    Pick<AuthServiceOptions, 'onEvent' | 'accountMail'>;
+    Pick<AuthServiceOptions, 'onEvent' | 'accountMail' | 'claims'>;
   readonly #verifyProof: ProofVerifier;
   /** The server nonces proofs at the auth endpoints must carry; `undefined`: nonces are off. */
   readonly dpopNonces: DpopNonces | undefined;
@@ -324,6 +329,8 @@ export class AuthService {
    * `dpopJkt` binds the session to the DPoP key the sign-in request proved (docs/dpop.md).
    */
   async startSession(user: UserRecord, signIn: SignIn, ctx: RequestContext): Promise<IssuedTokens | undefined> {
+    // The embedder's claims first: a claims function that fails leaves no session behind.
+    const extra = await this.#tokens.claimsOf(user);
     const now = this.#o.now();
     const session = await this.#o.store.createSession(
       {
@@ -342,7 +349,7 @@ export class AuthService {
     );
     if (!session) return undefined;
     this.#o.onEvent?.({ type: 'login_success', at: now, userId: user.id, sessionId: session.id, ip: ctx.ip, detail: { method: signIn.method } });
-    return this.#issue(user, session);
+    return this.#tokens.issue(user, session, extra);
   }
 
   /**
@@ -529,10 +536,6 @@ export class AuthService {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
-
-  #issue(user: UserRecord, session: SessionRecord): IssuedTokens {
-    return this.#tokens.issue(user, session);
-  }
 
   #requireLiveSession(principal: Principal): Promise<void> {
     return this.#bearer.requireLiveSession(principal);

@@ -54,7 +54,7 @@ export function runAdminConformance(name: string, { open, openMany, addUser, add
       expect((await store.listUsers({ limit: 10, query: '_' })).map((u) => u.id)).toEqual([carol.id]);
       expect((await store.listUsers({ limit: 10, query: '%' })).map((u) => u.id)).toEqual([carol.id]);
       expect((await store.listUsers({ limit: 10, query: bob.id })).map((u) => u.id)).toEqual([bob.id]);
-      expect(await store.listUsers({ limit: 10, query: bob.id.slice(0, 10).toUpperCase() + 'x' })).toEqual([]);
+      expect(await store.listUsers({ limit: 10, query: `${bob.id.slice(0, 10).toUpperCase()}x` })).toEqual([]);
       expect((await store.listUsers({ limit: 1, after: { createdAt: alice.createdAt, id: alice.id } })).map((u) => u.id)).toEqual([tied[0]!.id]);
     });
 
