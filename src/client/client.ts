@@ -47,9 +47,47 @@ export interface AuthClientOptions {
   random?: () => number;
 }
 
+/** What {@link AuthClient.login} resolves to: signed in, or a second factor is due. */
+export type LoginResult = { mfaRequired: false } | { mfaRequired: true; factors: Array<'totp' | 'webauthn'> };
+
+/** A second factor for {@link AuthClient.verifyMfa}: a TOTP code, or one of the recovery codes. */
+export type MfaAnswer = string | { code: string } | { recoveryCode: string };
+
+/**
+ * What builds the body of a sign-in request for {@link AuthClient.signInWith}: it gets the
+ * pending second step of `login()` (if any) and `post`, which POSTs JSON to `auth/<endpoint>` of
+ * the server and resolves the answer's JSON (or throws `AuthError`).
+ */
+export type SignInBuilder = (mfaToken: string | undefined, post: (endpoint: string, body: object) => Promise<unknown>) => object | Promise<object>;
+
+/** What a sign-in or refresh answers (checked where it is used). */
+interface Answer {
+  accessToken?: unknown;
+  expiresIn?: unknown;
+  mfaToken?: string;
+  factors?: Array<'totp' | 'webauthn'>;
+}
+
 export interface AuthClient {
-  /** Signs in; the server sets the refresh cookie. Throws `AuthError` (`INVALID_CREDENTIALS`, …). */
-  login(email: string, password: string): Promise<void>;
+  /**
+   * Signs in with a password; the server sets the refresh cookie. Resolves `{mfaRequired: false}`
+   * when signed in, or `{mfaRequired: true, factors}` when the account has a second factor: then
+   * finish with {@link verifyMfa} (or `signInWithPasskey` of `latchkey/client/passkeys`) — the
+   * pending step stays in this object. Throws `AuthError` (`INVALID_CREDENTIALS`, …).
+   */
+  login(email: string, password: string): Promise<LoginResult>;
+  /**
+   * The second step of a `login()` that answered `mfaRequired`: a TOTP code (`'123456'` or
+   * `{code}`) or a recovery code (`{recoveryCode}`). Signs in, or throws `AuthError`:
+   * `INVALID_MFA_CODE` (try again, up to 5 times), `MFA_TOKEN_INVALID` (sign in again).
+   */
+  verifyMfa(answer: MfaAnswer): Promise<LoginResult>;
+  /**
+   * The building block of other sign-in methods (`latchkey/client/passkeys`): `build` makes the
+   * body for `auth/<endpoint>` (it may ask the server first with its `post`); the answer signs in
+   * like `login()`'s (and ends a pending second step), or is a new `mfaRequired`.
+   */
+  signInWith(endpoint: string, build: SignInBuilder): Promise<LoginResult>;
   /** Signs out this tab and every sibling, and revokes the session on the server. */
   logout(): Promise<void>;
   /** On page load: takes a sibling's token or refreshes from the cookie. `true` when signed in. */
@@ -84,7 +122,7 @@ function timeoutSignal(ms: number): AbortSignal | undefined {
 
 function defaultBaseUrl(): string {
   const origin = (globalThis as { location?: Location }).location?.origin;
-  if (!origin || origin === 'null') throw new TypeError('baseUrl is required outside a web page.');
+  if (!origin || origin === 'null') throw new TypeError('baseUrl is required.');
   return origin;
 }
 
@@ -109,6 +147,8 @@ class BrowserAuthClient implements AuthClient {
   #backoffUntil = 0;
   #lastError: AuthError | null = null;
   #closed = false;
+  /** The second step of a `login()` that answered `mfaRequired`. */
+  #mfaToken: string | undefined;
 
   constructor(options: AuthClientOptions) {
     const base = new URL(options.baseUrl ?? defaultBaseUrl());
@@ -150,9 +190,22 @@ class BrowserAuthClient implements AuthClient {
     return this.#status === 'signed-in';
   }
 
-  async login(email: string, password: string): Promise<void> {
-    const snapshot = await this.#tokenRequest('login', { email, password });
-    this.#hold(snapshot, 'login', true);
+  login(email: string, password: string): Promise<LoginResult> {
+    return this.signInWith('login', () => ({ email, password }));
+  }
+
+  verifyMfa(answer: MfaAnswer): Promise<LoginResult> {
+    return this.signInWith('mfa/verify', (mfaToken) => ({ ...(typeof answer === 'string' ? { code: answer } : answer), mfaToken }));
+  }
+
+  /** Every sign-in ends here: tokens sign in; `mfaRequired` keeps the step's token for the next call (a refusal keeps the old one). */
+  async signInWith(endpoint: string, build: SignInBuilder): Promise<LoginResult> {
+    const answer = await this.#post(endpoint, await build(this.#mfaToken, (path, body) => this.#post(path, body)));
+    // A second factor is due exactly when the answer carries the step's token (`mfaRequired`).
+    this.#mfaToken = answer.mfaToken;
+    if (answer.mfaToken) return { mfaRequired: true, factors: answer.factors! };
+    this.#hold(snapshotOf(answer), 'login', true);
+    return { mfaRequired: false };
   }
 
   async logout(): Promise<void> {
@@ -192,9 +245,9 @@ class BrowserAuthClient implements AuthClient {
   }
 
   async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = new Request(typeof input === 'string' || input instanceof URL ? new URL(input, this.#base) : input, init);
+    const request = new Request(input instanceof Request ? input : new URL(input, this.#base), init);
     if (new URL(request.url).origin !== this.#base.origin) {
-      throw new AuthError('FORBIDDEN', 'The access token is only sent to the origin of baseUrl.');
+      throw new AuthError('FORBIDDEN', 'Not the origin of baseUrl.');
     }
     const token = await this.#tokenForRequest();
     const first = await this.#send(request.clone(), token);
@@ -332,7 +385,7 @@ class BrowserAuthClient implements AuthClient {
       if (sibling) return this.#adopt(sibling);
       let snapshot: TokenSnapshot;
       try {
-        snapshot = await this.#tokenRequest('refresh');
+        snapshot = snapshotOf(await this.#post('refresh'));
       } catch (error) {
         if (!isTerminal(error)) {
           this.#backOff(error instanceof AuthError ? error : networkError(error));
@@ -365,7 +418,7 @@ class BrowserAuthClient implements AuthClient {
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
 
-  #authUrl(endpoint: 'login' | 'refresh' | 'logout'): string {
+  #authUrl(endpoint: string): string {
     return new URL(`auth/${endpoint}`, this.#base).href;
   }
 
@@ -375,13 +428,12 @@ class BrowserAuthClient implements AuthClient {
       init.headers = { 'content-type': 'application/json' };
       init.body = JSON.stringify(body);
     }
-    const signal = timeoutSignal(this.#timeoutMs);
-    if (signal) init.signal = signal;
+    init.signal = timeoutSignal(this.#timeoutMs) ?? null;
     return init;
   }
 
-  /** POST to login or refresh; the answer's `expiresIn` starts counting now, on this clock. */
-  async #tokenRequest(endpoint: 'login' | 'refresh', body?: unknown): Promise<TokenSnapshot> {
+  /** POST to `auth/<endpoint>`: the answer's JSON (`{}` when unreadable), or throws `AuthError`. */
+  async #post(endpoint: string, body?: unknown): Promise<Answer> {
     let response: Response;
     try {
       response = await this.#fetch(this.#authUrl(endpoint), this.#postInit(body));
@@ -389,17 +441,8 @@ class BrowserAuthClient implements AuthClient {
       throw networkError(error);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    let data: { accessToken?: unknown; expiresIn?: unknown } | undefined;
-    try {
-      data = (await response.json()) as typeof data;
-    } catch {
-      // reported below, like any other answer without a token
-    }
-    const { accessToken, expiresIn } = data ?? {};
-    if (typeof accessToken !== 'string' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-      throw new AuthError('INTERNAL', 'The server sent an unreadable answer.', { status: response.status });
-    }
-    return { token: accessToken, remainingMs: expiresIn * 1000, lifetimeMs: expiresIn * 1000 };
+    // An unreadable answer is reported by the caller, like any other answer without what it needs.
+    return response.json().catch(() => ({}));
   }
 
   #send(request: Request, token: string): Promise<Response> {
@@ -412,18 +455,28 @@ class BrowserAuthClient implements AuthClient {
   #watchPageLifecycle(): () => void {
     const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
     const channel = this.#channel;
-    if (!channel || !target.addEventListener || !target.removeEventListener) return () => undefined;
+    if (!channel || !target.removeEventListener) return () => undefined;
     const hide = (): void => channel.goodbye();
     const show = (event: Event): void => {
       if ((event as PageTransitionEvent).persisted) channel.hello();
     };
-    target.addEventListener('pagehide', hide);
-    target.addEventListener('pageshow', show);
-    return () => {
-      target.removeEventListener!('pagehide', hide);
-      target.removeEventListener!('pageshow', show);
+    const listen = (method: 'addEventListener' | 'removeEventListener'): void => {
+      target[method]!('pagehide', hide);
+      target[method]!('pageshow', show);
     };
+    listen('addEventListener');
+    return () => listen('removeEventListener');
   }
+}
+
+/** The tokens of a sign-in or refresh answer; its `expiresIn` starts counting now, on this clock. */
+function snapshotOf({ accessToken, expiresIn }: Answer): TokenSnapshot {
+  // `* 1000` below makes any positive `expiresIn` a number.
+  if (typeof accessToken !== 'string' || !((expiresIn as number) > 0)) {
+    throw new AuthError('INTERNAL', 'Bad answer.');
+  }
+  const ms = (expiresIn as number) * 1000;
+  return { token: accessToken, remainingMs: ms, lifetimeMs: ms };
 }
 
 /** Creates the client. One per page is the intended use. */

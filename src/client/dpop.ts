@@ -17,7 +17,16 @@ import { dpopFetch } from './dpop-fetch.js';
 import { loadDpopKey } from './dpop-key.js';
 import type { DpopKey } from './dpop-proof.js';
 
-export type { AuthChange, AuthChangeListener, AuthChangeType, AuthClient, AuthClientOptions } from './client.js';
+export type {
+  AuthChange,
+  AuthChangeListener,
+  AuthChangeType,
+  AuthClient,
+  AuthClientOptions,
+  LoginResult,
+  MfaAnswer,
+  SignInBuilder,
+} from './client.js';
 export type { Duration } from './duration.js';
 export { AuthError } from './errors.js';
 export type { AuthErrorCode } from './errors.js';

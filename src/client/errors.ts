@@ -83,7 +83,7 @@ export function notSignedIn(): AuthError {
 }
 
 export function networkError(cause: unknown): AuthError {
-  return new AuthError('NETWORK_ERROR', 'The server could not be reached.', { cause });
+  return new AuthError('NETWORK_ERROR', 'Network error.', { cause });
 }
 
 const CODE_OF_STATUS: Record<number, AuthErrorCode> = {
@@ -91,19 +91,17 @@ const CODE_OF_STATUS: Record<number, AuthErrorCode> = {
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
-  502: 'UNAVAILABLE',
-  503: 'UNAVAILABLE',
-  504: 'UNAVAILABLE',
 };
 
+/** The code of an answer without a readable body (a proxy's error page): 502–504 are a gateway's `UNAVAILABLE`. */
 function codeForStatus(status: number): AuthErrorCode {
-  return CODE_OF_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED');
+  return CODE_OF_STATUS[status] ?? (status > 501 && status < 505 ? 'UNAVAILABLE' : status > 499 ? 'INTERNAL' : 'VALIDATION_FAILED');
 }
 
 /** Reads the `{error, message}` body of a failed answer (without consuming `response`). */
 export async function errorFromResponse(response: Response): Promise<AuthError> {
   let code: AuthErrorCode = codeForStatus(response.status);
-  let message = `The server answered ${response.status}.`;
+  let message = `HTTP ${response.status}.`;
   try {
     const body: unknown = await response.clone().json();
     if (body && typeof body === 'object') {

@@ -3,7 +3,16 @@
  * runtime dependencies.
  */
 export { createAuthClient } from './client.js';
-export type { AuthClient, AuthClientOptions, AuthChange, AuthChangeType, AuthChangeListener } from './client.js';
+export type {
+  AuthClient,
+  AuthClientOptions,
+  AuthChange,
+  AuthChangeType,
+  AuthChangeListener,
+  LoginResult,
+  MfaAnswer,
+  SignInBuilder,
+} from './client.js';
 export { AuthError } from './errors.js';
 export type { AuthErrorCode } from './errors.js';
 export type { Duration } from './duration.js';

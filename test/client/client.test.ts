@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AuthError, createAuthClient, type AuthChange, type AuthClient, type AuthClientOptions } from '../../src/client/index.js';
 import { cookieJar, eventually, jsonResponse, memoryLocks, type Jar } from './helpers.js';
+import { timeStep, totpCode } from '../../src/auth/totp.js';
 
 const TTL = 60;
 const EMAIL = 'ada@example.com';
@@ -446,3 +447,75 @@ describe('browser-only code', () => {
     }
   });
 });
+
+describe('a second factor: login() → {mfaRequired, factors}, verifyMfa()', () => {
+  /** A new account with a confirmed TOTP factor (enrolled over HTTP); its secret and recovery codes. */
+  async function withTotp() {
+    const email = `mfa-${++channelSeq}@example.com`;
+    expect((await server.client.post('/auth/register', { body: { email, password: PASSWORD } })).status).toBe(201);
+    const login = await server.client.post('/auth/login', { body: { email, password: PASSWORD } });
+    const bearer = login.body.accessToken as string;
+    const enroll = await server.client.post('/auth/mfa/totp/enroll', { bearer, body: { currentPassword: PASSWORD } });
+    const secret = base32Decode(enroll.body.secret);
+    const confirm = await server.client.post('/auth/mfa/totp/confirm', { bearer, body: { code: totpCode(secret, timeStep(server.clock.now())) } });
+    expect(confirm.status).toBe(200);
+    server.clock.advance(30_000);
+    return { email, secret, recoveryCodes: confirm.body.recoveryCodes as string[] };
+  }
+
+  it('login() resolves {mfaRequired: true, factors} without signing in; a wrong code keeps the step; the right code signs in', async () => {
+    const { email, secret } = await withTotp();
+    const { client, events } = tab(cookieJar());
+    expect(await client.login(email, PASSWORD)).toEqual({ mfaRequired: true, factors: ['totp'] });
+    expect(client.signedIn).toBe(false);
+    expect(events).toEqual([]);
+    expect(await client.getAccessToken()).toBeNull();
+    const wrong = await client.verifyMfa('000000').catch((error: unknown) => error);
+    expect(wrong).toBeInstanceOf(AuthError);
+    expect((wrong as AuthError).code).toBe('INVALID_MFA_CODE');
+    expect(await client.verifyMfa(totpCode(secret, timeStep(server.clock.now())))).toEqual({ mfaRequired: false });
+    expect(client.signedIn).toBe(true);
+    expect(events).toEqual([{ type: 'signed-in', signedIn: true }]);
+    expect(await me(client)).toBe(200);
+    const token = (await client.getAccessToken())!;
+    expect(JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')))).toMatchObject({ amr: ['pwd', 'otp'], acr: 'aal2' });
+    // The step is spent: another verify has no mfaToken to send.
+    expect(((await client.verifyMfa('123456').catch((e: unknown) => e)) as AuthError).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('verifyMfa({recoveryCode}) signs in with a recovery code, once; {code} is the same as a string', async () => {
+    const { email, secret, recoveryCodes } = await withTotp();
+    const first = tab(cookieJar()).client;
+    await first.login(email, PASSWORD);
+    await first.verifyMfa({ recoveryCode: recoveryCodes[0]!.toUpperCase() });
+    expect(first.signedIn).toBe(true);
+    const second = tab(cookieJar()).client;
+    await second.login(email, PASSWORD);
+    expect(((await second.verifyMfa({ recoveryCode: recoveryCodes[0]! }).catch((e: unknown) => e)) as AuthError).code).toBe('INVALID_MFA_CODE');
+    await second.verifyMfa({ code: totpCode(secret, timeStep(server.clock.now())) });
+    expect(second.signedIn).toBe(true);
+  });
+
+  it('an account without a factor: login() resolves {mfaRequired: false} and signs in', async () => {
+    const { client } = tab(cookieJar());
+    expect(await client.login(EMAIL, PASSWORD)).toEqual({ mfaRequired: false });
+    expect(client.signedIn).toBe(true);
+  });
+});
+
+/** RFC 4648 base32, decoded independently of the server's encoder. */
+function base32Decode(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const char of text) {
+    value = (value << 5) | alphabet.indexOf(char);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return new Uint8Array(out);
+}

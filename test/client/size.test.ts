@@ -4,7 +4,7 @@
  * built-ins, no Buffer, no storage API that could hold a token.
  */
 import { describe, it, expect } from 'vitest';
-import { measureClient, BUDGET_BYTES, DPOP_CLIENT_ENTRY } from '../../scripts/size.mjs';
+import { measureClient, BUDGET_BYTES, DPOP_CLIENT_ENTRY, PASSKEYS_CLIENT_ENTRY } from '../../scripts/size.mjs';
 
 describe('latchkey/client bundle', () => {
   it(`is under ${BUDGET_BYTES} B minified + gzipped`, async () => {
@@ -30,6 +30,19 @@ describe('latchkey/client/dpop bundle', () => {
     expect(code).toContain('dpop+jwt');
     expect(base.code).not.toContain('dpop+jwt');
     expect(gzipped).toBeGreaterThan(base.gzipped);
+    for (const forbidden of ['node:', 'Buffer.', 'require(', 'process.', 'localStorage', 'sessionStorage', 'document.cookie']) {
+      expect(code, forbidden).not.toContain(forbidden);
+    }
+  });
+});
+
+describe('latchkey/client/passkeys bundle', () => {
+  it('holds the WebAuthn glue the base client does not, nothing of Node', async () => {
+    const base = await measureClient();
+    const { code } = await measureClient(PASSKEYS_CLIENT_ENTRY);
+    expect(code).toContain('navigator.credentials');
+    expect(code).toContain('passkeys/login/verify');
+    expect(base.code).not.toContain('navigator.credentials');
     for (const forbidden of ['node:', 'Buffer.', 'require(', 'process.', 'localStorage', 'sessionStorage', 'document.cookie']) {
       expect(code, forbidden).not.toContain(forbidden);
     }

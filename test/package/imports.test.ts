@@ -92,4 +92,11 @@ describe('what each entry point loads', () => {
     expect(own.length).toBeGreaterThan(0);
     expect(own.every((file) => file.startsWith('client/'))).toBe(true);
   });
+
+  it('latchkey/client/passkeys: its own files and @simplewebauthn/browser, nothing of Node', async () => {
+    const { packages, builtins, own } = await load('latchkey/client/passkeys');
+    expect({ packages: [...packages], builtins: [...builtins] }).toEqual({ packages: ['@simplewebauthn/browser'], builtins: [] });
+    expect(own.every((file) => file.startsWith('client/'))).toBe(true);
+    expect(own).toContain('client/passkeys.js');
+  });
 });
