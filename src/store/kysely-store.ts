@@ -34,6 +34,18 @@ import {
 } from './mfa.js';
 import { advanceCounter, consumeChallenge, deletePasskey, findPasskey, insertChallenge, insertPasskey, listPasskeys } from './passkeys.js';
 import { auditArgs, auditRow, sessionArgs, type RotationArgs, type SessionRow, type SessionUserRow, type Statements } from './statements.js';
+import {
+  claimDue,
+  countDeliveries,
+  expedite,
+  listDeliveries,
+  markDelivered,
+  markFailed,
+  outboxEnabled,
+  purgeDeliveries,
+  requeueDead,
+  setOutbox,
+} from './webhooks.js';
 import type {
   AdminActor,
   AdminOutcome,
@@ -43,6 +55,9 @@ import type {
   AuditEventInput,
   AuditEventRecord,
   ClaimedMail,
+  ClaimedWebhook,
+  WebhookDeliveryRecord,
+  WebhookState,
   FactorRecord,
   LinkCap,
   MfaTokenRecord,
@@ -100,6 +115,9 @@ const RETRIED_READS = new Set([
   'findMfaToken',
   'findPasskeyByCredentialId',
   'listPasskeys',
+  'webhookOutboxEnabled',
+  'listWebhooks',
+  'webhookCounts',
 ]);
 const READ_RETRY_DELAY_MS = 100;
 
@@ -671,6 +689,49 @@ export class KyselyStore implements Store {
 
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>> {
     return this.#op('mailQueueCounts', (db) => countMail(db));
+  }
+
+  // ── webhooks: the outbox ────────────────────────────────────────────────
+
+  setWebhookOutbox(enabled: boolean, now: number): Promise<boolean> {
+    return this.#op('setWebhookOutbox', (db) => setOutbox(db, enabled, now));
+  }
+
+  webhookOutboxEnabled(): Promise<boolean> {
+    return this.#op('webhookOutboxEnabled', (db) => outboxEnabled(db));
+  }
+
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedWebhook[]> {
+    return this.#op('claimWebhooks', () => this.#backend.transaction((trx) => claimDue(trx, this.dialect, owner, now, leaseMs, limit)));
+  }
+
+  webhookDelivered(eventId: number, owner: string, now: number): Promise<boolean> {
+    return this.#op('webhookDelivered', (db) => markDelivered(db, eventId, owner, now));
+  }
+
+  webhookFailed(eventId: number, owner: string, retryAt: number | null, error: string): Promise<boolean> {
+    return this.#op('webhookFailed', (db) => markFailed(db, eventId, owner, retryAt, error));
+  }
+
+  expediteWebhooks(now: number): Promise<number> {
+    return this.#op('expediteWebhooks', (db) => expedite(db, now));
+  }
+
+  retryDeadWebhooks(now: number, eventIds?: readonly number[]): Promise<number> {
+    return this.#op('retryDeadWebhooks', (db) => requeueDead(db, now, eventIds));
+  }
+
+  listWebhooks(options: { state?: WebhookState; afterId?: number; limit?: number } = {}): Promise<WebhookDeliveryRecord[]> {
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? AUDIT_DEFAULT_LIMIT), 1), AUDIT_MAX_LIMIT);
+    return this.#op('listWebhooks', (db) => listDeliveries(db, { ...options, limit }));
+  }
+
+  webhookCounts(): Promise<Record<WebhookState, number>> {
+    return this.#op('webhookCounts', (db) => countDeliveries(db));
+  }
+
+  purgeWebhooks(deliveredBefore: number, deadBefore: number): Promise<number> {
+    return this.#op('purgeWebhooks', (db) => purgeDeliveries(db, deliveredBefore, deadBefore));
   }
 
   // ── second factors ──────────────────────────────────────────────────────

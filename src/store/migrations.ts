@@ -297,6 +297,78 @@ function passkeys(): Migration {
   };
 }
 
+/**
+ * Webhooks (docs/admin.md#webhooks): `webhook_deliveries`, the durable outbox — one row per audit
+ * event while the outbox is on, with a copy of what the webhook carries (type, time, user,
+ * session, actor, detail; never the IP), so that a delivery is the same whatever later happens to the
+ * audit row (retention, erasure) — and `webhook_settings`, one row saying whether it is on.
+ *
+ * The row is written by a trigger on `audit_events`, so it is part of whatever statement or
+ * transaction writes the audit row — the refresh's single CTE statement on PostgreSQL, the
+ * synchronous transaction on SQLite, every other audited write, from any process — and no code
+ * path can forget it. With the outbox off the trigger only reads the one settings row.
+ */
+function webhooks(dialect: DialectName): Migration {
+  return {
+    async up(db) {
+      await db.schema
+        .createTable('webhook_settings')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'bigint')
+        .addCheckConstraint('webhook_settings_one_row', sql`id = 1`)
+        .execute();
+      await db
+        .insertInto('webhook_settings' as never)
+        .values({ id: 1, enabled: 0 } as never)
+        .execute();
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('event_id', 'bigint', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('actor_id', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('state', 'text', (c) => c.notNull().defaultTo('pending'))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('queued_at', 'bigint', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .addCheckConstraint('webhook_deliveries_state_check', sql`state in ('pending', 'delivering', 'delivered', 'dead')`)
+        .execute();
+      await db.schema.createIndex('webhook_deliveries_due_idx').on('webhook_deliveries').columns(['state', 'next_attempt_at']).execute();
+
+      const copy = sql.raw(
+        'insert into webhook_deliveries (event_id, type, at, user_id, session_id, actor_id, detail, queued_at, next_attempt_at) ' +
+          'values (new.id, new.type, new.at, new.user_id, new.session_id, new.actor_id, new.detail, new.at, new.at)',
+      );
+      if (dialect === 'sqlite') {
+        await sql`create trigger audit_events_webhook after insert on audit_events
+          when (select enabled from webhook_settings where id = 1) = 1
+          begin ${copy}; end`.execute(db);
+        return;
+      }
+      // A trigger's WHEN cannot read a table in PostgreSQL: the function checks the setting.
+      // Names resolve through the session's search_path, like every query of the store.
+      await sql`create function audit_events_webhook() returns trigger language plpgsql as $$
+        begin
+          if exists (select 1 from webhook_settings where id = 1 and enabled = 1) then
+            ${copy};
+          end if;
+          return null;
+        end $$`.execute(db);
+      await sql`create trigger audit_events_webhook after insert on audit_events
+        for each row execute function audit_events_webhook()`.execute(db);
+    },
+  };
+}
+
 /** The migrations of `dialect`, by name (applied in name order). */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
@@ -307,6 +379,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0005_mail': mail(),
     '0006_mfa': mfa(),
     '0007_admin': admin(),
+    '0008_webhooks': webhooks(dialect),
     '0010_passkeys': passkeys(),
   };
 }

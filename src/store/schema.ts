@@ -145,6 +145,35 @@ export interface WebauthnChallengesTable {
   used_at: number | null;
 }
 
+export interface WebhookSettingsTable {
+  id: number;
+  /** 1: every new audit event gets a delivery row (the trigger of migration 0008). */
+  enabled: number;
+  updated_at: number | null;
+}
+
+/** The webhook outbox: a copy of the audit event and its delivery state. */
+export interface WebhookDeliveriesTable {
+  /** The audit event's id: the `webhook-id`. */
+  event_id: number;
+  type: string;
+  at: number;
+  user_id: string | null;
+  session_id: string | null;
+  actor_id: string | null;
+  /** JSON object text, as in `audit_events`. */
+  detail: string | null;
+  state: Generated<string>;
+  attempts: Generated<number>;
+  /** When the current series of attempts began (the event, or a manual retry of a dead letter). */
+  queued_at: number;
+  next_attempt_at: number;
+  lease_owner: Generated<string | null>;
+  lease_until: Generated<number | null>;
+  delivered_at: Generated<number | null>;
+  last_error: Generated<string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -157,4 +186,6 @@ export interface Database {
   mfa_tokens: MfaTokensTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  webhook_settings: WebhookSettingsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

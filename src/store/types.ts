@@ -222,6 +222,40 @@ export interface ClaimedMail {
   createdAt: number;
 }
 
+/** Where a webhook delivery stands (docs/admin.md#webhooks). */
+export type WebhookState = 'pending' | 'delivering' | 'delivered' | 'dead';
+
+/** An audit event as the webhook outbox copied it (never its IP). */
+export interface WebhookEvent {
+  /** The audit event's id: the `webhook-id`. */
+  eventId: number;
+  type: string;
+  at: number;
+  userId: string | null;
+  sessionId: string | null;
+  /** Who did it, when not the user it is about: an admin's id, or `cli`. */
+  actorId: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** A delivery this worker holds the lease of. */
+export interface ClaimedWebhook extends WebhookEvent {
+  /** Attempts of the current series so far, this one included. */
+  attempts: number;
+  /** When the current series of attempts began (the event, or a manual retry). */
+  queuedAt: number;
+}
+
+export interface WebhookDeliveryRecord extends WebhookEvent {
+  state: WebhookState;
+  attempts: number;
+  queuedAt: number;
+  nextAttemptAt: number;
+  deliveredAt: number | null;
+  /** A short, secret-free reason of the last failed attempt (`HTTP 500`, `timeout`, `ECONNREFUSED`). */
+  lastError: string | null;
+}
+
 /** What a consumed verification or address-change link did. */
 export interface VerifiedEmail {
   kind: 'verify' | 'email_change';
@@ -551,6 +585,35 @@ export interface Store {
   expediteMail(now: number): Promise<number>;
   /** Counts of the queue by state, for `latchkey mail` and metrics. */
   mailQueueCounts(): Promise<Record<'queued' | 'sending' | 'sent' | 'dead', number>>;
+
+  // ── webhooks: the outbox (docs/admin.md#webhooks) ───────────────────────
+  /**
+   * Turns the outbox on or off for the database: while on, every audit row written — by any
+   * statement, transaction or process — gets its delivery row in the same statement (a trigger).
+   * Returns whether the setting changed.
+   */
+  setWebhookOutbox(enabled: boolean, now: number): Promise<boolean>;
+  webhookOutboxEnabled(): Promise<boolean>;
+  /**
+   * Takes the lease (until `now + leaseMs`) of up to `limit` due deliveries, oldest event first:
+   * pending with `nextAttemptAt <= now`, or delivering with a lease expired at `now` (a worker
+   * died). One transaction: concurrent workers, in this process or another, never hold one at once.
+   */
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedWebhook[]>;
+  /** Marks a delivery this worker holds delivered. Returns whether it held it. */
+  webhookDelivered(eventId: number, owner: string, now: number): Promise<boolean>;
+  /** Releases a delivery after a failed attempt: pending again from `retryAt`, or dead (`retryAt` `null`). */
+  webhookFailed(eventId: number, owner: string, retryAt: number | null, error: string): Promise<boolean>;
+  /** Makes every pending delivery due at `now` (a worker starting). Returns how many were waiting. */
+  expediteWebhooks(now: number): Promise<number>;
+  /** Dead letters (all, or those of `eventIds`) pending again at `now` with a fresh series of attempts. Returns how many. */
+  retryDeadWebhooks(now: number, eventIds?: readonly number[]): Promise<number>;
+  /** Deliveries in event order, optionally of one state, at most `limit` (default 100, at most 1000) after `afterId`. */
+  listWebhooks(options?: { state?: WebhookState; afterId?: number; limit?: number }): Promise<WebhookDeliveryRecord[]>;
+  /** Counts by state, for the CLI, the admin API and metrics. */
+  webhookCounts(): Promise<Record<WebhookState, number>>;
+  /** Deletes deliveries delivered before `deliveredBefore` and dead letters queued before `deadBefore`. Returns the count. */
+  purgeWebhooks(deliveredBefore: number, deadBefore: number): Promise<number>;
 
   // ── second factors (docs/mfa.md) ────────────────────────────────────────
   /**

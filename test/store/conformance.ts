@@ -16,6 +16,7 @@ import type { Rotation, SessionRecord, SigningKeyRecord, Store, UserRecord } fro
 import { runMailConformance } from './mail-conformance.js';
 import { runMfaConformance } from './mfa-conformance.js';
 import { runAdminConformance, type TableDump } from './admin-conformance.js';
+import { runWebhookConformance } from './webhook-conformance.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
@@ -119,6 +120,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     addSession: (store, user) => addSession(store, user),
     ...(options.dumpTables ? { dumpTables: options.dumpTables } : {}),
   });
+  runWebhookConformance(name, { open, openMany, addUser: (store) => addUser(store), addSession: (store, user) => addSession(store, user) });
 
   describe(`${name}: lifecycle`, () => {
     it('reports its dialect, migrates idempotently and answers ping', async () => {

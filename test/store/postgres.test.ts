@@ -83,6 +83,8 @@ await describePostgres('postgres store', () => {
         'totp_factors',
         'users',
         'webauthn_challenges',
+        'webhook_deliveries',
+        'webhook_settings',
       ]);
     }
   });

@@ -74,6 +74,8 @@ describe('sqlite specifics', () => {
         'totp_factors',
         'users',
         'webauthn_challenges',
+        'webhook_deliveries',
+        'webhook_settings',
       ]);
       const indexes = raw.prepare(`select name from sqlite_master where type = 'index' and sql is not null order by name`).pluck().all();
       expect(indexes).toEqual([
