@@ -37,7 +37,7 @@ const config: KnipConfig = {
   ignoreBinaries: ['openssl', 'script'],
   // Installed ahead of the work that imports them (second factors, OIDC sign-in, webhooks), so that parallel
   // branches share one lockfile. Each branch deletes its entries when it imports the package.
-  ignoreDependencies: ['oidc-provider', 'standardwebhooks'],
+  ignoreDependencies: ['oidc-provider'],
 };
 
 export default config;

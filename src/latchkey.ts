@@ -23,6 +23,7 @@ import { EmailFlows } from './auth/email-flows.js';
 import { MailQueue } from './mail/queue.js';
 import { loadTemplates } from './mail/templates.js';
 import { createMailTransport, outboxDirFor } from './mail/transport.js';
+import { WebhookWorker } from './webhooks/worker.js';
 
 /**
  * The configuration (any subset of {@link LatchkeyConfig}, checked by the same rules as the
@@ -54,6 +55,12 @@ export interface LatchkeyOptions extends ConfigInput {
    * off; every serving instance should run one (they never send a mail twice).
    */
   mailWorker?: boolean;
+  /**
+   * Act as a serving instance for webhooks (default true): at start, switch the database's
+   * webhook outbox on or off to match `webhookUrl`, and with a URL run the delivery worker.
+   * One-shot CLI commands turn it off (their audit events still reach the outbox while it is on).
+   */
+  webhookWorker?: boolean;
 }
 
 export interface Latchkey {
@@ -65,6 +72,8 @@ export interface Latchkey {
   readonly email: EmailFlows;
   /** The durable mail queue (its transport tells SMTP from the dev outbox). */
   readonly mail: MailQueue;
+  /** The webhook delivery worker, when `webhookUrl` is set and `webhookWorker` is not false (docs/admin.md#webhooks). */
+  readonly webhooks: WebhookWorker | undefined;
   readonly now: () => number;
   /**
    * This deployment's DPoP server nonces, keyed by `LATCHKEY_SECRET` (every instance sharing it
@@ -85,11 +94,18 @@ export interface Latchkey {
    * 90 days; `0` keeps every event); returns how many. `latchkey serve` runs it hourly.
    */
   purgeAuditEvents(retentionSeconds?: number): Promise<number>;
+  /**
+   * Deletes webhook deliveries delivered more than {@link WEBHOOK_RETENTION_SECONDS} ago, and dead
+   * letters older than `LATCHKEY_AUDIT_RETENTION` (never with `0`); returns how many. `latchkey serve` runs it hourly.
+   */
+  purgeWebhookDeliveries(): Promise<number>;
   close(): Promise<void>;
 }
 
 /** How long ended sessions are kept (for the audit trail and support questions): 7 days. */
 export const SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
+/** How long delivered webhook deliveries stay in the outbox (for support questions): 7 days. */
+const WEBHOOK_RETENTION_SECONDS = 7 * 24 * 3600;
 
 /**
  * Opens (and migrates) the store, loads the master secret and signing keys, and returns
@@ -107,6 +123,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
     rateLimitStore: givenCounters,
     mailWorker = true,
     claims,
+    webhookWorker = true,
     ...overrides
   } = options;
   const config = validateConfig(overrides, 'option');
@@ -217,6 +234,21 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
         logger?.error({ err: { code: (error as { code?: unknown }).code } }, 'forgot-password request failed after its answer'),
     });
     if (mailWorker) mail.start();
+    const webhooks =
+      webhookWorker && config.webhookUrl !== undefined && config.webhookSecret !== undefined
+        ? new WebhookWorker({ store, url: config.webhookUrl, secret: config.webhookSecret, now, ...(logger ? { logger } : {}) })
+        : undefined;
+    if (webhookWorker) {
+      // The outbox is a property of the database: every audit row gets a delivery while it is on,
+      // whichever process writes it (docs/storage.md#the-webhook-outbox).
+      if (await store.setWebhookOutbox(webhooks !== undefined, now())) {
+        logger?.info(
+          { enabled: webhooks !== undefined },
+          webhooks ? 'webhook outbox switched on' : 'webhook outbox switched off (LATCHKEY_WEBHOOK_URL is not set)',
+        );
+      }
+      await webhooks?.start();
+    }
     const latchkey: Latchkey = {
       config,
       store,
@@ -224,6 +256,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       auth,
       email,
       mail,
+      webhooks,
       now,
       dpopNonces,
       onEvent(listener) {
@@ -236,9 +269,14 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       async purgeAuditEvents(retentionSeconds = config.auditRetention) {
         return retentionSeconds > 0 ? store.purgeAudit(now() - retentionSeconds * 1000) : 0;
       },
+      purgeWebhookDeliveries() {
+        const at = now();
+        return store.purgeWebhooks(at - WEBHOOK_RETENTION_SECONDS * 1000, config.auditRetention > 0 ? at - config.auditRetention * 1000 : 0);
+      },
       async close() {
         await email.drain();
         await mail.stop();
+        await webhooks?.stop();
         keys.close();
         if (counters && !givenCounters) await counters.close();
         await dpopReplayCache.close?.();

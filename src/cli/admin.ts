@@ -55,7 +55,7 @@ export async function withLatchkey(io: CliIo, action: (latchkey: Latchkey) => Pr
       }
       databaseUrl = `sqlite:${path}`;
     }
-    latchkey = await createLatchkey({ ...config, databaseUrl, keyReloadIntervalMs: 0, mailWorker: false });
+    latchkey = await createLatchkey({ ...config, databaseUrl, keyReloadIntervalMs: 0, mailWorker: false, webhookWorker: false });
   } catch (error) {
     if (error instanceof ConfigError) {
       io.stderr(`latchkey: invalid configuration: ${error.message}\n`);

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   sessions: { summary: 'sessions revoke --email E', load: async () => (await import('./commands/sessions.js')).sessions },
   audit: { summary: 'audit tail [--follow] [--limit N]', load: async () => (await import('./commands/audit.js')).audit },
   mail: { summary: 'mail test --to E | mail outbox [--json]', load: async () => (await import('./commands/mail.js')).mail },
+  webhooks: {
+    summary: 'webhooks list [--state S] [--after ID] [--limit N] [--json] | webhooks retry [--id ID ...]',
+    load: async () => (await import('./commands/webhooks.js')).webhooks,
+  },
 };
 
 function usage(): string {

@@ -135,6 +135,13 @@ export interface LatchkeyConfig {
    * origin passkeys are used from equals or ends in.
    */
   webauthnRpId: string;
+  /**
+   * Where every audit event is POSTed, signed per Standard Webhooks (`LATCHKEY_WEBHOOK_URL`, an
+   * http(s) URL without credentials; docs/admin.md#webhooks). Unset: no webhooks.
+   */
+  webhookUrl: string | undefined;
+  /** The signing secret, `whsec_` + base64 of 24–64 bytes (`LATCHKEY_WEBHOOK_SECRET`; required with the URL). */
+  webhookSecret: string | undefined;
 }
 
 /**
@@ -197,6 +204,8 @@ export const CONFIG_VARIABLES = {
   dpop: 'LATCHKEY_DPOP',
   dpopNonce: 'LATCHKEY_DPOP_NONCE',
   webauthnRpId: 'LATCHKEY_WEBAUTHN_RP_ID',
+  webhookUrl: 'LATCHKEY_WEBHOOK_URL',
+  webhookSecret: 'LATCHKEY_WEBHOOK_SECRET',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -250,6 +259,26 @@ function decodeBytes(raw: string): Uint8Array | undefined {
   if (/^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0) return new Uint8Array(Buffer.from(raw, 'hex'));
   if (/^[A-Za-z0-9_-]+={0,2}$/.test(raw)) return new Uint8Array(Buffer.from(raw.replace(/=+$/, ''), 'base64url'));
   return undefined;
+}
+
+/** Bytes of a Standard Webhooks signing key (after `whsec_`). */
+const WEBHOOK_SECRET_BYTES = { min: 24, max: 64 } as const;
+
+/**
+ * The HMAC key of a webhook secret `whsec_<base64>` (standard base64, padding optional), or a
+ * reason it is not one. One rule for the configuration and for the worker that signs.
+ */
+export function webhookSigningKey(secret: string): Buffer | { reason: ConfigReason; message: string } {
+  const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64') : undefined;
+  // Canonical: the text is exactly what the bytes encode (Node's decoder skips what it cannot read).
+  if (!bytes || bytes.toString('base64').replace(/=+$/, '') !== body.replace(/=+$/, '')) {
+    return { reason: 'format', message: 'must be whsec_ followed by standard base64 (as Standard Webhooks secrets are written)' };
+  }
+  if (bytes.length < WEBHOOK_SECRET_BYTES.min || bytes.length > WEBHOOK_SECRET_BYTES.max) {
+    return { reason: 'length', message: `must encode ${WEBHOOK_SECRET_BYTES.min} to ${WEBHOOK_SECRET_BYTES.max} bytes after whsec_` };
+  }
+  return bytes;
 }
 
 /** Decodes a master secret: hex (64+ chars) or base64url, at least 32 bytes. */
@@ -510,6 +539,21 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     }
     if (protocol !== 'smtp:' && protocol !== 'smtps:') invalid('smtpUrl', 'format', 'must start with smtp:// or smtps://');
   }
+  const webhookUrl = text('webhookUrl');
+  if (webhookUrl !== undefined) {
+    if (originOf(webhookUrl) === undefined) invalid('webhookUrl', 'format', 'must be an http(s) URL');
+    const url = new URL(webhookUrl);
+    // The URL appears in configuration dumps and error reports; the signature is what authenticates.
+    if (url.username !== '' || url.password !== '')
+      invalid('webhookUrl', 'format', 'must not carry credentials (the signature authenticates each request)');
+  }
+  const webhookSecret = text('webhookSecret');
+  if (webhookSecret !== undefined) {
+    const key = webhookSigningKey(webhookSecret);
+    if (!Buffer.isBuffer(key)) invalid('webhookSecret', key.reason, key.message);
+  }
+  if (webhookUrl !== undefined && webhookSecret === undefined) invalid('webhookSecret', 'required', `is required when ${name('webhookUrl')} is set`);
+  if (webhookSecret !== undefined && webhookUrl === undefined) invalid('webhookUrl', 'required', `is required when ${name('webhookSecret')} is set`);
   const appUrl = originOf(text('appUrl') ?? issuerOrigin) ?? invalid('appUrl', 'format', 'must be an http(s) URL or origin');
   // The token must travel in the fragment: never sent to a server, never in a log or a Referer.
   const pageUrl = (path: 'resetUrl' | 'verifyUrl'): string | undefined => {
@@ -575,6 +619,8 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     dpop: choice('dpop', ['off', 'optional', 'required'] as const, 'optional'),
     dpopNonce: boolean('dpopNonce', false),
     webauthnRpId,
+    webhookUrl,
+    webhookSecret,
   });
 }
 

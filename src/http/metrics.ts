@@ -5,8 +5,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Latchkey } from '../latchkey.js';
+import type { WebhookWorker } from '../webhooks/worker.js';
 import { ApiError } from '../errors.js';
 import { extractBearerToken } from './bearer.js';
 import { errorAnswer, sendAnswer } from './errors.js';
@@ -37,6 +38,30 @@ function metricsAuthorization(token: string | undefined): (authorization: string
 export interface MetricsOptions {
   /** Also collect process metrics (CPU, memory, event-loop lag). Default false. */
   processMetrics?: boolean;
+}
+
+/** Webhook attempts by this instance, and the outbox by state (read from the store at each scrape). */
+function installWebhookMetrics(app: FastifyInstance, latchkey: Latchkey, worker: WebhookWorker, registry: Registry): void {
+  const attempts = new Counter({
+    name: 'latchkey_webhook_attempts_total',
+    help: 'Webhook delivery attempts by this instance, by outcome (delivered, retry, dead)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'latchkey_webhook_deliveries',
+    help: 'Webhook deliveries in the outbox by state (pending, delivering, delivered, dead)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      // The database is down: the gauge is left out of this scrape rather than failing /metrics.
+      const counts = await latchkey.store.webhookCounts().catch(() => undefined);
+      this.reset();
+      if (counts) for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  const unsubscribe = worker.onResult((result) => attempts.inc({ result }));
+  app.addHook('onClose', async () => unsubscribe());
 }
 
 export function installMetrics(app: FastifyInstance, latchkey: Latchkey, options: MetricsOptions = {}): Registry {
@@ -71,6 +96,7 @@ export function installMetrics(app: FastifyInstance, latchkey: Latchkey, options
     else (counter as Counter).inc();
   });
   app.addHook('onClose', async () => unsubscribe());
+  if (latchkey.webhooks) installWebhookMetrics(app, latchkey, latchkey.webhooks, registry);
   app.addHook('onResponse', async (request, reply) => {
     duration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -29,7 +29,16 @@ const OWNED_ROWS = [
 ] as const;
 
 /** Details of audit rows that could identify a deleted person beyond their id: erased with the account. */
-const PERSONAL_DETAIL = new Set(['email', 'emailDomain', 'previousDomain', 'newEmail', 'previousEmail', 'userAgent', 'ip', 'account']);
+export const PERSONAL_DETAIL: ReadonlySet<string> = new Set([
+  'email',
+  'emailDomain',
+  'previousDomain',
+  'newEmail',
+  'previousEmail',
+  'userAgent',
+  'ip',
+  'account',
+]);
 
 type UserRow = Selectable<UsersTable>;
 
@@ -153,8 +162,20 @@ export async function deleteUser(
   return { ok: true, event };
 }
 
-/** The audit rows about or by `userId` keep the id; their IP and personal details go. */
+/**
+ * The audit rows about or by `userId` keep the id; their IP and personal details go — from the
+ * webhook outbox's copies too (which have no IP, and whose bodies never carry those details).
+ */
 async function eraseFromAudit(trx: Kysely<Database>, userId: string): Promise<void> {
+  const copies = await trx
+    .selectFrom('webhook_deliveries')
+    .select(['event_id', 'detail'])
+    .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
+    .execute();
+  for (const { event_id, detail } of copies) {
+    const kept = withoutPersonalDetail(detail);
+    if (kept !== undefined) await trx.updateTable('webhook_deliveries').set({ detail: kept }).where('event_id', '=', event_id).execute();
+  }
   const rows = await trx
     .selectFrom('audit_events')
     .select(['id', 'detail'])
@@ -166,16 +187,17 @@ async function eraseFromAudit(trx: Kysely<Database>, userId: string): Promise<vo
     .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
     .execute();
   for (const { id, detail } of rows) {
-    if (detail === null) continue;
-    const parsed = JSON.parse(detail) as Record<string, unknown>;
-    const kept = Object.fromEntries(Object.entries(parsed).filter(([key]) => !PERSONAL_DETAIL.has(key)));
-    if (Object.keys(kept).length === Object.keys(parsed).length) continue;
-    await trx
-      .updateTable('audit_events')
-      .set({ detail: JSON.stringify(kept) })
-      .where('id', '=', id)
-      .execute();
+    const kept = withoutPersonalDetail(detail);
+    if (kept !== undefined) await trx.updateTable('audit_events').set({ detail: kept }).where('id', '=', id).execute();
   }
+}
+
+/** A detail's JSON without the {@link PERSONAL_DETAIL} keys, or `undefined` when it has none. */
+function withoutPersonalDetail(detail: string | null): string | undefined {
+  if (detail === null) return undefined;
+  const parsed = JSON.parse(detail) as Record<string, unknown>;
+  const kept = Object.fromEntries(Object.entries(parsed).filter(([key]) => !PERSONAL_DETAIL.has(key)));
+  return Object.keys(kept).length === Object.keys(parsed).length ? undefined : JSON.stringify(kept);
 }
 
 export function queryAudit(db: Kysely<Database>, { userId, actorId, type, before, limit }: AuditQuery) {

@@ -142,7 +142,31 @@ const TABLE: Row[] = [
   row('webauthnRpId', 'type', null, 42),
   row('mailFrom', 'type', null, ''),
   row('mailTemplates', 'type', null, 42),
+  ...webhookRows(),
 ];
+
+/** `LATCHKEY_WEBHOOK_URL` and `LATCHKEY_WEBHOOK_SECRET`: each alone, a bad URL, secrets of the wrong form or size. */
+function webhookRows(): Row[] {
+  const url = 'https://hooks.example/latchkey';
+  const secret = (n: number) => `whsec_${Buffer.from(bytes(n)).toString('base64')}`;
+  const both = (path: Path, reason: ConfigReason, u: string, s: string) =>
+    rowOf(path, reason, { LATCHKEY_WEBHOOK_URL: u, LATCHKEY_WEBHOOK_SECRET: s }, { webhookUrl: u, webhookSecret: s });
+  return [
+    rowOf('webhookSecret', 'required', { LATCHKEY_WEBHOOK_URL: url }, { webhookUrl: url }),
+    rowOf('webhookUrl', 'required', { LATCHKEY_WEBHOOK_SECRET: secret(32) }, { webhookSecret: secret(32) }),
+    both('webhookUrl', 'format', 'ftp://hooks.example/x', secret(32)),
+    both('webhookUrl', 'format', 'hooks.example/x', secret(32)),
+    both('webhookUrl', 'format', 'https://user:pass@hooks.example/x', secret(32)),
+    row('webhookUrl', 'type', null, 42),
+    both('webhookSecret', 'length', url, secret(23)),
+    both('webhookSecret', 'length', url, secret(65)),
+    both('webhookSecret', 'format', url, Buffer.from(bytes(32)).toString('base64')),
+    both('webhookSecret', 'format', url, `whsec_${Buffer.from(bytes(32)).toString('base64url')}-_`),
+    both('webhookSecret', 'format', url, 'whsec_not base64 at all!'),
+    both('webhookSecret', 'format', url, `whsec_${Buffer.from(bytes(32)).toString('hex')}`.slice(0, -1) + '*'),
+    row('webhookSecret', 'type', null, 42),
+  ];
+}
 
 /** The environment message with every variable named as its option: what the option path must say. */
 function asOptionMessage(message: string): string {
@@ -175,6 +199,15 @@ async function caughtAsync(action: () => Promise<unknown>): Promise<ConfigError>
 const BASE: LatchkeyOptions = { databaseUrl: 'sqlite::memory:', secret: bytes(32), keyReloadIntervalMs: 0 };
 
 describe('configuration: one validator for the environment and createLatchkey options', () => {
+  it('accepts webhook secrets of 24 to 64 bytes, padded or not', () => {
+    for (const n of [24, 32, 64]) {
+      const secret = `whsec_${randomBytes(n).toString('base64')}`;
+      for (const text of [secret, secret.replace(/=+$/, '')]) {
+        expect(loadConfig({ LATCHKEY_WEBHOOK_URL: 'http://127.0.0.1:9/hooks', LATCHKEY_WEBHOOK_SECRET: text }).webhookSecret).toBe(text);
+      }
+    }
+  });
+
   it.each(TABLE.map((r) => [`${r.path} ${r.reason} ${JSON.stringify(r.env)}`, r] as const))('%s', async (_, { path, reason, env, options }) => {
     const fromEnv = env && caught(() => loadConfig(env));
     const fromOptions = options && (await caughtAsync(() => createLatchkey({ ...BASE, ...options })));

@@ -93,7 +93,10 @@ describe('sqlite specifics', () => {
         'signing_keys_one_next',
         'users_created_idx',
         'webauthn_challenges_expires_idx',
+        'webhook_deliveries_due_idx',
       ]);
+      // The webhook outbox's trigger (docs/storage.md#the-webhook-outbox).
+      expect(raw.prepare(`select name from sqlite_master where type = 'trigger'`).pluck().all()).toEqual(['audit_events_webhook']);
     } finally {
       raw.close();
     }

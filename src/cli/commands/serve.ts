@@ -86,6 +86,7 @@ export const serve: Command = async (args, io) => {
   const purge = () => {
     void purgeOne('ended sessions', () => latchkey.purgeEndedSessions());
     void purgeOne('audit events past LATCHKEY_AUDIT_RETENTION', () => latchkey.purgeAuditEvents());
+    void purgeOne('webhook deliveries', () => latchkey.purgeWebhookDeliveries());
   };
   purge();
   const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
