@@ -100,6 +100,32 @@ export function runWebhookConformance(name: string, { open, openMany, addUser, a
       expect(await store.webhookCounts()).toEqual({ pending: 4, delivering: 0, delivered: 0, dead: 0 });
     });
 
+    it('deleting an account keeps its outbox copies with their ids and erases their address-derived detail, as in the audit log', async () => {
+      const store = await open();
+      await store.setWebhookOutbox(true, T0);
+      const user = await addUser(store);
+      await store.appendAudit({
+        type: 'login_failure',
+        at: T0,
+        userId: user.id,
+        ip: '203.0.113.5',
+        detail: { reason: 'wrong_password', emailDomain: 'example.test' },
+      });
+      await store.appendAudit({
+        type: 'login_failure',
+        at: T0,
+        userId: 'someone-else',
+        detail: { reason: 'wrong_password', emailDomain: 'example.test' },
+      });
+      expect(await store.deleteUser(user.id, T0 + 1, { actorId: 'cli', ip: null })).toMatchObject({ ok: true });
+      const copies = await store.listWebhooks();
+      expect(copies.map((d) => [d.type, d.userId, d.actorId, d.detail])).toEqual([
+        ['login_failure', user.id, null, { reason: 'wrong_password' }],
+        ['login_failure', 'someone-else', null, { reason: 'wrong_password', emailDomain: 'example.test' }],
+        ['admin_user_deleted', user.id, 'cli', { role: 'user' }],
+      ]);
+    });
+
     it('claims due deliveries once, oldest first; delivered stays delivered; failures retry later or go dead', async () => {
       const store = await open();
       const [a, b, c] = await withEvents(store, 3);
