@@ -19,6 +19,9 @@ import { sessionExpiresAt } from './refresh.js';
 /** What a role may be: 1–64 of letters, digits and `_ . : -`. */
 const ROLE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** The actor of command-line actions in audit rows. */
+export const CLI_ACTOR: AdminActor = { actorId: 'cli', ip: null };
+
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 200;
 

@@ -61,6 +61,11 @@ export async function withLatchkey(io: CliIo, action: (latchkey: Latchkey) => Pr
       io.stderr(`latchkey: invalid configuration: ${error.message}\n`);
       return EXIT.USAGE;
     }
+    // A LATCHKEY_SECRET that cannot unseal the stored keys, a database that does not answer.
+    if (error instanceof LatchkeyError) {
+      io.stderr(`latchkey: ${error.code}: ${error.message}\n`);
+      return EXIT.FAILURE;
+    }
     throw error;
   }
   try {

@@ -6,6 +6,11 @@ export interface CliIo {
   readStdin: () => Promise<string>;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /**
+   * Asks a question on the terminal and resolves the line typed; absent when standard input is
+   * not a terminal (a pipe, a script, CI): commands that need a confirmation refuse then.
+   */
+  confirm?: (question: string) => Promise<string>;
 }
 
 /** A CLI command: parses its own arguments and returns the process exit code. */
@@ -21,6 +26,16 @@ export const EXIT = {
   TIME_INVALID: 5,
 } as const;
 
+async function askOnTerminal(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
 export function processIo(): CliIo {
   return {
     stdout: (text) => process.stdout.write(text),
@@ -32,5 +47,6 @@ export function processIo(): CliIo {
     },
     env: process.env,
     cwd: process.cwd(),
+    ...(process.stdin.isTTY ? { confirm: askOnTerminal } : {}),
   };
 }

@@ -9,7 +9,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   decode: { summary: 'decode and lint a JWT', load: async () => (await import('./commands/decode.js')).decode },
   verify: { summary: 'verify a JWT with a key', load: async () => (await import('./commands/verify.js')).verify },
   user: {
-    summary: 'user create --email E --password-stdin [--role R] | user import --file F  [--create-database] | user check-emails [--fix]',
+    summary:
+      'user create --email E --password-stdin [--role R] | import --file F  [--create-database] | check-emails [--fix]\n' +
+      '             | list [--query Q] [--json] | show E | set-role E ROLE | disable E | enable E | delete E [--yes]\n' +
+      '             | set-password E --password-stdin',
     load: async () => (await import('./commands/user.js')).user,
   },
   keys: { summary: 'keys rotate', load: async () => (await import('./commands/keys.js')).keys },
