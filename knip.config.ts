@@ -35,9 +35,6 @@ const config: KnipConfig = {
   // System tools, not packages: the certificate test runs openssl, the terminal-log test script(1)
   // (util-linux); each skips visibly when its tool is missing.
   ignoreBinaries: ['openssl', 'script'],
-  // Installed ahead of the work that imports them (second factors, OIDC sign-in, webhooks), so that parallel
-  // branches share one lockfile. Each branch deletes its entries when it imports the package.
-  ignoreDependencies: ['oidc-provider'],
 };
 
 export default config;

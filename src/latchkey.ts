@@ -24,6 +24,8 @@ import { MailQueue } from './mail/queue.js';
 import { loadTemplates } from './mail/templates.js';
 import { createMailTransport, outboxDirFor } from './mail/transport.js';
 import { WebhookWorker } from './webhooks/worker.js';
+import { OAuthFlows } from './oauth/flows.js';
+import { createProviders } from './oauth/providers.js';
 
 /**
  * The configuration (any subset of {@link LatchkeyConfig}, checked by the same rules as the
@@ -74,6 +76,8 @@ export interface Latchkey {
   readonly mail: MailQueue;
   /** The webhook delivery worker, when `webhookUrl` is set and `webhookWorker` is not false (docs/admin.md#webhooks). */
   readonly webhooks: WebhookWorker | undefined;
+  /** Sign-in with the configured identity providers (docs/oidc.md). */
+  readonly oauth: OAuthFlows;
   readonly now: () => number;
   /**
    * This deployment's DPoP server nonces, keyed by `LATCHKEY_SECRET` (every instance sharing it
@@ -249,6 +253,17 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       }
       await webhooks?.start();
     }
+    const oauth = new OAuthFlows({
+      auth,
+      store,
+      providers: createProviders(config, { timeoutSeconds: config.oauthTimeout, callbackBudgetMs: (config.oauthTimeout + 5) * 1000 }),
+      sealKey: derived.oauthFlowSeal,
+      issuerOrigin: new URL(config.issuer).origin,
+      allowedRedirects: config.allowedRedirects,
+      cookieSecure: config.cookieSecure,
+      now,
+      logger,
+    });
     const latchkey: Latchkey = {
       config,
       store,
@@ -257,6 +272,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       email,
       mail,
       webhooks,
+      oauth,
       now,
       dpopNonces,
       onEvent(listener) {

@@ -32,6 +32,8 @@ export const EVENT_TYPES = [
   'passkey_removed',
   'passkey_failed',
   'passkey_counter_regression',
+  'identity_linked',
+  'identity_unlinked',
   'rate_limited',
   'key_rotated',
   'sessions_revoked_by_admin',

@@ -248,7 +248,12 @@ export class SecondFactors {
    * stored as a MAC, bound to the credential generation and DPoP key of this login), else
    * `undefined` (sign in at once).
    */
-  async challenge(user: UserRecord, dpopJkt: string | null, ctx: RequestContext): Promise<MfaChallenge | undefined> {
+  async challenge(
+    user: UserRecord,
+    dpopJkt: string | null,
+    ctx: RequestContext,
+    amr: readonly string[] = ['pwd'],
+  ): Promise<MfaChallenge | undefined> {
     const factors: FactorRecord[] = await this.#o.store.listFactors(user.id);
     if (factors.length === 0) return undefined;
     const token = randomBytes(32).toString('base64url');
@@ -256,7 +261,7 @@ export class SecondFactors {
     await this.#o.store.createMfaToken({
       mac: this.#mac('mfa-token', token),
       userId: user.id,
-      amr: ['pwd'],
+      amr: [...amr],
       credentialGeneration: user.credentialGeneration,
       dpopJkt,
       now,

@@ -62,8 +62,22 @@ export function hashPassword(normalized: string): Promise<string> {
   return passwordHashing.hash(normalized);
 }
 
-/** Verifies against an argon2id or bcrypt hash. Never throws for a wrong password or a malformed hash. */
+/**
+ * The stored "hash" of an account without a password (created by an external identity
+ * provider, docs/oidc.md): no password matches it.
+ */
+const NO_PASSWORD = '';
+
+/**
+ * Verifies against an argon2id or bcrypt hash. Never throws for a wrong password or a malformed
+ * hash. An account without a password ({@link NO_PASSWORD}) costs one real verification of a
+ * dummy hash and fails, exactly like a wrong password: a login cannot tell it apart.
+ */
 export async function verifyPassword(storedHash: string, normalized: string): Promise<boolean> {
+  if (storedHash === NO_PASSWORD) {
+    await verifyPassword(DUMMY_HASH, normalized);
+    return false;
+  }
   try {
     if (BCRYPT_PREFIX.test(storedHash)) {
       if (Buffer.byteLength(normalized, 'utf8') > BCRYPT_MAX_BYTES) return false;

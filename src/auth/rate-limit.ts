@@ -37,7 +37,7 @@ import type { CounterStore } from '../ratelimit/store.js';
 /** How long a successful sign-in makes an (account, IP) pair "known" for the lockout exemption. */
 const KNOWN_PAIR_TTL_MS = 30 * 24 * 3600 * 1000;
 
-export type RateLimitScope = 'login_ip' | 'login_account' | 'register_ip' | 'forgot_ip' | 'link_ip' | 'refresh_session' | 'refresh_ip';
+export type RateLimitScope = 'login_ip' | 'login_account' | 'register_ip' | 'forgot_ip' | 'link_ip' | 'oauth_ip' | 'refresh_session' | 'refresh_ip';
 
 /** 429 `RATE_LIMITED`; the HTTP edge sends `Retry-After: retryAfter`. */
 export class RateLimitedError extends ApiError {
@@ -150,6 +150,11 @@ export class RateLimiter {
 
   async beforeForgot(ip: string | null): Promise<void> {
     await this.#hit(`forgot:ip:${ipKey(ip)}`, this.#limits.forgotPerIp, { scope: 'forgot_ip', ip });
+  }
+
+  /** A start or callback of a sign-in with an identity provider (docs/oidc.md). */
+  async beforeOAuth(ip: string | null): Promise<void> {
+    await this.#hit(`oauth:ip:${ipKey(ip)}`, this.#limits.oauthPerIp, { scope: 'oauth_ip', ip });
   }
 
   /** A use of a reset or verification link (guessing tokens is bounded per IP). */

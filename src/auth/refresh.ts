@@ -172,6 +172,19 @@ export class SessionTokens {
   }
 
   /**
+   * The live session of a refresh token that would refresh now (the current token, or the
+   * previous one inside the grace window), without rotating anything; `undefined` otherwise.
+   */
+  async liveSessionOf(refreshToken: unknown): Promise<SessionRecord | undefined> {
+    const claims = decodeRefreshToken(this.#o.refreshMacKey, refreshToken);
+    if (!claims) return undefined;
+    const session = await this.#o.store.findSession(claims.sessionId);
+    if (!session) return undefined;
+    const decision = decideRotation(session, claims.counter, this.#o.now(), this.#o.refreshGrace * 1000);
+    return decision.action === 'retry' || decision.action === 'reissue' ? session : undefined;
+  }
+
+  /**
    * Revokes the session of any authentic refresh token, spent or current. Silent for junk. A
    * bound session needs a proof by its key, else `INVALID_DPOP_PROOF` and nothing is revoked.
    */

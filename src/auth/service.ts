@@ -43,6 +43,7 @@ import { SecondFactors, type FactorView, type MfaChallenge, type TotpEnrollment 
 import { Passkeys, type PasskeyView } from './passkeys.js';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { Administration } from './admin.js';
+import { Federation, type FederatedProfile, type IdentityView } from './federation.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -134,6 +135,7 @@ export type { IssuedTokens, RefreshFailure, RefreshResult } from './refresh.js';
 export type { SessionView } from './sessions.js';
 export type { FactorView, MfaChallenge, TotpEnrollment } from './mfa.js';
 export type { PasskeyView } from './passkeys.js';
+export type { FederatedProfile, IdentityView } from './federation.js';
 
 export interface PublicUser {
   id: string;
@@ -172,6 +174,7 @@ export class AuthService {
   readonly #passkeys: Passkeys;
   /** What admins may do to accounts (`./admin.ts`): the `/admin` API, the admin page and the CLI. */
   readonly admin: Administration;
+  readonly #federation: Federation;
 
   constructor(options: AuthServiceOptions) {
     const { rateLimits, dpopReplayCache, dpopNonces, mfaSealKey, mfaMacKey, webauthn, ...rest } = options;
@@ -233,6 +236,17 @@ export class AuthService {
       startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
     });
     this.admin = new Administration({ store, bearer: this.#bearer, now, audit, onEvent: this.#o.onEvent, passwordRules: this.#o.passwordRules });
+    this.#federation = new Federation({
+      store,
+      now,
+      audit,
+      allowSignup: this.#o.allowSignup,
+      requireEmailVerification: this.#o.requireEmailVerification,
+      startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
+      challenge: (user, ctx, amr) => this.#factors.challenge(user, null, ctx, amr),
+      isSessionLive: (sessionId) => this.#bearer.isSessionLive(sessionId),
+      requireLiveSession: (principal) => this.#requireLiveSession(principal),
+    });
   }
 
   // ── accounts ──────────────────────────────────────────────────────────────
@@ -442,6 +456,52 @@ export class AuthService {
 
   removePasskey(principal: Principal, id: string, ctx: RequestContext): Promise<void> {
     return this.#passkeys.remove(principal, id, ctx);
+  }
+
+  // ── external identity providers (federation.ts; the protocol is src/oauth/) ──
+
+  /**
+   * Signs in with a provider account the provider confirmed: tokens (`amr` `["fed"]`, aal1), the
+   * second step for an account with a factor, or `ACCOUNT_EXISTS`, `SIGNUP_DISABLED`,
+   * `EMAIL_NOT_VERIFIED`, `OAUTH_FAILED` (docs/oidc.md#linking). Federated sessions are never
+   * DPoP-bound: the browser's navigation back from the provider carries no proof.
+   */
+  federatedSignIn(profile: FederatedProfile, ctx: RequestContext): Promise<IssuedTokens | MfaChallenge> {
+    return this.#federation.signIn(profile, ctx);
+  }
+
+  /** Links a provider account to the user of a live session (`start?link=1`); no session is created. */
+  linkIdentity(target: { userId: string; sessionId: string }, profile: FederatedProfile, ctx: RequestContext): Promise<void> {
+    return this.#federation.link(target, profile, ctx);
+  }
+
+  listIdentities(principal: Principal): Promise<IdentityView[]> {
+    return this.#federation.list(principal);
+  }
+
+  unlinkIdentity(principal: Principal, identityId: string, ctx: RequestContext): Promise<void> {
+    return this.#federation.unlink(principal, identityId, ctx);
+  }
+
+  /**
+   * Who asks to link a provider (`start?link=1`): the user and session of a refresh token that
+   * would refresh now, of a session that is not DPoP-bound (a navigation cannot prove its key, so
+   * a stolen cookie of a bound session must not link an attacker's account); else `undefined`.
+   */
+  async linkTargetOf(refreshToken: string | undefined): Promise<{ userId: string; sessionId: string } | undefined> {
+    const session = refreshToken === undefined ? undefined : await this.#tokens.liveSessionOf(refreshToken);
+    if (!session || session.dpopJkt !== null) return undefined;
+    return { userId: session.userId, sessionId: session.id };
+  }
+
+  /** Counts a provider sign-in start or callback against the IP's budget (429 `RATE_LIMITED` over it). */
+  async beforeOAuth(ctx: RequestContext): Promise<void> {
+    await this.rateLimiter?.beforeOAuth(ctx.ip);
+  }
+
+  /** `LATCHKEY_DPOP=required`: provider sign-ins are refused (they cannot bind a session). */
+  get dpopRequired(): boolean {
+    return this.#o.dpop === 'required';
   }
 
   // ── a session's tokens (refresh.ts) ──────────────────────────────────────

@@ -28,6 +28,8 @@ export interface RateLimitConfig {
   linkPerIp: number;
   /** Refreshes per session per window (never below 60 per minute). */
   refreshPerSession: number;
+  /** Starts and callbacks of sign-ins with an external identity provider per IP per window (docs/oidc.md). */
+  oauthPerIp: number;
   /** Window length in seconds. */
   windowSeconds: number;
   /**
@@ -38,6 +40,26 @@ export interface RateLimitConfig {
   redisFailure?: 'local' | 'closed';
   /** Prefix of every Redis key (`LATCHKEY_REDIS_PREFIX`, default `latchkey:`). */
   redisPrefix?: string;
+}
+
+/** An OpenID Connect provider found by discovery (`LATCHKEY_OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`; docs/oidc.md). */
+export interface OidcProviderConfig {
+  /** `<NAME>` lower-cased: the path segment of `/auth/oauth/<id>/start` and the audit's `oidc:<id>`. */
+  id: string;
+  /** The issuer URL; discovery is fetched from `<issuer>/.well-known/openid-configuration`. `http://` only on loopback. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The GitHub preset (`LATCHKEY_GITHUB_CLIENT_ID`, `LATCHKEY_GITHUB_CLIENT_SECRET`; docs/oidc.md#github). */
+export interface GithubConfig {
+  clientId: string;
+  clientSecret: string;
+  /** Where GitHub's OAuth pages are (`/login/oauth/authorize`, `/login/oauth/access_token`). Default `https://github.com`; GitHub Enterprise Server: its URL. */
+  webUrl?: string;
+  /** GitHub's REST API (`/user`, `/user/emails`). Default `https://api.github.com`; GitHub Enterprise Server: `https://HOST/api/v3`. */
+  apiUrl?: string;
 }
 
 export interface LatchkeyConfig {
@@ -142,6 +164,21 @@ export interface LatchkeyConfig {
   webhookUrl: string | undefined;
   /** The signing secret, `whsec_` + base64 of 24–64 bytes (`LATCHKEY_WEBHOOK_SECRET`; required with the URL). */
   webhookSecret: string | undefined;
+  /** OpenID Connect providers to sign in with (`LATCHKEY_OIDC_<NAME>_*`), in name order. Default none. */
+  oidcProviders: OidcProviderConfig[];
+  /** The GitHub preset (`LATCHKEY_GITHUB_CLIENT_ID` and `_SECRET`); `undefined`: off. */
+  github: GithubConfig | undefined;
+  /**
+   * Absolute URL prefixes a sign-in with a provider may return to besides this server's own paths
+   * (`LATCHKEY_ALLOWED_REDIRECTS`, comma-separated; docs/oidc.md#where-a-sign-in-returns). Default none.
+   */
+  allowedRedirects: string[];
+  /**
+   * Seconds each request to an identity provider may take (`LATCHKEY_OAUTH_TIMEOUT`, 1–10, default 10):
+   * a start whose discovery does not arrive answers 503 by then; a callback gives up on the
+   * provider after this plus 5 s.
+   */
+  oauthTimeout: number;
 }
 
 /**
@@ -206,6 +243,12 @@ export const CONFIG_VARIABLES = {
   webauthnRpId: 'LATCHKEY_WEBAUTHN_RP_ID',
   webhookUrl: 'LATCHKEY_WEBHOOK_URL',
   webhookSecret: 'LATCHKEY_WEBHOOK_SECRET',
+  // A family of variables, one triple per provider (read by `oidcFromEnv`, named in errors exactly).
+  oidcProviders: 'LATCHKEY_OIDC_<NAME>_ISSUER',
+  github: 'LATCHKEY_GITHUB_CLIENT_ID',
+  allowedRedirects: 'LATCHKEY_ALLOWED_REDIRECTS',
+  oauthTimeout: 'LATCHKEY_OAUTH_TIMEOUT',
+  'rateLimits.oauthPerIp': 'LATCHKEY_RATE_LIMIT_OAUTH_IP',
 } as const satisfies Record<ConfigPath, string>;
 
 type Env = Record<string, string | undefined>;
@@ -303,12 +346,14 @@ const INTEGERS = [
   'keepAliveTimeout',
   'resetTokenTtl',
   'verifyTokenTtl',
+  'oauthTimeout',
   'rateLimits.loginPerIp',
   'rateLimits.loginPerAccount',
   'rateLimits.registerPerIp',
   'rateLimits.forgotPerIp',
   'rateLimits.linkPerIp',
   'rateLimits.refreshPerSession',
+  'rateLimits.oauthPerIp',
   'rateLimits.windowSeconds',
 ] as const satisfies readonly ConfigPath[];
 const BOOLEANS = [
@@ -318,7 +363,7 @@ const BOOLEANS = [
   'dpopNonce',
   'rateLimits.enabled',
 ] as const satisfies readonly ConfigPath[];
-const LISTS = ['audience', 'allowedOrigins'] as const satisfies readonly ConfigPath[];
+const LISTS = ['audience', 'allowedOrigins', 'allowedRedirects'] as const satisfies readonly ConfigPath[];
 const WORDS = ['sqliteSynchronous', 'rateLimits.redisFailure'] as const satisfies readonly ConfigPath[];
 
 /** The environment's text as option values (only the variables that are set). */
@@ -326,6 +371,7 @@ function fromEnv(env: Env): ConfigInput {
   const values: Record<string, unknown> = {};
   const rateLimits: Record<string, unknown> = {};
   for (const [path, variable] of Object.entries(CONFIG_VARIABLES) as [ConfigPath, string][]) {
+    if (path === 'oidcProviders' || path === 'github') continue;
     // Used as given (not trimmed): the HMAC key is these bytes.
     const raw = path === 'hs256Secret' ? env[variable] || undefined : read(env, variable);
     if (raw === undefined) continue;
@@ -340,7 +386,54 @@ function fromEnv(env: Env): ConfigInput {
     if (path.startsWith('rateLimits.')) rateLimits[path.slice('rateLimits.'.length)] = value;
     else values[path] = value;
   }
+  const oidcProviders = oidcFromEnv(env);
+  if (oidcProviders.length > 0) values.oidcProviders = oidcProviders;
+  const githubId = read(env, 'LATCHKEY_GITHUB_CLIENT_ID');
+  const githubSecret = read(env, 'LATCHKEY_GITHUB_CLIENT_SECRET');
+  if (githubId !== undefined || githubSecret !== undefined) {
+    if (githubId === undefined) fail('LATCHKEY_GITHUB_CLIENT_ID', 'required', 'is required with LATCHKEY_GITHUB_CLIENT_SECRET');
+    if (githubSecret === undefined) fail('LATCHKEY_GITHUB_CLIENT_SECRET', 'required', 'is required with LATCHKEY_GITHUB_CLIENT_ID');
+    values.github = { clientId: githubId, clientSecret: githubSecret };
+  }
   return { ...values, rateLimits };
+}
+
+const OIDC_VARIABLE = /^LATCHKEY_OIDC_([A-Z0-9_]+?)_(ISSUER|CLIENT_ID|CLIENT_SECRET)$/;
+
+/** The `LATCHKEY_OIDC_<NAME>_*` triples, by name; a triple missing a part names the missing variable. */
+function oidcFromEnv(env: Env): OidcProviderConfig[] {
+  const byName = new Map<string, Partial<Record<'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET', string>>>();
+  for (const key of Object.keys(env).sort()) {
+    const match = OIDC_VARIABLE.exec(key);
+    const value = read(env, key);
+    if (!match || value === undefined) continue;
+    const [, name, part] = match as unknown as [string, string, 'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET'];
+    byName.set(name, { ...byName.get(name), [part]: value });
+  }
+  return [...byName].map(([name, parts]) => {
+    for (const part of ['ISSUER', 'CLIENT_ID', 'CLIENT_SECRET'] as const) {
+      if (parts[part] === undefined) fail(`LATCHKEY_OIDC_${name}_${part}`, 'required', `is required for the provider ${name}`);
+    }
+    return { id: name.toLowerCase(), issuer: parts.ISSUER!, clientId: parts.CLIENT_ID!, clientSecret: parts.CLIENT_SECRET! };
+  });
+}
+
+/** Whether `hostname` (as `URL` gives it) is this machine: `localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
+}
+
+/** An `https:` URL, or `http:` on a loopback host; `undefined` otherwise. */
+function providerUrl(value: unknown): URL | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    if (url.username || url.password || url.search || url.hash) return undefined;
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) return url;
+  } catch {
+    // not a URL
+  }
+  return undefined;
 }
 
 function fail(variable: string, reason: ConfigReason, message: string): never {
@@ -514,6 +607,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     // Refresh is never limited below 60 per session per minute, i.e. one per second of the window
     // (docs/http-api.md#rate-limits).
     refreshPerSession: integer('rateLimits.refreshPerSession', 120, windowSeconds),
+    oauthPerIp: integer('rateLimits.oauthPerIp', 60, 1),
     windowSeconds,
     redisFailure: choice('rateLimits.redisFailure', ['local', 'closed'] as const, 'local'),
     redisPrefix: text('rateLimits.redisPrefix') ?? 'latchkey:',
@@ -577,6 +671,7 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
       invalid('webauthnRpId', 'format', 'must be a host name such as example.com (no scheme, port or path)');
     }
   }
+  const { oidcProviders, github, allowedRedirects } = identityProviders(input, naming);
 
   return Object.freeze({
     port,
@@ -621,7 +716,85 @@ export function validateConfig(input: ConfigInput, naming: 'env' | 'option' = 'o
     webauthnRpId,
     webhookUrl,
     webhookSecret,
+    oidcProviders,
+    github,
+    allowedRedirects,
+    oauthTimeout: integer('oauthTimeout', 10, 1, 10),
   });
+}
+
+/**
+ * The identity providers and the redirect allow-list (docs/oidc.md). From the environment each
+ * value is named by its own variable (`LATCHKEY_OIDC_GOOGLE_ISSUER`); as options by its path
+ * (`oidcProviders[0].issuer`, `github.clientId`).
+ */
+function identityProviders(
+  input: ConfigInput,
+  naming: 'env' | 'option',
+): { oidcProviders: OidcProviderConfig[]; github: GithubConfig | undefined; allowedRedirects: string[] } {
+  const given = input.oidcProviders ?? [];
+  if (!Array.isArray(given)) fail('oidcProviders', 'type', 'must be a list of {id, issuer, clientId, clientSecret}');
+  const ids = new Set<string>();
+  const oidcProviders = given.map((provider: Partial<OidcProviderConfig> | undefined, i): OidcProviderConfig => {
+    const id = provider?.id;
+    const nameOf = (field: 'ID' | 'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET', option: string) =>
+      naming === 'env' ? `LATCHKEY_OIDC_${String(id).toUpperCase()}_${field === 'ID' ? 'ISSUER' : field}` : `oidcProviders[${i}].${option}`;
+    if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9_]{0,31}$/.test(id)) {
+      fail(nameOf('ID', 'id'), 'format', 'the provider name must be 1–32 letters, digits or _ (its id is the name lower-cased)');
+    }
+    if (id === 'github') fail(nameOf('ID', 'id'), 'conflict', 'github is the GitHub preset: set LATCHKEY_GITHUB_CLIENT_ID and _SECRET instead');
+    if (ids.has(id)) fail(nameOf('ID', 'id'), 'conflict', `the provider ${id} is configured twice`);
+    ids.add(id);
+    const issuer = provider?.issuer;
+    if (providerUrl(issuer) === undefined) {
+      fail(nameOf('ISSUER', 'issuer'), 'format', 'must be an https:// URL (http:// only on localhost or 127.0.0.1), without query or fragment');
+    }
+    for (const [field, option] of [
+      ['CLIENT_ID', 'clientId'],
+      ['CLIENT_SECRET', 'clientSecret'],
+    ] as const) {
+      const value = provider?.[option];
+      if (typeof value !== 'string' || value === '') fail(nameOf(field, option), 'required', 'must be a non-empty string');
+    }
+    return { id, issuer: issuer!, clientId: provider!.clientId!, clientSecret: provider!.clientSecret! };
+  });
+
+  let github: GithubConfig | undefined;
+  if (input.github !== undefined) {
+    if (typeof input.github !== 'object' || input.github === null) fail('github', 'type', 'must be {clientId, clientSecret}');
+    const value = input.github as Partial<GithubConfig>;
+    const nameOf = (field: keyof GithubConfig) =>
+      naming === 'env' ? (field === 'clientSecret' ? 'LATCHKEY_GITHUB_CLIENT_SECRET' : 'LATCHKEY_GITHUB_CLIENT_ID') : `github.${field}`;
+    for (const field of ['clientId', 'clientSecret'] as const) {
+      if (typeof value?.[field] !== 'string' || value[field] === '') fail(nameOf(field), 'required', 'must be a non-empty string');
+    }
+    for (const field of ['webUrl', 'apiUrl'] as const) {
+      if (value?.[field] !== undefined && providerUrl(value[field]) === undefined) {
+        fail(nameOf(field), 'format', 'must be an https:// URL (http:// only on localhost or 127.0.0.1)');
+      }
+    }
+    github = Object.freeze({ ...value }) as GithubConfig;
+  }
+
+  const redirectsName = naming === 'env' ? CONFIG_VARIABLES.allowedRedirects : 'allowedRedirects';
+  const redirects = input.allowedRedirects ?? [];
+  if (!Array.isArray(redirects) || !redirects.every((r) => typeof r === 'string' && r !== '')) {
+    fail(redirectsName, 'type', 'must be a list of absolute URL prefixes');
+  }
+  const allowedRedirects = redirects.map((prefix) => {
+    let url: URL;
+    try {
+      url = new URL(prefix);
+    } catch {
+      return fail(redirectsName, 'format', 'must be absolute http(s) URL prefixes, e.g. https://app.example/');
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+      fail(redirectsName, 'format', 'must be absolute http(s) URL prefixes without credentials, query or fragment');
+    }
+    // A bare origin is the origin's every path: `https://app.example` must not also allow `https://app.example.evil`.
+    return url.href;
+  });
+  return { oidcProviders, github, allowedRedirects };
 }
 
 /** `trustProxy`: `false`, `true`, a hop count 0–100 (0 is `false`) or a list of proxy addresses and ranges. */

@@ -25,9 +25,9 @@ export interface HttpRequest {
 
 export interface HttpAnswer {
   status: number;
-  /** Header names in lower case; `set-cookie` may repeat. */
+  /** Header names in lower case; `set-cookie` may repeat; a redirect's `location`. */
   headers: Record<string, string | string[]>;
-  /** Serialised JSON; `undefined` for an empty body (204). */
+  /** Serialised JSON; `undefined` for an empty body (204, 302). */
   body?: string;
 }
 

@@ -17,7 +17,9 @@
  *   sharing the secret accepts every other's (docs/dpop.md#server-nonces);
  * - `mfaSeal` (info `mfa-seal`): AES-256-GCM key sealing TOTP secrets at rest (docs/mfa.md);
  * - `mfaMac` (info `mfa-mac`): HMAC key of recovery codes and of the tokens of a login's second
- *   step (stored only as this MAC).
+ *   step (stored only as this MAC);
+ * - `oauthFlowSeal` (info `oauth-flow-seal`): AES-256-GCM key sealing the flow cookie of a
+ *   sign-in with an identity provider (state, nonce, PKCE verifier; docs/oidc.md).
  * `test/keys/derived-keys.test.ts` pins each derivation.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -40,6 +42,8 @@ export interface DerivedKeys {
   mfaSeal: Buffer;
   /** HMAC key of recovery codes and mfa tokens (stored only as this MAC). */
   mfaMac: Buffer;
+  /** AES-256-GCM key sealing the flow cookie of provider sign-ins (`oauth/flow-cookie.ts`). */
+  oauthFlowSeal: Buffer;
 }
 
 const SALT = Buffer.from('latchkey/v1');
@@ -55,6 +59,7 @@ export function deriveKeys(masterSecret: Uint8Array): DerivedKeys {
     dpopNonce: derive('dpop-nonce'),
     mfaSeal: derive('mfa-seal'),
     mfaMac: derive('mfa-mac'),
+    oauthFlowSeal: derive('oauth-flow-seal'),
   };
 }
 

@@ -23,6 +23,7 @@ const OWNED_ROWS = [
   ['recovery_codes', 'user_id'],
   ['totp_factors', 'user_id'],
   ['passkeys', 'user_id'],
+  ['identities', 'user_id'],
   ['link_tokens', 'user_id'],
   ['mail_queue', 'user_id'],
   ['sessions', 'user_id'],

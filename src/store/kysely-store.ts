@@ -46,6 +46,7 @@ import {
   requeueDead,
   setOutbox,
 } from './webhooks.js';
+import { identityRow, isIdentityUniqueViolation, toIdentity, unlinkIdentity } from './identities.js';
 import type {
   AdminActor,
   AdminOutcome,
@@ -59,7 +60,9 @@ import type {
   WebhookDeliveryRecord,
   WebhookState,
   FactorRecord,
+  IdentityRecord,
   LinkCap,
+  NewIdentity,
   MfaTokenRecord,
   NewMfaToken,
   NewPasskey,
@@ -830,6 +833,87 @@ export class KyselyStore implements Store {
     );
   }
 
+  // ── external identities ─────────────────────────────────────────────────
+
+  createFederatedUser(
+    user: NewUser & { emailVerified: boolean },
+    identity: Omit<NewIdentity, 'userId'>,
+    audit: AuditEventInput,
+  ): Promise<{ user: UserRecord; identity: IdentityRecord } | 'email_taken' | 'identity_taken'> {
+    return this.#op('createFederatedUser', async () => {
+      try {
+        return await this.#backend.transaction(async (trx) => {
+          const row = await trx
+            .insertInto('users')
+            .values({
+              id: user.id,
+              email: user.email,
+              password_hash: '',
+              role: user.role,
+              created_at: user.now,
+              updated_at: user.now,
+              email_verified_at: user.emailVerified ? user.now : null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const linked = await trx
+            .insertInto('identities')
+            .values(identityRow({ ...identity, userId: user.id }))
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          await trx
+            .insertInto('audit_events')
+            .values(auditRow({ ...audit, userId: user.id }))
+            .execute();
+          return { user: toUser(row), identity: toIdentity(linked) };
+        });
+      } catch (error) {
+        if (isEmailUniqueViolation(error)) return 'email_taken';
+        if (isIdentityUniqueViolation(error)) return 'identity_taken';
+        throw error;
+      }
+    });
+  }
+
+  linkIdentity(identity: NewIdentity, audit: AuditEventInput): Promise<IdentityRecord | 'taken'> {
+    return this.#op('linkIdentity', async () => {
+      try {
+        return await this.#backend.transaction(async (trx) => {
+          const row = await trx.insertInto('identities').values(identityRow(identity)).returningAll().executeTakeFirstOrThrow();
+          await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+          return toIdentity(row);
+        });
+      } catch (error) {
+        if (isIdentityUniqueViolation(error)) return 'taken';
+        throw error;
+      }
+    });
+  }
+
+  findIdentity(provider: string, subject: string): Promise<IdentityRecord | undefined> {
+    return this.#op('findIdentity', async (db) => {
+      const row = await db.selectFrom('identities').selectAll().where('provider', '=', provider).where('subject', '=', subject).executeTakeFirst();
+      return row && toIdentity(row);
+    });
+  }
+
+  listIdentities(userId: string): Promise<IdentityRecord[]> {
+    return this.#op('listIdentities', async (db) => {
+      const rows = await db.selectFrom('identities').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+      return rows.map(toIdentity);
+    });
+  }
+
+  unlinkIdentity(userId: string, identityId: string, audit: AuditEventInput): Promise<'unlinked' | 'not_found' | 'last_method'> {
+    return this.#op('unlinkIdentity', () =>
+      this.#backend.transaction(async (trx) => {
+        const result = await unlinkIdentity(trx, this.dialect, userId, identityId);
+        if (result.outcome === 'unlinked') await trx.insertInto('audit_events').values(auditRow(audit)).execute();
+        return result.outcome;
+      }),
+    );
+  }
+
   findPasskeyByCredentialId(credentialId: string): Promise<PasskeyRecord | undefined> {
     return this.#op('findPasskeyByCredentialId', (db) => findPasskey(db, credentialId));
   }
@@ -850,5 +934,18 @@ export class KyselyStore implements Store {
         return deleted;
       }),
     );
+  }
+
+  claimOAuthFlow(flowId: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.#op('claimOAuthFlow', async (db) => {
+      await db.deleteFrom('oauth_flows_used').where('expires_at', '<', now).execute();
+      const inserted = await db
+        .insertInto('oauth_flows_used')
+        .values({ flow_id: flowId, expires_at: expiresAt })
+        .onConflict((oc) => oc.column('flow_id').doNothing())
+        .returning('flow_id')
+        .executeTakeFirst();
+      return inserted !== undefined;
+    });
   }
 }

@@ -282,6 +282,43 @@ function admin(): Migration {
 }
 
 /**
+ * External identities (docs/oidc.md): one row per account at an OpenID Connect provider or
+ * GitHub linked to a local account — `provider` (the configured id: `google`, `github`),
+ * `subject` (the provider's stable `sub` or user id), unique per provider, so one external
+ * account signs in to at most one local account. `email` is what the provider said at linking
+ * (shown to the owner, never used to sign in). An account created by a provider has no password
+ * until one is set through a reset link: its `users.password_hash` is the empty string, which no
+ * password ever matches (`auth/passwords.ts`).
+ *
+ * `oauth_flows_used`: the sign-in flows whose callback ran (the flow cookie's id), until the
+ * cookie would have expired: a replayed callback is refused before the provider is asked, on
+ * every instance.
+ */
+function identities(): Migration {
+  return {
+    async up(db) {
+      await db.schema
+        .createTable('identities')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('identities_provider_subject_key', ['provider', 'subject'])
+        .execute();
+      await db.schema.createIndex('identities_user_idx').on('identities').column('user_id').execute();
+      await db.schema
+        .createTable('oauth_flows_used')
+        .addColumn('flow_id', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('oauth_flows_used_expires_idx').on('oauth_flows_used').column('expires_at').execute();
+    },
+  };
+}
+
+/**
  * Passkeys (docs/mfa.md#passkeys): a registration's challenge remembers the random user handle
  * its options named (the attestation does not carry it back), and a challenge is consumed by
  * setting `used_at` in one conditional UPDATE, so a replayed response finds it spent. The
@@ -369,7 +406,11 @@ function webhooks(dialect: DialectName): Migration {
   };
 }
 
-/** The migrations of `dialect`, by name (applied in name order). */
+/**
+ * The migrations of `dialect`, by name (applied in name order). Numbers are handed out to
+ * features ahead of time, so a later number may ship before an earlier one: both stores run
+ * the migrator with `allowUnorderedMigrations`, and a database that has 0009 still gets 0007.
+ */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
@@ -380,6 +421,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0006_mfa': mfa(),
     '0007_admin': admin(),
     '0008_webhooks': webhooks(dialect),
+    '0009_identities': identities(),
     '0010_passkeys': passkeys(),
   };
 }

@@ -80,6 +80,7 @@ export function openPostgres(connectionString: string, poolSize: number, logger:
           db,
           provider: migrationProvider('postgres'),
           migrationTableSchema: schema,
+          allowUnorderedMigrations: true,
         }).migrateToLatest();
         if (result.error) throw result.error;
         return result;

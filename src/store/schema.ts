@@ -174,6 +174,20 @@ export interface WebhookDeliveriesTable {
   last_error: Generated<string | null>;
 }
 
+export interface IdentitiesTable {
+  id: string;
+  user_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  created_at: number;
+}
+
+export interface OauthFlowsUsedTable {
+  flow_id: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -188,4 +202,6 @@ export interface Database {
   webauthn_challenges: WebauthnChallengesTable;
   webhook_settings: WebhookSettingsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  identities: IdentitiesTable;
+  oauth_flows_used: OauthFlowsUsedTable;
 }

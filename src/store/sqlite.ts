@@ -197,10 +197,12 @@ export function openSqlite(path: string, logger: StoreLogger | undefined, synchr
       // One IMMEDIATE transaction around the whole run, so two processes migrating the
       // same file cannot interleave (Kysely's SQLite migration lock is a no-op).
       transaction((conn) =>
-        new Migrator({ db: conn, provider: migrationProvider('sqlite'), disableTransactions: true }).migrateToLatest().then((result) => {
-          if (result.error) throw result.error;
-          return result;
-        }),
+        new Migrator({ db: conn, provider: migrationProvider('sqlite'), disableTransactions: true, allowUnorderedMigrations: true })
+          .migrateToLatest()
+          .then((result) => {
+            if (result.error) throw result.error;
+            return result;
+          }),
       ),
     close: () => {
       closed ??= db.destroy().then(() => logger?.debug?.({ dialect: 'sqlite' }, 'store closed'));

@@ -400,6 +400,28 @@ export interface WebauthnChallengeRecord {
   expiresAt: number;
 }
 
+/** An account at an external identity provider linked to a local account (docs/oidc.md). */
+export interface IdentityRecord {
+  id: string;
+  userId: string;
+  /** The provider's configured id (`google`, `github`). */
+  provider: string;
+  /** The provider's stable identifier of the account (`sub`, GitHub's numeric id); unique per provider. */
+  subject: string;
+  /** The address the provider gave when the identity was linked. */
+  email: string | null;
+  createdAt: number;
+}
+
+export interface NewIdentity {
+  id: string;
+  userId: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  now: number;
+}
+
 export interface Store {
   /** Dialect name, for logs and metrics. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -684,6 +706,34 @@ export interface Store {
   usePasskey(use: PasskeyUse, now: number): Promise<boolean>;
   /** Deletes the user's passkey `id` with `audit`, in one transaction. `false` when the user has no such passkey. */
   deletePasskey(userId: string, id: string, audit: AuditEventInput): Promise<boolean>;
+  // ── external identities (docs/oidc.md) ──────────────────────────────────
+  /**
+   * One transaction: a new account without a password (`passwordHash` is ignored: stored as the
+   * empty string no password matches), its address verified at `now` when `emailVerified`, and
+   * `identity` linked to it, with `audit`. `email_taken` or `identity_taken` (nothing written)
+   * when another account has the address or another callback linked the identity first.
+   */
+  createFederatedUser(
+    user: NewUser & { emailVerified: boolean },
+    identity: Omit<NewIdentity, 'userId'>,
+    audit: AuditEventInput,
+  ): Promise<{ user: UserRecord; identity: IdentityRecord } | 'email_taken' | 'identity_taken'>;
+  /** Links `identity`, with `audit`; `taken` (nothing written) when the provider's subject is linked already (to anyone). */
+  linkIdentity(identity: NewIdentity, audit: AuditEventInput): Promise<IdentityRecord | 'taken'>;
+  findIdentity(provider: string, subject: string): Promise<IdentityRecord | undefined>;
+  /** The user's identities, oldest first. */
+  listIdentities(userId: string): Promise<IdentityRecord[]>;
+  /**
+   * One transaction: deletes the user's identity `identityId`, with `audit`, unless it is the
+   * account's last way to sign in (no password, no other identity, no passkey): `last_method`.
+   * `not_found` for an identity of another user.
+   */
+  unlinkIdentity(userId: string, identityId: string, audit: AuditEventInput): Promise<'unlinked' | 'not_found' | 'last_method'>;
+  /**
+   * Marks the sign-in flow `flowId` as used until `expiresAt`; `false` when it was used before
+   * (of concurrent claims one wins). Forgets flows that expired before `now`.
+   */
+  claimOAuthFlow(flowId: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
 /** What {@link Store.rotateSigningKey} did. */

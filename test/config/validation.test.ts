@@ -143,6 +143,14 @@ const TABLE: Row[] = [
   row('mailFrom', 'type', null, ''),
   row('mailTemplates', 'type', null, 42),
   ...webhookRows(),
+  row('oidcProviders', 'type', null, 'google'),
+  row('github', 'type', null, 'yes'),
+  row('allowedRedirects', 'format', 'javascript:alert(1)', ['javascript:alert(1)']),
+  row('allowedRedirects', 'format', '/app/', ['/app/']),
+  row('allowedRedirects', 'format', 'https://user:pw@app.example/', ['https://user:pw@app.example/']),
+  row('oauthTimeout', 'range', '11', 11),
+  row('oauthTimeout', 'range', '0', 0),
+  row('rateLimits.oauthPerIp', 'range', '0', 0),
 ];
 
 /** `LATCHKEY_WEBHOOK_URL` and `LATCHKEY_WEBHOOK_SECRET`: each alone, a bad URL, secrets of the wrong form or size. */
@@ -232,6 +240,93 @@ describe('configuration: one validator for the environment and createLatchkey op
     for (const r of TABLE.filter((r) => !r.options)) expect(r.reason, `${r.path}: env-only`).toBe('format');
     for (const r of TABLE.filter((r) => !r.env)) expect(['type', 'range'], `${r.path}: options-only`).toContain(r.reason);
     expect(TABLE.filter((r) => r.env && r.options).length).toBeGreaterThan(50);
+  });
+
+  it('names each variable of an identity provider exactly (LATCHKEY_OIDC_<NAME>_*, LATCHKEY_GITHUB_*); the options by their path', async () => {
+    const acme = { LATCHKEY_OIDC_ACME_ISSUER: 'https://idp.example', LATCHKEY_OIDC_ACME_CLIENT_ID: 'id', LATCHKEY_OIDC_ACME_CLIENT_SECRET: 'secret' };
+    const provider = { id: 'acme', issuer: 'https://idp.example', clientId: 'id', clientSecret: 'secret' };
+    for (const [env, variable, reason, options, option] of [
+      [
+        { ...acme, LATCHKEY_OIDC_ACME_ISSUER: 'http://idp.example' },
+        'LATCHKEY_OIDC_ACME_ISSUER',
+        'format',
+        { ...provider, issuer: 'http://idp.example' },
+        'oidcProviders[0].issuer',
+      ],
+      [
+        { ...acme, LATCHKEY_OIDC_ACME_ISSUER: 'https://idp.example/?x=1' },
+        'LATCHKEY_OIDC_ACME_ISSUER',
+        'format',
+        { ...provider, issuer: 'https://idp.example/?x=1' },
+        'oidcProviders[0].issuer',
+      ],
+      [
+        { ...acme, LATCHKEY_OIDC_ACME_CLIENT_SECRET: '' },
+        'LATCHKEY_OIDC_ACME_CLIENT_SECRET',
+        'required',
+        { ...provider, clientSecret: '' },
+        'oidcProviders[0].clientSecret',
+      ],
+      [
+        { LATCHKEY_OIDC_MY_IDP_ISSUER: 'https://idp.example' },
+        'LATCHKEY_OIDC_MY_IDP_CLIENT_ID',
+        'required',
+        { ...provider, clientId: undefined },
+        'oidcProviders[0].clientId',
+      ],
+      [
+        { LATCHKEY_OIDC_GITHUB_ISSUER: 'https://github.com', LATCHKEY_OIDC_GITHUB_CLIENT_ID: 'a', LATCHKEY_OIDC_GITHUB_CLIENT_SECRET: 'b' },
+        'LATCHKEY_OIDC_GITHUB_ISSUER',
+        'conflict',
+        { ...provider, id: 'github' },
+        'oidcProviders[0].id',
+      ],
+      [{ LATCHKEY_GITHUB_CLIENT_SECRET: 'b' }, 'LATCHKEY_GITHUB_CLIENT_ID', 'required', { clientSecret: 'b' }, 'github.clientId'],
+      [{ LATCHKEY_GITHUB_CLIENT_ID: 'a' }, 'LATCHKEY_GITHUB_CLIENT_SECRET', 'required', { clientId: 'a' }, 'github.clientSecret'],
+    ] as const) {
+      expect(
+        caught(() => loadConfig(env)),
+        variable,
+      ).toMatchObject({ code: 'CONFIG_INVALID', variable, reason });
+      const asOptions = variable.startsWith('LATCHKEY_GITHUB') ? { github: options } : { oidcProviders: [options] };
+      const error = await caughtAsync(() => createLatchkey({ ...BASE, ...(asOptions as LatchkeyOptions) }));
+      expect(error, option).toMatchObject({ code: 'CONFIG_INVALID', variable: option, reason });
+    }
+    expect(caught(() => validateConfig({ oidcProviders: [provider, provider] }))).toMatchObject({
+      variable: 'oidcProviders[1].id',
+      reason: 'conflict',
+    });
+  });
+
+  it('reads every LATCHKEY_OIDC_<NAME>_* triple (id = the name lower-cased; http:// issuers on loopback), GitHub and the redirect prefixes', () => {
+    const config = loadConfig({
+      LATCHKEY_OIDC_MY_IDP_ISSUER: 'http://127.0.0.1:9000/realms/test',
+      LATCHKEY_OIDC_MY_IDP_CLIENT_ID: 'latchkey',
+      LATCHKEY_OIDC_MY_IDP_CLIENT_SECRET: 's3cret',
+      LATCHKEY_OIDC_GOOGLE_ISSUER: 'https://accounts.google.com',
+      LATCHKEY_OIDC_GOOGLE_CLIENT_ID: 'g',
+      LATCHKEY_OIDC_GOOGLE_CLIENT_SECRET: 'gs',
+      LATCHKEY_GITHUB_CLIENT_ID: 'gh',
+      LATCHKEY_GITHUB_CLIENT_SECRET: 'ghs',
+      LATCHKEY_ALLOWED_REDIRECTS: 'https://app.example, https://other.example/signed-in/',
+      LATCHKEY_RATE_LIMIT_OAUTH_IP: '7',
+      LATCHKEY_OAUTH_TIMEOUT: '3',
+    });
+    expect(config.oidcProviders).toEqual([
+      { id: 'google', issuer: 'https://accounts.google.com', clientId: 'g', clientSecret: 'gs' },
+      { id: 'my_idp', issuer: 'http://127.0.0.1:9000/realms/test', clientId: 'latchkey', clientSecret: 's3cret' },
+    ]);
+    expect(config.github).toEqual({ clientId: 'gh', clientSecret: 'ghs' });
+    expect(config.allowedRedirects).toEqual(['https://app.example/', 'https://other.example/signed-in/']);
+    expect(config.rateLimits.oauthPerIp).toBe(7);
+    expect(config.oauthTimeout).toBe(3);
+    expect(loadConfig({})).toMatchObject({
+      oidcProviders: [],
+      github: undefined,
+      allowedRedirects: [],
+      oauthTimeout: 10,
+      rateLimits: { oauthPerIp: 60 },
+    });
   });
 
   it('refuses createLatchkey({ secret: new Uint8Array(1) }) as the environment refuses a 1-byte LATCHKEY_SECRET', async () => {

@@ -17,7 +17,7 @@ export interface TestResponse {
   cookies: SetCookie[];
 }
 
-function parseSetCookie(raw: string): SetCookie {
+export function parseSetCookie(raw: string): SetCookie {
   const [pair = '', ...attrs] = raw.split(';').map((p) => p.trim());
   const eq = pair.indexOf('=');
   const attributes: Record<string, string | true> = {};

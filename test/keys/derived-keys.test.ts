@@ -25,6 +25,7 @@ describe('deriveKeys', () => {
     expect(keys.dpopNonce).toEqual(hkdf('dpop-nonce'));
     expect(keys.mfaSeal).toEqual(hkdf('mfa-seal'));
     expect(keys.mfaMac).toEqual(hkdf('mfa-mac'));
+    expect(keys.oauthFlowSeal).toEqual(hkdf('oauth-flow-seal'));
     const all = Object.values(keys).map((key) => key.toString('hex'));
     expect(new Set(all).size).toBe(all.length);
   });

@@ -66,6 +66,8 @@ describe('what each entry point loads', () => {
     expect(own).toContain('latchkey.js');
     // The mail library loads with the first mail, not with the package (~40–80 ms of import time).
     expect(packages.has('nodemailer')).toBe(false);
+    // The OpenID Connect client loads with the first provider sign-in.
+    expect(packages.has('openid-client')).toBe(false);
   });
 
   it('latchkey/express: the shared route handlers, no Fastify (and no Express of its own: it is the host’s)', async () => {

@@ -188,6 +188,11 @@ export function runAdminConformance(name: string, { open, openMany, addUser, add
       // One row in each table that can name the user.
       expect(await store.saveTotpEnrollment({ id: `totp-${randomUUID()}`, userId: user.id, secretSealed: 'v1.sealed', now: T0 })).toBe('saved');
       expect(await store.confirmTotp(user.id, 1, T0, ['code-mac-1'], { type: 'mfa_enrolled', at: T0, userId: user.id, ip: userIp })).toBe(true);
+      const identity = await store.linkIdentity(
+        { id: `idn-${randomUUID()}`, userId: user.id, provider: 'acme', subject: `sub-${randomUUID()}`, email, now: T0 },
+        { type: 'identity_linked', at: T0, userId: user.id, ip: userIp, detail: { provider: 'acme', via: 'signed_in' } },
+      );
+      expect(identity).not.toBe('taken');
       await store.createMfaToken({
         mac: `mfa-${randomUUID()}`,
         userId: user.id,
@@ -229,6 +234,7 @@ export function runAdminConformance(name: string, { open, openMany, addUser, add
       expect(kept.map((e) => e.type).sort()).toEqual([
         'admin_role_changed',
         'admin_user_deleted',
+        'identity_linked',
         'login_failure',
         'login_success',
         'mfa_enrolled',

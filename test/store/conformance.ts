@@ -17,6 +17,7 @@ import { runMailConformance } from './mail-conformance.js';
 import { runMfaConformance } from './mfa-conformance.js';
 import { runAdminConformance, type TableDump } from './admin-conformance.js';
 import { runWebhookConformance } from './webhook-conformance.js';
+import { runIdentityConformance } from './identity-conformance.js';
 
 export interface ConformanceOptions {
   /** Opens an independent store (own connection or pool) on the same database as `store`. */
@@ -121,6 +122,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     ...(options.dumpTables ? { dumpTables: options.dumpTables } : {}),
   });
   runWebhookConformance(name, { open, openMany, addUser: (store) => addUser(store), addSession: (store, user) => addSession(store, user) });
+  runIdentityConformance(name, { open, openMany, addUser: (store) => addUser(store) });
 
   describe(`${name}: lifecycle`, () => {
     it('reports its dialect, migrates idempotently and answers ping', async () => {

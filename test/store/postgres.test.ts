@@ -71,11 +71,13 @@ await describePostgres('postgres store', () => {
       );
       expect(tables.map((t) => t.table_name)).toEqual([
         'audit_events',
+        'identities',
         'kysely_migration',
         'kysely_migration_lock',
         'link_tokens',
         'mail_queue',
         'mfa_tokens',
+        'oauth_flows_used',
         'passkeys',
         'recovery_codes',
         'sessions',

@@ -548,4 +548,116 @@ export const schemas = {
   },
   /** The pages behind mail links: HTML, not part of the API document. */
   linkPage: { hide: true },
+
+  // ── sign-in with an identity provider (docs/oidc.md) ───────────────────
+  providers: {
+    summary: 'The identity providers this server signs in with (never a secret)',
+    response: {
+      ...always,
+      200: {
+        type: 'object',
+        required: ['providers'],
+        properties: {
+          providers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'name', 'type'],
+              properties: { id: { type: 'string' }, name: { type: 'string' }, type: { type: 'string', enum: ['oidc', 'github'] } },
+            },
+          },
+        },
+      },
+    },
+  },
+  oauthStart: {
+    summary: 'Start a sign-in (or, with link=1, a link) with an identity provider: a redirect to it',
+    security: [{}, { refreshCookie: [] }],
+    params: { type: 'object', required: ['provider'], properties: { provider: { type: 'string', maxLength: 64 } } },
+    querystring: {
+      type: 'object',
+      properties: {
+        redirect: { type: 'string', description: 'a path of this site, or a URL under LATCHKEY_ALLOWED_REDIRECTS; default /' },
+        link: { type: 'string', enum: ['1'], description: 'link the provider to the signed-in user (refresh cookie, Sec-Fetch-Site: same-origin)' },
+      },
+    },
+    response: {
+      ...always,
+      302: {
+        type: 'null',
+        description:
+          'to the provider (PKCE S256, state, nonce); Set-Cookie: the sealed flow cookie (HttpOnly; SameSite=Lax; Path=/auth/oauth; Max-Age=600)',
+        headers: {
+          location: { type: 'string', description: "the provider's authorization URL" },
+          'set-cookie': { type: 'string', description: 'the flow cookie' },
+        },
+      },
+      400: failure('a redirect that is not allowed; DPOP_REQUIRED with LATCHKEY_DPOP=required', ['REDIRECT_NOT_ALLOWED', 'DPOP_REQUIRED']),
+      401: failure('link=1 without a live, unbound session of this browser, or not from a page of this site', [
+        'NO_REFRESH_TOKEN',
+        'INVALID_REFRESH_TOKEN',
+      ]),
+      404: failure('no such provider', ['NOT_FOUND']),
+      429: rateLimited,
+      503: failure('the provider’s discovery cannot be fetched in time', ['UNAVAILABLE']),
+    },
+  },
+  oauthCallback: {
+    summary: "The provider's redirect back: signs in (or links) and redirects to the flow's target",
+    params: { type: 'object', required: ['provider'], properties: { provider: { type: 'string', maxLength: 64 } } },
+    response: {
+      ...always,
+      302: {
+        type: 'null',
+        description:
+          "to the flow's target; signed in: with the refresh cookie; a second factor due: #mfaToken=…&factors=…; linked: #linked=<id>; failed: #error=OAUTH_STATE_MISMATCH, OAUTH_FAILED, ACCOUNT_EXISTS, ACCOUNT_DISABLED, SIGNUP_DISABLED, EMAIL_NOT_VERIFIED or SESSION_REVOKED. The flow cookie is cleared whatever the outcome",
+        headers: {
+          location: { type: 'string', description: 'the target' },
+          'set-cookie': { type: 'string', description: 'the refresh cookie; the cleared flow cookie' },
+        },
+      },
+      429: rateLimited,
+    },
+  },
+  identities: {
+    summary: 'The identity providers linked to the account',
+    security: bearer,
+    response: {
+      ...always,
+      200: {
+        type: 'object',
+        required: ['identities'],
+        properties: {
+          identities: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'provider', 'subject', 'email', 'createdAt'],
+              properties: {
+                id: { type: 'string' },
+                provider: { type: 'string' },
+                subject: { type: 'string' },
+                email: { type: ['string', 'null'] },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            },
+          },
+        },
+      },
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+    },
+  },
+  unlinkIdentity: {
+    summary: 'Unlink an identity provider from the account (never the last way to sign in)',
+    security: bearer,
+    params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+    response: {
+      ...always,
+      204: { type: 'null', description: 'unlinked' },
+      400: failure('an id longer than 64 characters', ['VALIDATION_FAILED']),
+      401: bearerFailure('no, invalid or expired access token, or its session was revoked', SESSION_FAILURES),
+      404: failure('no such identity of this user', ['NOT_FOUND']),
+      409: failure('the last way to sign in to the account (no password, no other identity, no passkey)', ['LAST_SIGN_IN_METHOD']),
+    },
+  },
 } as const;

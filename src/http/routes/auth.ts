@@ -19,6 +19,7 @@ import { schemas } from './auth-schemas.js';
 import { emailRoutes } from './email.js';
 import { mfaRoutes, type MfaRouteTools } from './mfa.js';
 import { passkeyRoutes } from './passkeys.js';
+import { oauthRoutes } from './oauth.js';
 
 function context(request: HttpRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
@@ -234,5 +235,6 @@ export function authRoutes(latchkey: Latchkey): readonly HttpRoute[] {
     ...emailRoutes(latchkey, { route, principalOf, context, requireString }),
     ...mfaRoutes(latchkey, factorTools),
     ...passkeyRoutes(latchkey, factorTools),
+    ...oauthRoutes(latchkey, { route, principalOf, context, requireString }),
   ];
 }
