@@ -1,6 +1,7 @@
 /**
- * The two browser pages, built by `scripts/build-web.mjs` into `dist/web/`: the demo at `/`
- * and the decoder at `/decoder`. Missing builds answer 404 rather than crash.
+ * The browser pages built by `scripts/build-web.mjs` into `dist/web/`, each sent with the CSP
+ * computed at build time: the demo at `/` and the admin page at `/admin` (docs/admin.md#admin-page).
+ * Missing builds answer 404 rather than crash.
  */
 import type { FastifyInstance } from 'fastify';
 import { readFile } from 'node:fs/promises';
@@ -21,12 +22,16 @@ async function readPage(name: string): Promise<string | undefined> {
   }
 }
 
+const PAGES = { '/': 'demo', '/admin': 'admin' } as const;
+
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/', async (_request, reply) => {
-    const html = await readPage('demo.html');
-    if (html === undefined) return reply.callNotFound();
-    const csp = (await readPage('demo.csp'))?.trim();
-    if (csp) reply.header('content-security-policy', csp);
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
-  });
+  for (const [path, name] of Object.entries(PAGES)) {
+    app.get(path, async (_request, reply) => {
+      const html = await readPage(`${name}.html`);
+      if (html === undefined) return reply.callNotFound();
+      const csp = (await readPage(`${name}.csp`))?.trim();
+      if (csp) reply.header('content-security-policy', csp);
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+    });
+  }
 }
