@@ -7,7 +7,17 @@
  * with its actor (the admin's id, or `cli`).
  */
 import { ApiError } from '../errors.js';
-import type { AdminActor, AuditEventInput, AuditEventRecord, FactorRecord, Store, UserChange, UserRecord } from '../store/types.js';
+import type {
+  AdminActor,
+  AuditEventInput,
+  AuditEventRecord,
+  FactorRecord,
+  Store,
+  UserChange,
+  UserRecord,
+  WebhookDeliveryRecord,
+  WebhookState,
+} from '../store/types.js';
 import type { AuthUser } from './access-token.js';
 import type { Audit, RequestContext } from './audit.js';
 import type { BearerAuth } from './bearer-auth.js';
@@ -68,6 +78,43 @@ export interface AuditEventView {
   sessionId: string | null;
   ip?: string;
   data: Record<string, unknown>;
+}
+
+/** A webhook delivery as the admin API and `latchkey webhooks list` show it (docs/admin.md#webhooks). */
+export interface WebhookDeliveryView {
+  /** The audit event's id: the `webhook-id`. */
+  id: number;
+  type: string;
+  at: string;
+  userId: string | null;
+  state: WebhookState;
+  /** Attempts of the current series. */
+  attempts: number;
+  queuedAt: string;
+  /** Pending deliveries: when the next attempt is due. */
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
+  /** The last failure: `HTTP 500`, `timeout`, `ECONNREFUSED` — never the receiver's text. */
+  lastError: string | null;
+}
+
+const WEBHOOK_STATES: readonly WebhookState[] = ['pending', 'delivering', 'delivered', 'dead'];
+/** At most this many ids in one retry request. */
+const MAX_RETRY_IDS = 100;
+
+export function toDeliveryView(d: WebhookDeliveryRecord): WebhookDeliveryView {
+  return {
+    id: d.eventId,
+    type: d.type,
+    at: iso(d.at),
+    userId: d.userId,
+    state: d.state,
+    attempts: d.attempts,
+    queuedAt: iso(d.queuedAt),
+    nextAttemptAt: d.state === 'pending' ? iso(d.nextAttemptAt) : null,
+    deliveredAt: d.deliveredAt === null ? null : iso(d.deliveredAt),
+    lastError: d.lastError,
+  };
 }
 
 export interface AdministrationOptions {
@@ -267,6 +314,52 @@ export class Administration {
     const revokedSessions = await this.#o.store.changePassword(user.id, hash, null, now);
     await this.#o.audit({ type: 'admin_password_set', at: now, userId: user.id, actorId: actor.actorId, ip: actor.ip, detail: { revokedSessions } });
     return revokedSessions;
+  }
+
+  /** The webhook outbox in event order, optionally of one state, a page at a time. */
+  async listWebhooks(options: {
+    state?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ deliveries: WebhookDeliveryView[]; nextCursor: string | null }> {
+    const limit = pageLimit(options.limit);
+    if (options.state !== undefined && !WEBHOOK_STATES.includes(options.state as WebhookState)) {
+      throw new ApiError('VALIDATION_FAILED', `state must be one of ${WEBHOOK_STATES.join(', ')}.`);
+    }
+    let afterId: number | undefined;
+    if (options.cursor !== undefined) {
+      const value = decodeCursor(options.cursor);
+      if (!Number.isSafeInteger(value) || (value as number) < 1) throw new ApiError('VALIDATION_FAILED', 'Invalid cursor.');
+      afterId = value as number;
+    }
+    const rows = await this.#o.store.listWebhooks({
+      limit: limit + 1,
+      ...(options.state === undefined ? {} : { state: options.state as WebhookState }),
+      ...(afterId === undefined ? {} : { afterId }),
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { deliveries: page.map(toDeliveryView), nextCursor: rows.length > limit && last ? encodeCursor(last.eventId) : null };
+  }
+
+  /**
+   * Dead-lettered webhook deliveries — all, or those of `eventIds` — pending again with a fresh
+   * series of attempts; audited `admin_webhooks_retried`. Returns how many were dead letters.
+   */
+  async retryWebhooks(actor: AdminActor, eventIds?: readonly number[]): Promise<number> {
+    if (eventIds !== undefined && (eventIds.length > MAX_RETRY_IDS || !eventIds.every((id) => Number.isSafeInteger(id) && id > 0))) {
+      throw new ApiError('VALIDATION_FAILED', `ids must be up to ${MAX_RETRY_IDS} event ids.`);
+    }
+    const now = this.#o.now();
+    const count = await this.#o.store.retryDeadWebhooks(now, eventIds);
+    await this.#o.audit({
+      type: 'admin_webhooks_retried',
+      at: now,
+      actorId: actor.actorId,
+      ip: actor.ip,
+      detail: { count, ...(eventIds === undefined ? {} : { requested: eventIds.length }) },
+    });
+    return count;
   }
 
   /** The audit log, newest first; `userId` matches events about or by that user. */

@@ -45,6 +45,7 @@ export const EVENT_TYPES = [
   'admin_user_deleted',
   'admin_sessions_revoked',
   'admin_password_set',
+  'admin_webhooks_retried',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -15,7 +15,7 @@ export function webhookBody(event: WebhookEvent): string {
   const detail = Object.fromEntries(Object.entries(rest).filter(([key]) => !PERSONAL_DETAIL.has(key)));
   const session = event.sessionId ?? (typeof sessionId === 'string' ? sessionId : undefined);
   const data = {
-    eventId: String(event.eventId),
+    eventId: event.eventId,
     userId: event.userId,
     ...(event.actorId === null ? {} : { actorId: event.actorId }),
     ...(session === undefined ? {} : { sessionId: session }),

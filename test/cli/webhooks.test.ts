@@ -44,16 +44,16 @@ describe('latchkey webhooks', () => {
     expect(all.code, all.stderr).toBe(0);
     const rows = JSON.parse(all.stdout) as Array<Record<string, unknown>>;
     expect(rows.map((r) => [r.id, r.state, r.lastError])).toEqual([
-      [String(ids[0]), 'delivered', null],
-      [String(ids[1]), 'dead', 'HTTP 410'],
-      [String(ids[2]), 'dead', 'ECONNREFUSED'],
-      [String(ids[3]), 'pending', null],
+      [ids[0], 'delivered', null],
+      [ids[1], 'dead', 'HTTP 410'],
+      [ids[2], 'dead', 'ECONNREFUSED'],
+      [ids[3], 'pending', null],
     ]);
     expect(rows[0]).toMatchObject({ type: 'register', at: new Date(T0).toISOString(), attempts: 1, deliveredAt: new Date(T0 + 1_000).toISOString() });
     const dead = await runCli(['webhooks', 'list', '--state', 'dead', '--json'], { cwd });
-    expect((JSON.parse(dead.stdout) as Array<{ id: string }>).map((r) => r.id)).toEqual([String(ids[1]), String(ids[2])]);
+    expect((JSON.parse(dead.stdout) as Array<{ id: number }>).map((r) => r.id)).toEqual([ids[1], ids[2]]);
     const after = await runCli(['webhooks', 'list', '--after', String(ids[2]), '--json'], { cwd });
-    expect((JSON.parse(after.stdout) as Array<{ id: string }>).map((r) => r.id)).toEqual([String(ids[3])]);
+    expect((JSON.parse(after.stdout) as Array<{ id: number }>).map((r) => r.id)).toEqual([ids[3]]);
     const text = await runCli(['webhooks', 'list', '--state', 'dead'], { cwd });
     expect(text.stdout).toContain(`${ids[1]}  login_success`);
     expect(text.stdout).toContain('last: HTTP 410');
@@ -64,17 +64,22 @@ describe('latchkey webhooks', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('1 dead-lettered delivery queued again\n');
     expect(result.stderr).toBe('latchkey: 2 of the ids given are not a dead letter (unknown, pending or delivered)\n');
-    expect((await store.listWebhooks({ state: 'pending' })).map((d) => [d.eventId, d.attempts])).toEqual([
+    const pending = (await store.listWebhooks({ state: 'pending' })).filter((d) => ids.includes(d.eventId));
+    expect(pending.map((d) => [d.eventId, d.attempts])).toEqual([
       [ids[1], 0],
       [ids[3], 0],
     ]);
+    // Audited as the CLI's action (and, the outbox being on, queued for delivery itself).
+    const [audited] = (await store.listAudit({ limit: 1 })) ?? [];
+    expect(audited).toMatchObject({ type: 'admin_webhooks_retried', actorId: 'cli', detail: { count: 1, requested: 3 } });
   }, 60_000);
 
   it('retry without ids re-queues every dead letter; again, nothing is left (exit 0)', async () => {
     const result = await runCli(['webhooks', 'retry'], { cwd });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('1 dead-lettered delivery queued again\n');
-    expect(await store.webhookCounts()).toMatchObject({ dead: 0, pending: 3, delivered: 1 });
+    // The three left of the four, and the two retries' own audit events.
+    expect(await store.webhookCounts()).toMatchObject({ dead: 0, pending: 5, delivered: 1 });
     const again = await runCli(['webhooks', 'retry'], { cwd });
     expect([again.code, again.stdout]).toEqual([0, '0 dead-lettered deliveries queued again\n']);
   }, 60_000);

@@ -15,7 +15,7 @@ export interface ReceivedWebhook {
   /** The raw body. */
   body: string;
   /** The body as the reference library returned it after verifying, or `undefined` if it refused. */
-  payload: { type: string; timestamp: string; data: Record<string, unknown> & { eventId: string } } | undefined;
+  payload: { type: string; timestamp: string; data: Record<string, unknown> & { eventId: number } } | undefined;
   headers: IncomingMessage['headers'];
   /** What the receiver answered. */
   status: number;

@@ -131,7 +131,7 @@ describe('webhook delivery', () => {
         type: event.type,
         timestamp: new Date(event.at).toISOString(),
         data: {
-          eventId: String(event.id),
+          eventId: event.id,
           userId: event.userId,
           ...(event.actorId ? { actorId: event.actorId } : {}),
           ...(event.sessionId ? { sessionId: event.sessionId } : {}),

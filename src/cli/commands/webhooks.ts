@@ -3,34 +3,19 @@
  * event order. `latchkey webhooks retry [--id ID …]`: dead-lettered deliveries (all, or those
  * named) pending again with a fresh series of attempts; a running `latchkey serve` sends them
  * within its next poll (docs/admin.md#webhooks). Exit 0; 1 when an `--id` is not a dead letter
- * (the others are re-queued); 2 for a usage error.
+ * (the others are re-queued); 2 for a usage error. A retry is audited `admin_webhooks_retried`
+ * with `actorId: "cli"`.
  */
 import { parseArgs } from 'node:util';
-import type { WebhookDeliveryRecord, WebhookState } from '../../store/types.js';
+import { toDeliveryView } from '../../auth/admin.js';
+import type { WebhookState } from '../../store/types.js';
 import { EXIT, type Command, type CliIo } from '../io.js';
 import { withLatchkey } from '../admin.js';
 
 const USAGE =
   'usage: latchkey webhooks list [--state pending|delivering|delivered|dead] [--after ID] [--limit N] [--json] | latchkey webhooks retry [--id ID ...]\n';
 const STATES: readonly WebhookState[] = ['pending', 'delivering', 'delivered', 'dead'];
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const isId = (text: string) => /^[1-9]\d{0,15}$/.test(text);
-
-/** One delivery as the CLI and the admin API show it: ids as the `webhook-id`, times in ISO 8601. */
-export function deliveryView(d: WebhookDeliveryRecord) {
-  return {
-    id: String(d.eventId),
-    type: d.type,
-    at: iso(d.at),
-    userId: d.userId,
-    state: d.state,
-    attempts: d.attempts,
-    queuedAt: iso(d.queuedAt),
-    nextAttemptAt: d.state === 'pending' ? iso(d.nextAttemptAt) : null,
-    deliveredAt: iso(d.deliveredAt),
-    lastError: d.lastError,
-  };
-}
 
 function usage(io: CliIo): number {
   io.stderr(USAGE);
@@ -56,7 +41,7 @@ export const webhooks: Command = async (args, io) => {
     const ids = values.id;
     if (ids && !ids.every(isId)) return usage(io);
     return withLatchkey(io, async (latchkey) => {
-      const requeued = await latchkey.store.retryDeadWebhooks(latchkey.now(), ids?.map(Number));
+      const requeued = await latchkey.auth.admin.retryWebhooks({ actorId: 'cli', ip: null }, ids?.map(Number));
       io.stdout(`${requeued} dead-lettered ${requeued === 1 ? 'delivery' : 'deliveries'} queued again\n`);
       if (ids && requeued < new Set(ids).size) {
         io.stderr(
@@ -78,7 +63,7 @@ export const webhooks: Command = async (args, io) => {
       ...(values.state ? { state: values.state as WebhookState } : {}),
       ...(values.after ? { afterId: Number(values.after) } : {}),
     });
-    const views = rows.map(deliveryView);
+    const views = rows.map(toDeliveryView);
     if (values.json) io.stdout(`${JSON.stringify(views)}\n`);
     else if (views.length === 0) io.stdout('No webhook deliveries.\n');
     else {

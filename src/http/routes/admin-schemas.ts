@@ -194,4 +194,58 @@ export const adminSchemas = {
       ...adminFailures,
     },
   },
+  webhooks: {
+    summary: 'Webhook deliveries in event order (state=dead: the dead letters), a page at a time',
+    security: bearer,
+    querystring: {
+      type: 'object',
+      properties: { state: { type: 'string', enum: ['pending', 'delivering', 'delivered', 'dead'] }, ...cursorPage },
+    },
+    response: {
+      ...always,
+      200: {
+        type: 'object',
+        required: ['deliveries', 'nextCursor'],
+        properties: {
+          deliveries: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'type', 'at', 'userId', 'state', 'attempts', 'queuedAt', 'nextAttemptAt', 'deliveredAt', 'lastError'],
+              properties: {
+                id: { type: 'integer', description: 'the audit event id: the webhook-id' },
+                type: { type: 'string' },
+                at: { type: 'string', format: 'date-time' },
+                userId: { type: ['string', 'null'] },
+                state: { type: 'string', enum: ['pending', 'delivering', 'delivered', 'dead'] },
+                attempts: { type: 'integer', description: 'attempts of the current series' },
+                queuedAt: { type: 'string', format: 'date-time' },
+                nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+                deliveredAt: { type: ['string', 'null'], format: 'date-time' },
+                lastError: { type: ['string', 'null'], description: 'HTTP 500, timeout, ECONNREFUSED, … — never the receiver’s text' },
+              },
+            },
+          },
+          nextCursor: { type: ['string', 'null'] },
+        },
+      },
+      400: failure('an unknown state, a limit outside 1–200, a cursor this server did not give', ['VALIDATION_FAILED']),
+      ...adminFailures,
+    },
+  },
+  retryWebhooks: {
+    summary: 'Queue dead-lettered webhook deliveries again (all, or body.ids) with a fresh series of attempts',
+    security: bearer,
+    // No body schema: the body is optional; `{ids}` when given (checked by the route).
+    response: {
+      ...withBody,
+      200: {
+        type: 'object',
+        required: ['requeued'],
+        properties: { requeued: { type: 'integer', description: 'dead letters queued again (ids that are not dead letters are skipped)' } },
+      },
+      400: failure('malformed JSON, an unknown field, ids not a list of up to 100 event ids', ['VALIDATION_FAILED']),
+      ...adminFailures,
+    },
+  },
 } as const;

@@ -105,5 +105,31 @@ export function adminRoutes(latchkey: Latchkey): HttpRoute[] {
       if (limit !== undefined) filters.limit = limit;
       return jsonAnswer(200, await admin.queryAudit(filters));
     }),
+
+    route('GET', '/webhooks', adminSchemas.webhooks, async (request) => {
+      await actorOf(request);
+      const q = queryOf(request, ['state', 'limit', 'cursor']);
+      const state = optional(q.state);
+      const limit = limitOf(optional(q.limit));
+      const cursor = optional(q.cursor);
+      return jsonAnswer(
+        200,
+        await admin.listWebhooks({
+          ...(state === undefined ? {} : { state }),
+          ...(limit === undefined ? {} : { limit }),
+          ...(cursor === undefined ? {} : { cursor }),
+        }),
+      );
+    }),
+
+    route('POST', '/webhooks/retry', adminSchemas.retryWebhooks, async (request) => {
+      const actor = await actorOf(request);
+      const body = request.body as Record<string, unknown> | undefined;
+      const ids = body?.ids;
+      if (body !== undefined && (Object.keys(body).some((k) => k !== 'ids') || (ids !== undefined && !Array.isArray(ids)))) {
+        throw new ApiError('VALIDATION_FAILED', 'The body is optional: {ids}.');
+      }
+      return jsonAnswer(200, { requeued: await admin.retryWebhooks(actor, ids as number[] | undefined) });
+    }),
   ];
 }
