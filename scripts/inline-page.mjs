@@ -11,13 +11,13 @@ import { build as esbuild } from 'esbuild';
 const sha256 = (text) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /** CSP; `forMeta` drops directives browsers ignore (and warn about) in a <meta> policy. */
-export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta, defaultSrc = "'self'" }) {
+export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMeta, defaultSrc = "'self'", imgSrc = "'none'" }) {
   const directives = [
     `default-src ${defaultSrc}`,
     `script-src ${scriptHash}`,
     `style-src ${styleHash}`,
     `connect-src ${connectSrc}`,
-    "img-src 'none'",
+    `img-src ${imgSrc}`,
     "font-src 'none'",
     "media-src 'none'",
     "object-src 'none'",
@@ -34,11 +34,12 @@ export function contentSecurityPolicy({ scriptHash, styleHash, connectSrc, forMe
 }
 
 /**
- * @param {{ root: string, outDir: string, name: string, connectSrc: string, defaultSrc?: string }} options
+ * @param {{ root: string, outDir: string, name: string, connectSrc: string, defaultSrc?: string, imgSrc?: string }} options
  *   `connectSrc`: the page's `connect-src` source list (`'none'` for the decoder);
- *   `defaultSrc`: its `default-src` (`'self'` unless given).
+ *   `defaultSrc`: its `default-src` (`'self'` unless given);
+ *   `imgSrc`: its `img-src` (`'none'` unless given).
  */
-export async function buildInlinePage({ root, outDir, name, connectSrc, defaultSrc }) {
+export async function buildInlinePage({ root, outDir, name, connectSrc, defaultSrc, imgSrc }) {
   const here = join(root, 'web', name);
   const result = await esbuild({
     entryPoints: [join(here, 'main.ts')],
@@ -58,8 +59,8 @@ export async function buildInlinePage({ root, outDir, name, connectSrc, defaultS
   const template = await readFile(join(here, 'index.html'), 'utf8');
   const scriptHash = sha256(script);
   const styleHash = sha256(style);
-  const metaCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, forMeta: true });
-  const headerCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, forMeta: false });
+  const metaCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, imgSrc, forMeta: true });
+  const headerCsp = contentSecurityPolicy({ scriptHash, styleHash, connectSrc, defaultSrc, imgSrc, forMeta: false });
   // Split/join instead of String.replace: no `$` patterns in the replacement.
   const html = template.split('%CSP%').join(metaCsp).split('%STYLE%').join(style).split('%SCRIPT%').join(script);
   await mkdir(outDir, { recursive: true });

@@ -218,7 +218,7 @@ export async function createLatchkey(options: LatchkeyOptions = {}): Promise<Lat
       mfaSealKey: derived.mfaSeal,
       mfaMacKey: derived.mfaMac,
       ...(customClaims ? { claims: customClaims } : {}),
-      webauthn: { rpId: config.webauthnRpId, origins: [...new Set([new URL(config.issuer).origin, ...config.allowedOrigins])] },
+      webauthn: { rpId: config.webauthnRpId, allowedOrigins: config.allowedOrigins },
     });
     email = new EmailFlows({
       store,

@@ -53,8 +53,8 @@ export interface PasskeysOptions {
   rpId: string;
   /** The name authenticators show. */
   rpName: string;
-  /** The origins assertions may come from: the issuer's and `LATCHKEY_ALLOWED_ORIGINS`. */
-  origins: readonly string[];
+  /** The origins assertions may come from: the issuer's and `LATCHKEY_ALLOWED_ORIGINS` (read per ceremony: an embedder may add one once it listens). */
+  origins: () => string[];
   /** The DPoP key a sign-in request proves (`AuthService`): throws like a login for a refused proof. */
   signInProof: (ctx: RequestContext) => Promise<string | null>;
   /** `AuthService.startSession`. */
@@ -171,7 +171,7 @@ export class Passkeys {
       const result = await verifyRegistrationResponse({
         response: response as RegistrationResponseJSON,
         expectedChallenge: issued.challenge,
-        expectedOrigin: [...this.#o.origins],
+        expectedOrigin: this.#o.origins(),
         expectedRPID: this.#o.rpId,
         requireUserVerification: true,
         supportedAlgorithmIDs: ALGORITHMS,
@@ -312,7 +312,7 @@ export class Passkeys {
       const result = await verifyAuthenticationResponse({
         response: response as AuthenticationResponseJSON,
         expectedChallenge: issued.challenge,
-        expectedOrigin: [...this.#o.origins],
+        expectedOrigin: this.#o.origins(),
         expectedRPID: this.#o.rpId,
         credential: {
           id: passkey.credentialId,

@@ -101,9 +101,10 @@ export interface AuthServiceOptions {
   claims?: ((user: UserRecord) => Promise<Record<string, unknown>>) | undefined;
   /**
    * Passkeys (docs/mfa.md#passkeys): the relying-party id (`LATCHKEY_WEBAUTHN_RP_ID`) and the
-   * origins assertions may come from. Default: the issuer's host and origin.
+   * origins assertions may come from besides the issuer's (`LATCHKEY_ALLOWED_ORIGINS`; read at
+   * each ceremony, so an origin added to the list later counts). Default: the issuer's host, no other origin.
    */
-  webauthn?: { rpId: string; origins: readonly string[] };
+  webauthn?: { rpId: string; allowedOrigins: readonly string[] };
 }
 
 /** How a sign-in authenticated the user: what {@link AuthService.startSession} records in the session. */
@@ -231,7 +232,7 @@ export class AuthService {
       factors: this.#factors,
       rpId: webauthn?.rpId ?? issuer.hostname,
       rpName: issuer.host,
-      origins: webauthn?.origins ?? [issuer.origin],
+      origins: () => [...new Set([issuer.origin, ...(webauthn?.allowedOrigins ?? [])])],
       signInProof: (ctx) => this.#signInProof(ctx),
       startSession: (user, signIn, ctx) => this.startSession(user, signIn, ctx),
     });

@@ -1,13 +1,15 @@
 /**
- * The demo page at `/`: register, sign in, call `/auth/me`, list and revoke sessions, sign
- * out — all through `latchkey/client`. The current access token is shown decoded with the
+ * The demo page at `/`: register, sign in (with the second step when the account has a factor),
+ * call `/auth/me`, list and revoke sessions, set up TOTP (its QR code) and passkeys, sign
+ * out — all through `latchkey/client` and `latchkey/client/passkeys`. The current access token is shown decoded with the
  * decoder's core (`decodeToken`, src/decoder). Every server- or token-derived string goes
  * through `textContent`; the page stores nothing.
  *
  * `window.latchkeyClient` (this page's client) and `window.latchkeySdk` are exposed for the
  * browser tests; a script running in this page could reach the client anyway.
  */
-import { AuthError, createAuthClient, type AuthClient } from '../../src/client/index.js';
+import { AuthError, createAuthClient, type AuthClient, type LoginResult } from '../../src/client/index.js';
+import { listPasskeys, registerPasskey, removePasskey, signInWithPasskey } from '../../src/client/passkeys.js';
 import { decodeToken } from '../../src/decoder/decode.js';
 
 declare global {
@@ -35,6 +37,12 @@ const tokenMeta = $('token-meta');
 const tokenHeader = $('token-header');
 const tokenPayload = $('token-payload');
 const eventsEl = $('events');
+const mfaStep = $('mfa-step');
+const factorsEl = $('factors');
+const mfaCode = $<HTMLInputElement>('mfa-code');
+const mfaRecovery = $<HTMLInputElement>('mfa-recovery');
+/** A login that answered `mfaRequired` is waiting for its second step. */
+let pendingFactors: string[] | null = null;
 $('decoder-note').textContent = '— decoded in this tab by the decoder core';
 
 function showError(error: unknown): void {
@@ -58,7 +66,12 @@ async function render(): Promise<void> {
   const signedIn = client.signedIn;
   statusEl.textContent = signedIn ? 'signed in' : 'signed out';
   signedInEl.hidden = !signedIn;
-  signedOutEl.hidden = signedIn;
+  factorsEl.hidden = !signedIn;
+  if (signedIn) pendingFactors = null;
+  mfaStep.hidden = signedIn || pendingFactors === null;
+  signedOutEl.hidden = signedIn || pendingFactors !== null;
+  $('mfa-factors').textContent = pendingFactors?.join(', ') ?? '';
+  $('mfa-passkey').hidden = !pendingFactors?.includes('webauthn');
   if (!signedIn) {
     meOutput.textContent = '';
     sessionTable.hidden = true;
@@ -144,8 +157,105 @@ async function resend(): Promise<void> {
 }
 
 async function login(): Promise<void> {
-  await client.login(emailInput.value, passwordInput.value);
+  afterLogin(await client.login(emailInput.value, passwordInput.value));
   passwordInput.value = '';
+}
+
+function afterLogin(result: LoginResult): void {
+  pendingFactors = result.mfaRequired ? result.factors : null;
+  if (result.mfaRequired) logEvent(`second factor due: ${result.factors.join(', ')}`);
+}
+
+/** The second step: a TOTP code, or a recovery code when the box is ticked. */
+async function verifyMfa(): Promise<void> {
+  const value = mfaCode.value.trim();
+  try {
+    await client.verifyMfa(mfaRecovery.checked ? { recoveryCode: value } : value);
+  } catch (error) {
+    // A dead step (too many wrong codes, expired): back to the password.
+    if (error instanceof AuthError && error.code === 'MFA_TOKEN_INVALID') pendingFactors = null;
+    throw error;
+  }
+  mfaCode.value = '';
+  mfaRecovery.checked = false;
+}
+
+// ── second factors ─────────────────────────────────────────────────────────
+
+async function enrollTotp(): Promise<void> {
+  const password = $<HTMLInputElement>('totp-password');
+  const enrollment = (await readJson(
+    await client.fetch('/auth/mfa/totp/enroll', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ currentPassword: password.value }),
+    }),
+  )) as { secret: string; qrSvg: string };
+  password.value = '';
+  $('totp-secret').textContent = enrollment.secret;
+  // An SVG as an image: nothing in it can run (img-src data: is this page's one image source).
+  $<HTMLImageElement>('totp-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrollment.qrSvg)}`;
+  $('totp-setup').hidden = false;
+  $('recovery').hidden = true;
+}
+
+async function confirmTotp(): Promise<void> {
+  const code = $<HTMLInputElement>('totp-code');
+  const { recoveryCodes } = (await readJson(
+    await client.fetch('/auth/mfa/totp/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: code.value.trim() }),
+    }),
+  )) as { recoveryCodes: string[] };
+  code.value = '';
+  $('totp-setup').hidden = true;
+  $('recovery-codes').replaceChildren(
+    ...recoveryCodes.map((text) => {
+      const item = document.createElement('li');
+      item.textContent = text;
+      return item;
+    }),
+  );
+  $('recovery').hidden = false;
+  logEvent('authenticator app added');
+}
+
+async function removeTotp(): Promise<void> {
+  await readJson(await client.fetch('/auth/mfa/totp', { method: 'DELETE' }));
+  logEvent('authenticator app removed');
+}
+
+async function showPasskeys(): Promise<void> {
+  const passkeys = await listPasskeys(client);
+  $('passkey-list').replaceChildren(
+    ...passkeys.map((passkey) => {
+      const item = document.createElement('li');
+      item.dataset.testid = 'passkey';
+      item.textContent = `${passkey.name} — added ${passkey.createdAt}, last used ${passkey.lastUsedAt ?? 'never'} `;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'secondary';
+      remove.dataset.testid = 'passkey-remove';
+      remove.textContent = 'Remove';
+      remove.addEventListener(
+        'click',
+        action(async () => {
+          await removePasskey(client, passkey.id);
+          logEvent(`removed passkey ${passkey.name}`);
+          await showPasskeys();
+        }),
+      );
+      item.append(remove);
+      return item;
+    }),
+  );
+}
+
+async function addPasskey(): Promise<void> {
+  const passkey = await registerPasskey(client, { name: `Passkey ${new Date().toLocaleDateString()}` });
+  logEvent(`added ${passkey.name}`);
+  await showPasskeys();
 }
 
 async function showMe(): Promise<void> {
@@ -200,6 +310,25 @@ $('credentials').addEventListener('submit', (event) => {
   action(login)();
 });
 $('register').addEventListener('click', action(register));
+$('mfa-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  action(verifyMfa)();
+});
+$('mfa-passkey').addEventListener(
+  'click',
+  action(() => signInWithPasskey(client)),
+);
+$('passkey-login').addEventListener(
+  'click',
+  action(() => signInWithPasskey(client)),
+);
+$('totp-enroll').addEventListener('click', action(enrollTotp));
+$('totp-confirm-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  action(confirmTotp)();
+});
+$('totp-remove').addEventListener('click', action(removeTotp));
+$('passkey-add').addEventListener('click', action(addPasskey));
 $('forgot').addEventListener('click', action(forgot));
 $('resend').addEventListener('click', action(resend));
 $('me').addEventListener('click', action(showMe));
@@ -211,6 +340,7 @@ $('logout').addEventListener(
 
 client.onChange((change) => {
   logEvent(change.type);
+  if (change.signedIn) void showPasskeys().catch(() => undefined);
   void render();
 });
 
