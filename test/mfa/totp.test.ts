@@ -6,6 +6,10 @@
  * neither signs in nor removes the factor, and two instances on one PostgreSQL.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { matchTotp, timeStep, totpCode } from '../../src/auth/totp.js';
@@ -354,6 +358,108 @@ describe('TOTP over HTTP (SQLite)', () => {
     expect(factor?.secretSealed).toMatch(/^v1\./);
     expect(factor?.secretSealed).not.toContain(user.enroll.secret);
     expect(Buffer.from(factor!.secretSealed).includes(user.secret)).toBe(false);
+  });
+});
+
+describe('nothing of a TOTP secret, code or recovery code leaks: the whole log, audit rows, error bodies, a database copy', () => {
+  let t: TestServer;
+  const log: string[] = [];
+  beforeAll(async () => {
+    const logStream = new Writable({
+      write(chunk, _encoding, done) {
+        log.push(chunk.toString());
+        done();
+      },
+    });
+    t = await startTestServer({ logStream });
+  });
+  afterAll(() => t.close());
+
+  it('enrol, confirm, wrong and replayed codes, a recovery code, a TOTP login: none of the secrets is anywhere but the sealed column', async () => {
+    const user = await enrolled(t);
+    const secrets = new Set<string>([
+      user.enroll.secret,
+      user.secret.toString('hex'),
+      user.secret.toString('base64'),
+      user.secret.toString('base64url'),
+      ...user.recoveryCodes,
+      ...user.recoveryCodes.map((c) => c.replace('-', '')),
+      ...user.recoveryCodes.map((c) => c.toUpperCase()),
+    ]);
+    const bodies: string[] = [];
+    const first = await login(t.client, user.email);
+    secrets.add(first.body.mfaToken);
+    const wrong = String((Number(referenceTotp(user.secret, t.clock.now() / 1000)) + 1) % 1_000_000).padStart(6, '0');
+    bodies.push((await t.client.post('/auth/mfa/verify', { body: { mfaToken: first.body.mfaToken, code: wrong } })).text);
+    bodies.push((await t.client.post('/auth/mfa/verify', { body: { mfaToken: first.body.mfaToken, recoveryCode: 'zzzzz-zzzzz' } })).text);
+    expect((await t.client.post('/auth/mfa/verify', { body: { mfaToken: first.body.mfaToken, recoveryCode: user.recoveryCodes[0] } })).status).toBe(
+      200,
+    );
+    const second = await login(t.client, user.email);
+    secrets.add(second.body.mfaToken);
+    const code = referenceTotp(user.secret, t.clock.now() / 1000);
+    expect((await t.client.post('/auth/mfa/verify', { body: { mfaToken: second.body.mfaToken, code } })).status).toBe(200);
+    const third = await login(t.client, user.email);
+    secrets.add(third.body.mfaToken);
+    // The same code again: refused, and the refusal quotes nothing.
+    const replay = await t.client.post('/auth/mfa/verify', { body: { mfaToken: third.body.mfaToken, code } });
+    expect(replay.status).toBe(401);
+    bodies.push(replay.text);
+    const enrolAgain = await t.client.post('/auth/mfa/totp/enroll', { bearer: user.accessToken, body: { currentPassword: PASSWORD } });
+    bodies.push(enrolAgain.text);
+
+    const logText = log.join('');
+    expect(logText.length).toBeGreaterThan(1000);
+    const audit = JSON.stringify(await t.latchkey.store.listAudit({ limit: 1000 }));
+    for (const secret of secrets) {
+      expect(logText, 'log').not.toContain(secret);
+      expect(audit, 'audit').not.toContain(secret);
+      for (const body of bodies) expect(body, 'error body').not.toContain(secret);
+    }
+    // The six-digit codes are short: look for them where they could be quoted, as values.
+    for (const digits of [code, wrong]) {
+      expect(logText).not.toMatch(new RegExp(`[^0-9]${digits}[^0-9]`));
+      expect(audit).not.toContain(`"${digits}"`);
+      for (const body of bodies) expect(body).not.toContain(digits);
+    }
+
+    // A copy of the database (WAL included): no value in any table, read as a TOTP secret in any
+    // encoding, gives this account's codes; no recovery code or mfaToken is in it at all.
+    const dbFile = join(t.dir, 'latchkey.db');
+    const copy = new Database(dbFile, { readonly: true });
+    const raw = Buffer.concat([await readFile(dbFile), await readFile(`${dbFile}-wal`).catch(() => Buffer.alloc(0))]);
+    try {
+      for (const secret of secrets) expect(raw.includes(secret)).toBe(false);
+      expect(raw.includes(user.secret)).toBe(false);
+      const tables = copy.prepare(`select name from sqlite_master where type = 'table'`).pluck().all() as string[];
+      const now = t.clock.now() / 1000;
+      const want = [referenceTotp(user.secret, now), referenceTotp(user.secret, now + 30)];
+      let candidates = 0;
+      for (const table of tables) {
+        for (const row of copy.prepare(`select * from "${table}"`).all() as Record<string, unknown>[]) {
+          for (const value of Object.values(row)) {
+            if (typeof value !== 'string' || value.length < 8) continue;
+            const keys: Buffer[] = [
+              Buffer.from(value),
+              Buffer.from(value, 'base64url'),
+              ...value.split('.').map((part) => Buffer.from(part, 'base64url')),
+            ];
+            try {
+              keys.push(base32Decode(value.toUpperCase()));
+            } catch {
+              // not base32
+            }
+            for (const key of keys) {
+              candidates++;
+              expect([referenceTotp(key, now), referenceTotp(key, now + 30)]).not.toEqual(want);
+            }
+          }
+        }
+      }
+      expect(candidates).toBeGreaterThan(50);
+    } finally {
+      copy.close();
+    }
   });
 });
 
