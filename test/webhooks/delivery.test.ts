@@ -86,7 +86,14 @@ describe('webhook delivery', () => {
     expect((await client.post('/auth/logout', { headers: BODY, body: { refreshToken: c.body.refreshToken } })).status).toBe(200);
     expect((await client.post('/auth/logout-all', { bearer: a.body.accessToken })).status).toBe(200);
     await s.latchkey.keys.rotate({ force: true });
-    for (const r of [login, refreshed, a, b, c]) secrets.push(r.body.accessToken, r.body.refreshToken);
+    // An admin's actions carry the admin as actorId.
+    const admin = await s.latchkey.auth.createUser('root@example.test', PASSWORD, 'admin');
+    const root = await client.post('/auth/login', { headers: BODY, body: { email: admin.email, password: PASSWORD } });
+    expect(
+      (await client.request('PATCH', `/admin/users/${userId}`, { bearer: root.body.accessToken, body: { role: 'editor', disabled: true } })).status,
+    ).toBe(200);
+    expect((await client.post(`/admin/users/${userId}/sessions/revoke`, { bearer: root.body.accessToken })).status).toBe(200);
+    for (const r of [login, refreshed, a, b, c, root]) secrets.push(r.body.accessToken, r.body.refreshToken);
 
     await s.latchkey.email.drain();
     const audit = await s.latchkey.store.listAudit({ limit: 1000 });
@@ -113,6 +120,9 @@ describe('webhook delivery', () => {
       'logout',
       'logout_all',
       'key_rotated',
+      'admin_role_changed',
+      'admin_user_disabled',
+      'admin_sessions_revoked',
     ]) {
       expect(types).toContain(type);
     }
@@ -141,6 +151,8 @@ describe('webhook delivery', () => {
       expect(Object.keys(request!.payload!.data)).not.toContain('ip');
     }
     expect(received.get(String(audit.find((e) => e.type === 'register')!.id))![0]!.payload!.data.userId).toBe(userId);
+    const disabled = received.get(String(audit.find((e) => e.type === 'admin_user_disabled')!.id))![0]!.payload!;
+    expect(disabled.data).toMatchObject({ userId, actorId: admin.id });
     const everything = hooks.received.map((r) => r.body + JSON.stringify({ ...r.headers, 'webhook-signature': undefined })).join('\n');
     expect(secrets.length).toBeGreaterThan(15);
     for (const secret of secrets) expect(everything.includes(secret), 'a secret in a webhook').toBe(false);
