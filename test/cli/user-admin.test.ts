@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IssuedTokens } from '../../src/auth/service.js';
 import { createLatchkey } from '../../src/latchkey.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { BIN, runCli, TSX, type CliResult } from '../helpers/cli.js';
+import { serviceAvailable } from '../helpers/services.js';
+
+const haveScript = serviceAvailable('script', existsSync('/usr/bin/script') ? undefined : 'script(1) not found at /usr/bin/script (util-linux)');
+const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
 
 const PASSWORD = 'a long enough passphrase';
 const ctx = { ip: null, userAgent: null };
@@ -139,6 +145,40 @@ describe('user administration commands', () => {
     expect(JSON.parse(result.stdout)).toEqual({ deleted: expect.any(String) });
     expectOneLine(await cli(['show', 'alice@example.com']), 1, /^latchkey: NOT_FOUND: No such user\.$/m);
   }, 60_000);
+
+  it.runIf(haveScript)(
+    'delete on a terminal asks for the address: a wrong answer deletes nothing (exit 1), the right one deletes',
+    async () => {
+      /** `user delete E` on a pseudo-terminal (script(1)), answering `answer`. */
+      const onTerminal = (email: string, answer: string) =>
+        new Promise<{ code: number | null; output: string }>((resolve) => {
+          const command = [process.execPath, '--import', TSX, BIN, 'user', 'delete', email].map(quote).join(' ');
+          const child = spawn('script', ['-qfec', command, '/dev/null'], {
+            cwd: dir,
+            env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'dumb', ...env },
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
+          let output = '';
+          child.stdout.on('data', (d) => {
+            output += d;
+            if (output.includes('Type the address again to confirm:')) child.stdin.write(`${answer}\n`);
+          });
+          child.stderr.on('data', (d) => (output += d));
+          child.on('close', (code) => resolve({ code, output }));
+        });
+      expect((await cli(['create', '--email', 'tty@example.com', '--password-stdin'], PASSWORD)).code).toBe(0);
+      const refused = await onTerminal('tty@example.com', 'someone-else@example.com');
+      expect(refused.output).toContain('Delete tty@example.com and everything it owns?');
+      expect(refused.output).toContain('not confirmed; nothing was deleted');
+      expect(refused.code).toBe(1);
+      expect((await cli(['show', 'tty@example.com'])).code).toBe(0);
+      const confirmed = await onTerminal('tty@example.com', 'TTY@example.com');
+      expect(confirmed.code).toBe(0);
+      expect(confirmed.output).toContain('"deleted"');
+      expect((await cli(['show', 'tty@example.com'])).code).toBe(1);
+    },
+    60_000,
+  );
 
   it('hostile input: unknown and 10 KB addresses exit 1, a bad role or the last admin exit 1, usage errors exit 2, a wrong secret exits 1 — one line each', async () => {
     expectOneLine(await cli(['show', 'nobody@example.com']), 1, /^latchkey: NOT_FOUND: No such user\.\n$/);
