@@ -6,13 +6,16 @@
  * with 401 PASSKEY_INVALID: a replayed assertion, an expired challenge, another origin or RP id,
  * a forged signature, an unknown or deleted credential, another account's credential on the
  * second step, a sign counter that did not move forward (audited passkey_counter_regression).
+ * Two instances on one PostgreSQL: a challenge from one is consumed on the other, once.
  * The Chromium test with a real (virtual) authenticator is test/browser/passkeys.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { assert, register, type Credential } from '../helpers/authenticator.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createTestSchema, describePostgres, type TestSchema } from '../helpers/postgres.js';
 import type { TestClient } from '../helpers/http-client.js';
 import { expectError, PASSWORD, refreshCookieOf, signUp } from '../http/contract.js';
 import { makeProof, proofKey } from '../dpop/helpers.js';
@@ -273,5 +276,52 @@ describe('LATCHKEY_WEBAUTHN_RP_ID', () => {
       expect(() => loadConfig({ LATCHKEY_WEBAUTHN_RP_ID: value })).toThrow(ConfigError);
       expect(() => loadConfig({ LATCHKEY_WEBAUTHN_RP_ID: value })).toThrow(/^LATCHKEY_WEBAUTHN_RP_ID: /);
     }
+  });
+});
+
+await describePostgres('passkeys on two instances of one PostgreSQL', () => {
+  let schema: TestSchema;
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    const secret = new Uint8Array(randomBytes(32));
+    a = await startTestServer({ databaseUrl: schema.url, secret });
+    b = await startTestServer({ databaseUrl: schema.url, secret });
+    b.clock.set(a.clock.now());
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await schema?.drop();
+  });
+
+  it('registered on A, signed in on B with A’s challenge; the replay on A is refused; a second step started on A finishes on B', async () => {
+    const user = await signUp(a.client);
+    const { credential } = await addPasskey(a.client, user.accessToken);
+    const options = await loginOptions(a.client);
+    const assertion = assert(credential, options, ORIGIN);
+    const onB = await b.client.post('/auth/passkeys/login/verify', { body: assertion, headers: BODY });
+    expect(onB.status, JSON.stringify(onB.body)).toBe(200);
+    expect(claimsOf(onB.body.accessToken)).toMatchObject({ sub: user.userId, amr: ['hwk'] });
+    expectError(await a.client.post('/auth/passkeys/login/verify', { body: assertion, headers: BODY }), 401, 'PASSKEY_INVALID');
+
+    const login = await a.client.post('/auth/login', { body: { email: user.email, password: PASSWORD } });
+    const second = await loginOptions(a.client, login.body.mfaToken);
+    const res = await b.client.post('/auth/passkeys/login/verify', {
+      body: { ...assert(credential, second, ORIGIN), mfaToken: login.body.mfaToken },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(claimsOf(res.body.accessToken)).toMatchObject({ amr: ['pwd', 'hwk'], acr: 'aal2' });
+  });
+
+  it('the same assertion sent to both instances at once signs in once', async () => {
+    const user = await signUp(a.client);
+    const { credential } = await addPasskey(a.client, user.accessToken);
+    const assertion = assert(credential, await loginOptions(b.client), ORIGIN);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).client.post('/auth/passkeys/login/verify', { body: assertion, headers: BODY })),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
   });
 });
