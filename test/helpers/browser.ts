@@ -70,7 +70,8 @@ export interface BrowserServer {
   close(): Promise<void>;
 }
 
-export async function startBrowserServer(options: LatchkeyOptions = {}): Promise<BrowserServer> {
+/** `port`: listen there instead of on a port the OS picks (when the issuer must name it, e.g. for a provider's redirect URI). */
+export async function startBrowserServer({ port = 0, ...options }: LatchkeyOptions & { port?: number } = {}): Promise<BrowserServer> {
   await buildDemo();
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-browser-'));
   // The page origin is known only once listening; the config object is frozen but this array
@@ -92,7 +93,7 @@ export async function startBrowserServer(options: LatchkeyOptions = {}): Promise
   app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'POST' && request.url.split('?')[0] === '/auth/refresh') refreshes.push({ at: Date.now(), status: reply.statusCode });
   });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = await app.listen({ port, host: '127.0.0.1' });
   const baseUrl = `http://localhost:${new URL(address).port}`;
   allowedOrigins.push(baseUrl);
   return {

@@ -8,9 +8,10 @@
  * `window.latchkeyClient` (this page's client) and `window.latchkeySdk` are exposed for the
  * browser tests; a script running in this page could reach the client anyway.
  */
-import { AuthError, createAuthClient, type AuthClient, type LoginResult } from '../../src/client/index.js';
+import { AuthError, createAuthClient, type AuthClient, type AuthErrorCode, type LoginResult } from '../../src/client/index.js';
 import { listPasskeys, registerPasskey, removePasskey, signInWithPasskey } from '../../src/client/passkeys.js';
 import { decodeToken } from '../../src/decoder/decode.js';
+import { signInWith } from '../../src/client/providers.js';
 
 declare global {
   interface Window {
@@ -337,6 +338,34 @@ $('logout').addEventListener(
   'click',
   action(() => client.logout()),
 );
+
+/** A button per identity provider the server signs in with (GET /auth/providers; docs/oidc.md). */
+async function showProviders(): Promise<void> {
+  const response = await fetch('/auth/providers');
+  if (!response.ok) return;
+  const { providers } = (await response.json()) as { providers: Array<{ id: string; name: string }> };
+  const box = $('providers');
+  for (const provider of providers) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.dataset.testid = `provider-${provider.id}`;
+    button.textContent = `Sign in with ${provider.name}`;
+    button.addEventListener('click', () => signInWith(provider.id));
+    box.append(button);
+  }
+  box.hidden = providers.length === 0;
+}
+
+// A provider sign-in that failed comes back with #error=CODE (docs/oidc.md#errors).
+const returned = new URLSearchParams(location.hash.slice(1));
+if (returned.has('error') || returned.has('linked')) {
+  const code = returned.get('error');
+  if (code) showError(new AuthError(code as AuthErrorCode, `The sign-in with the provider did not complete (${code}).`));
+  else logEvent(`linked ${returned.get('linked')}`);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+void showProviders();
 
 client.onChange((change) => {
   logEvent(change.type);
