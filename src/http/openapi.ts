@@ -8,12 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import type { Latchkey } from '../latchkey.js';
 import { refreshCookieName } from './transport.js';
+import { PAGES } from './routes/pages.js';
 
 /** `package.json` is two levels up from both `src/http/` and `dist/http/`. */
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Routes that are pages, not API. */
-const HIDDEN = new Set(['/', '/decoder', '/openapi.json']);
+const HIDDEN = new Set([...Object.keys(PAGES), '/decoder', '/openapi.json']);
 
 const transportHeader = {
   type: 'object',

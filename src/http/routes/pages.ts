@@ -22,7 +22,8 @@ async function readPage(name: string): Promise<string | undefined> {
   }
 }
 
-const PAGES = { '/': 'demo', '/admin': 'admin' } as const;
+/** The static pages of web/ by path (the decoder has its own route: decoder.ts). */
+export const PAGES = { '/': 'demo', '/admin': 'admin' } as const;
 
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
   for (const [path, name] of Object.entries(PAGES)) {
