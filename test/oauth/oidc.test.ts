@@ -11,6 +11,24 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startRealProvider, signInAt, type RealProvider } from './oidc-provider.js';
 import { callback, cookiePair, refreshCookieOf, sessionCount, start } from './helpers.js';
 import { localAccount, passwordLogin } from './accounts.js';
+import { timeStep, totpCode } from '../../src/auth/totp.js';
+
+/** RFC 4648 base32 (the TOTP secret as enrolment shows it). */
+function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const char of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(char);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
 
 let idp: RealProvider;
 let t: TestServer;
@@ -242,5 +260,64 @@ describe('linking from a signed-in account (start?link=1), identities, unlinking
     expect((await t.client.get('/auth/identities', { bearer: lee.accessToken })).body.identities).toEqual([]);
     expect((await audit('identity_unlinked')).at(-1)?.detail).toEqual({ provider: 'test' });
     expect((await t.client.get('/auth/identities')).status).toBe(401);
+  });
+});
+
+describe('accounts with a second factor, disabled accounts', () => {
+  it('a provider sign-in of an account with TOTP owes the second step: #mfaToken, then /auth/mfa/verify → amr fed + otp, aal2', async () => {
+    await localAccount(t, 'mo@idp.example', { verified: true });
+    const { accessToken } = await passwordLogin(t, 'mo@idp.example');
+    const enroll = await t.client.post('/auth/mfa/totp/enroll', { bearer: accessToken, body: { currentPassword: 'correct horse battery staple' } });
+    const secret = base32Decode(enroll.body.secret);
+    const confirm = await t.client.post('/auth/mfa/totp/confirm', { bearer: accessToken, body: { code: totpCode(secret, timeStep(t.clock.now())) } });
+    expect(confirm.status).toBe(200);
+
+    const before = sessionCount(t);
+    const answer = await signInAs('mo');
+    expect(refreshCookieOf(answer)).toBeUndefined();
+    expect(sessionCount(t)).toBe(before);
+    const location = new URL(answer.location!, 'http://localhost:3000');
+    expect(location.pathname + location.search).toBe('/after?tab=1');
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    expect(fragment.get('factors')).toBe('totp');
+
+    t.clock.advance(30_000); // the next time step: the confirmation's code was used
+    const verified = await t.client.post('/auth/mfa/verify', {
+      body: { mfaToken: fragment.get('mfaToken'), code: totpCode(secret, timeStep(t.clock.now())) },
+    });
+    expect(verified.status).toBe(200);
+    expect(decodeJwt(verified.body.accessToken)).toMatchObject({ amr: ['fed', 'otp'], acr: 'aal2' });
+    expect(sessionCount(t)).toBe(before + 1);
+  });
+
+  it('a disabled account is refused with ACCOUNT_DISABLED', async () => {
+    await signInAs('nell');
+    const user = await t.latchkey.store.findUserByEmail('nell@idp.example');
+    await t.latchkey.auth.admin.updateUser(user!.id, { disabled: true }, { actorId: 'cli', ip: null });
+    const before = sessionCount(t);
+    expect((await signInAs('nell')).location).toBe('/after?tab=1#error=ACCOUNT_DISABLED');
+    expect(sessionCount(t)).toBe(before);
+  });
+});
+
+describe('rate limit', () => {
+  it('LATCHKEY_RATE_LIMIT_OAUTH_IP counts starts and callbacks per IP: over it, 429 RATE_LIMITED with Retry-After', async () => {
+    const limited = await startTestServer({
+      oidcProviders: [{ id: 'test', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret }],
+      rateLimits: { enabled: true, oauthPerIp: 3 },
+    });
+    try {
+      const started = await start(limited, 'test');
+      expect(started.status).toBe(302);
+      const back = await signInAt(idp, started.location!, 'olga');
+      expect((await callback(limited, back, started.flowCookie)).status).toBe(302);
+      expect((await start(limited, 'test')).status).toBe(302);
+      const over = await start(limited, 'test');
+      expect([over.status, over.body.error]).toEqual([429, 'RATE_LIMITED']);
+      const refused = await callback(limited, back, started.flowCookie);
+      expect(refused.status).toBe(429);
+    } finally {
+      await limited.close();
+    }
   });
 });
