@@ -10,6 +10,7 @@
  * would. The checks are all openid-client's and ours; the stand-in only sends what they must refuse.
  * The replayed code is replayed against the real oidc-provider.
  */
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startStandInIssuer, type StandInIssuer, type Tamper } from '../oauth/stand-ins.js';
@@ -200,6 +201,34 @@ describe('the code and the ID token → OAUTH_FAILED', () => {
   });
 });
 
+describe('races', () => {
+  it('callbacks of two provider accounts with one verified address, at once: one local account, both signed in to it', async () => {
+    const flows = [];
+    for (const sub of ['race-a', 'race-b']) {
+      idp.account = { sub, email: 'race@idp.example', email_verified: true };
+      const started = await start(t, 'acme', { redirect: '/after' });
+      flows.push({ started, back: await authorize(started.location!) });
+    }
+    const answers = await Promise.all(flows.map(({ started, back }) => callback(t, back, started.flowCookie)));
+    expect(answers.map((a) => a.location)).toEqual(['/after', '/after']);
+    const user = await t.latchkey.store.findUserByEmail('race@idp.example');
+    expect((await t.latchkey.store.listIdentities(user!.id)).map((i) => i.subject).sort()).toEqual(['race-a', 'race-b']);
+  });
+
+  it('the same with an unverified address: one account, the other callback ACCOUNT_EXISTS — never two accounts', async () => {
+    const flows = [];
+    for (const sub of ['race-c', 'race-d']) {
+      idp.account = { sub, email: 'race-unverified@idp.example', email_verified: false };
+      const started = await start(t, 'acme', { redirect: '/after' });
+      flows.push({ started, back: await authorize(started.location!) });
+    }
+    const answers = await Promise.all(flows.map(({ started, back }) => callback(t, back, started.flowCookie)));
+    expect(answers.map((a) => a.location).sort()).toEqual(['/after', '/after#error=ACCOUNT_EXISTS']);
+    const user = await t.latchkey.store.findUserByEmail('race-unverified@idp.example');
+    expect(await t.latchkey.store.listIdentities(user!.id)).toHaveLength(1);
+  });
+});
+
 describe('open redirects → 400 REDIRECT_NOT_ALLOWED at the start, no flow', () => {
   it.each([
     ['another origin', 'https://evil.example/'],
@@ -220,5 +249,41 @@ describe('open redirects → 400 REDIRECT_NOT_ALLOWED at the start, no flow', ()
   it('an allowed prefix and a path of this site are followed after the sign-in', async () => {
     expect((await signIn(t, 'acme', { redirect: 'https://app.example/welcome?x=1' })).answer.location).toBe('https://app.example/welcome?x=1');
     expect((await signIn(t, 'acme', {})).answer.location).toBe('/');
+  });
+});
+
+describe('secrets stay out of the log and the audit', () => {
+  it('a run of sign-ins, successful and tampered, logs no client secret, code, state, nonce, verifier or token', async () => {
+    let log = '';
+    const logStream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        log += chunk.toString();
+        done();
+      },
+    });
+    const logged = await startTestServer({
+      logStream,
+      oidcProviders: [{ id: 'acme', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret }],
+    });
+    try {
+      const secrets: string[] = [idp.clientSecret];
+      for (const tamper of ['none', 'bad_signature', 'wrong_nonce'] as const) {
+        idp.tamper = tamper;
+        const { started, back, answer } = await signIn(logged, 'acme', { redirect: '/after' });
+        const authorization = new URL(started.location!).searchParams;
+        secrets.push(back.searchParams.get('code')!, authorization.get('state')!, authorization.get('nonce')!, authorization.get('code_challenge')!);
+        secrets.push(started.flow!.value);
+        const refresh = refreshCookieOf(answer);
+        if (refresh) secrets.push(refresh.value);
+      }
+      expect(log).toContain('/auth/oauth/:provider/callback'); // the route pattern, never the query
+      const audit = JSON.stringify(await logged.latchkey.store.listAudit({ limit: 1000 }));
+      for (const secret of secrets) {
+        expect(log).not.toContain(secret);
+        expect(audit).not.toContain(secret);
+      }
+    } finally {
+      await logged.close();
+    }
   });
 });
