@@ -54,7 +54,7 @@ export type LoginResult = { mfaRequired: false } | { mfaRequired: true; factors:
 export type MfaAnswer = string | { code: string } | { recoveryCode: string };
 
 /**
- * What builds the body of a sign-in request for {@link AuthClient.signInWith}: it gets the
+ * What builds the body of a sign-in request for {@link AuthClient.signInAt}: it gets the
  * pending second step of `login()` (if any) and `post`, which POSTs JSON to `auth/<endpoint>` of
  * the server and resolves the answer's JSON (or throws `AuthError`).
  */
@@ -83,11 +83,18 @@ export interface AuthClient {
    */
   verifyMfa(answer: MfaAnswer): Promise<LoginResult>;
   /**
+   * Signs in with an identity provider (an `id` of `GET /auth/providers`): the page leaves for
+   * the provider (`location.assign` to `auth/oauth/<provider>/start`) and comes back to
+   * `redirect` (default: the current path and query) with the refresh cookie set — call
+   * `restore()` there — or with `#error=CODE`.
+   */
+  signInWith(provider: string, options?: { redirect?: string }): void;
+  /**
    * The building block of other sign-in methods (`latchkey/client/passkeys`): `build` makes the
    * body for `auth/<endpoint>` (it may ask the server first with its `post`); the answer signs in
    * like `login()`'s (and ends a pending second step), or is a new `mfaRequired`.
    */
-  signInWith(endpoint: string, build: SignInBuilder): Promise<LoginResult>;
+  signInAt(endpoint: string, build: SignInBuilder): Promise<LoginResult>;
   /** Signs out this tab and every sibling, and revokes the session on the server. */
   logout(): Promise<void>;
   /** On page load: takes a sibling's token or refreshes from the cookie. `true` when signed in. */
@@ -191,15 +198,21 @@ class BrowserAuthClient implements AuthClient {
   }
 
   login(email: string, password: string): Promise<LoginResult> {
-    return this.signInWith('login', () => ({ email, password }));
+    return this.signInAt('login', () => ({ email, password }));
   }
 
   verifyMfa(answer: MfaAnswer): Promise<LoginResult> {
-    return this.signInWith('mfa/verify', (mfaToken) => ({ ...(typeof answer === 'string' ? { code: answer } : answer), mfaToken }));
+    return this.signInAt('mfa/verify', (mfaToken) => ({ ...(typeof answer === 'string' ? { code: answer } : answer), mfaToken }));
+  }
+
+  signInWith(provider: string, options: { redirect?: string } = {}): void {
+    // Provider ids are lower-cased configuration names ([a-z0-9_]): nothing to escape.
+    const here = location;
+    here.assign(this.#authUrl(`oauth/${provider}/start?redirect=${encodeURIComponent(options.redirect ?? here.pathname + here.search)}`));
   }
 
   /** Every sign-in ends here: tokens sign in; `mfaRequired` keeps the step's token for the next call (a refusal keeps the old one). */
-  async signInWith(endpoint: string, build: SignInBuilder): Promise<LoginResult> {
+  async signInAt(endpoint: string, build: SignInBuilder): Promise<LoginResult> {
     const answer = await this.#post(endpoint, await build(this.#mfaToken, (path, body) => this.#post(path, body)));
     // A second factor is due exactly when the answer carries the step's token (`mfaRequired`).
     this.#mfaToken = answer.mfaToken;

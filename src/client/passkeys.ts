@@ -3,10 +3,10 @@
  *
  * ```ts
  * import { createAuthClient } from 'latchkey/client';
- * import { registerPasskey, signInWithPasskey } from 'latchkey/client/passkeys';
- * const auth = createAuthClient();
- * await signInWithPasskey(auth);          // usernameless, or the second step of auth.login()
- * await registerPasskey(auth, { name: 'Laptop' });
+ * import { withPasskeys } from 'latchkey/client/passkeys';
+ * const auth = withPasskeys(createAuthClient());
+ * await auth.signInWithPasskey();          // usernameless, or the second step of auth.login()
+ * await auth.registerPasskey({ name: 'Laptop' });
  * ```
  *
  * The ceremonies run through `@simplewebauthn/browser` (`navigator.credentials` with the
@@ -43,39 +43,53 @@ async function call<T>(auth: AuthClient, method: string, path: string, body?: ob
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
-/**
- * Signs in with a passkey. After an `auth.login()` that answered `{mfaRequired: true}` (with
- * `webauthn` in `factors`) this is the second step: the browser offers that account's passkeys.
- * Otherwise usernameless: the browser offers every passkey it holds for this site. Resolves when
- * signed in (`onChange` fires `signed-in`); throws `AuthError` (`PASSKEY_INVALID`,
- * `MFA_TOKEN_INVALID`, …) or the browser's error.
- */
-export async function signInWithPasskey(auth: AuthClient): Promise<void> {
-  await auth.signInWith('passkeys/login/verify', async (mfaToken, post) => {
-    const optionsJSON = (await post('passkeys/login/options', mfaToken ? { mfaToken } : {})) as PublicKeyCredentialRequestOptionsJSON;
-    return { ...(await startAuthentication({ optionsJSON })), mfaToken };
-  });
+/** The passkey methods {@link withPasskeys} adds to a client. */
+export interface PasskeyMethods {
+  /**
+   * Signs in with a passkey. After an `auth.login()` that answered `{mfaRequired: true}` (with
+   * `webauthn` in `factors`) this is the second step: the browser offers that account's passkeys.
+   * Otherwise usernameless: the browser offers every passkey it holds for this site. Resolves when
+   * signed in (`onChange` fires `signed-in`); throws `AuthError` (`PASSKEY_INVALID`,
+   * `MFA_TOKEN_INVALID`, …) or the browser's error.
+   */
+  signInWithPasskey(): Promise<void>;
+  /**
+   * Creates a passkey for the signed-in user and stores it on the server. When the account already
+   * has a second factor, the session must be aal2 (signed in with it): else `AuthError`
+   * `STEP_UP_REQUIRED`.
+   */
+  registerPasskey(options?: { name?: string }): Promise<Passkey>;
+  /** The signed-in user's passkeys, oldest first. */
+  listPasskeys(): Promise<Passkey[]>;
+  /** Removes one of the signed-in user's passkeys (needs an aal2 session: else `STEP_UP_REQUIRED`). */
+  removePasskey(id: string): Promise<void>;
 }
 
 /**
- * Creates a passkey for the signed-in user and stores it on the server. When the account already
- * has a second factor, the session must be aal2 (signed in with it): else `AuthError`
- * `STEP_UP_REQUIRED`.
+ * Adds `signInWithPasskey()`, `registerPasskey()`, `listPasskeys()` and `removePasskey()` to a
+ * client of `latchkey/client` or `latchkey/client/dpop`, and returns that same client.
  */
-export async function registerPasskey(auth: AuthClient, options: { name?: string } = {}): Promise<Passkey> {
-  const optionsJSON = await call<PublicKeyCredentialCreationOptionsJSON>(auth, 'POST', 'auth/passkeys/register/options');
-  const response = await startRegistration({ optionsJSON });
-  return (await call<{ passkey: Passkey }>(auth, 'POST', 'auth/passkeys/register/verify', { ...response, name: options.name })).passkey;
-}
-
-/** The signed-in user's passkeys, oldest first. */
-export async function listPasskeys(auth: AuthClient): Promise<Passkey[]> {
-  return (await call<{ passkeys: Passkey[] }>(auth, 'GET', 'auth/passkeys')).passkeys;
-}
-
-/** Removes one of the signed-in user's passkeys (needs an aal2 session: else `STEP_UP_REQUIRED`). */
-export async function removePasskey(auth: AuthClient, id: string): Promise<void> {
-  await call<undefined>(auth, 'DELETE', `auth/passkeys/${encodeURIComponent(id)}`);
+export function withPasskeys<C extends AuthClient>(auth: C): C & PasskeyMethods {
+  const methods: PasskeyMethods = {
+    async signInWithPasskey() {
+      await auth.signInAt('passkeys/login/verify', async (mfaToken, post) => {
+        const optionsJSON = (await post('passkeys/login/options', mfaToken ? { mfaToken } : {})) as PublicKeyCredentialRequestOptionsJSON;
+        return { ...(await startAuthentication({ optionsJSON })), mfaToken };
+      });
+    },
+    async registerPasskey(options = {}) {
+      const optionsJSON = await call<PublicKeyCredentialCreationOptionsJSON>(auth, 'POST', 'auth/passkeys/register/options');
+      const response = await startRegistration({ optionsJSON });
+      return (await call<{ passkey: Passkey }>(auth, 'POST', 'auth/passkeys/register/verify', { ...response, name: options.name })).passkey;
+    },
+    async listPasskeys() {
+      return (await call<{ passkeys: Passkey[] }>(auth, 'GET', 'auth/passkeys')).passkeys;
+    },
+    async removePasskey(id) {
+      await call<undefined>(auth, 'DELETE', `auth/passkeys/${encodeURIComponent(id)}`);
+    },
+  };
+  return Object.assign(auth, methods);
 }
 
 export { AuthError } from './errors.js';

@@ -1,6 +1,6 @@
 /**
  * Sign-in with an OpenID Connect provider in a real Chromium, end to end: the demo page's
- * provider button (GET /auth/providers, `signInWith` of latchkey/client/providers) → the real
+ * provider button (GET /auth/providers, `auth.signInWith`) → the real
  * provider — panva's oidc-provider on a loopback port — and its login and consent pages, filled
  * and submitted like a person would → back on the demo page, signed in, `GET /auth/me` showing
  * the new account. The provider and Latchkey are different sites (127.0.0.1 and localhost), as in

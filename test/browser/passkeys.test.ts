@@ -45,10 +45,10 @@ type Win = Window & {
     readonly signedIn: boolean;
   };
   passkeys: {
-    signInWithPasskey(auth: unknown): Promise<void>;
-    registerPasskey(auth: unknown, options?: { name?: string }): Promise<{ id: string; name: string }>;
-    listPasskeys(auth: unknown): Promise<Array<{ id: string; name: string }>>;
-    removePasskey(auth: unknown, id: string): Promise<void>;
+    signInWithPasskey(): Promise<void>;
+    registerPasskey(options?: { name?: string }): Promise<{ id: string; name: string }>;
+    listPasskeys(): Promise<Array<{ id: string; name: string }>>;
+    removePasskey(id: string): Promise<void>;
   };
   /** The ceremony alone (no server call): what `navigator.credentials.get` answers for `options`. */
   assertFor(options: unknown): Promise<unknown>;
@@ -57,10 +57,10 @@ type Win = Window & {
 /** The page's script: the base client, the passkeys entry, and the bare ceremony for the attacks. */
 const ENTRY = `
 import { createAuthClient } from './src/client/index.ts';
-import * as passkeys from './src/client/passkeys.ts';
+import { withPasskeys } from './src/client/passkeys.ts';
 import { startAuthentication } from '@simplewebauthn/browser';
-window.auth = createAuthClient({ baseUrl: window.LATCHKEY_BASE });
-window.passkeys = passkeys;
+window.auth = withPasskeys(createAuthClient({ baseUrl: window.LATCHKEY_BASE }));
+window.passkeys = window.auth;
 window.assertFor = (optionsJSON) => startAuthentication({ optionsJSON });
 `;
 
@@ -189,7 +189,7 @@ describe.runIf(run)('passkeys in Chromium with the virtual authenticator', () =>
     on.evaluate(async () => {
       const w = window as unknown as Win;
       try {
-        await w.passkeys.signInWithPasskey(w.auth);
+        await w.passkeys.signInWithPasskey();
         return 'ok';
       } catch (error) {
         return String((error as { code?: string }).code ?? error);
@@ -203,7 +203,7 @@ describe.runIf(run)('passkeys in Chromium with the virtual authenticator', () =>
     expect(await page.evaluate(([e, p]) => (window as unknown as Win).auth.login(e!, p!), [email, PASSWORD])).toEqual({ mfaRequired: false });
     const passkey = await page.evaluate(() => {
       const w = window as unknown as Win;
-      return w.passkeys.registerPasskey(w.auth, { name: 'Virtual' });
+      return w.passkeys.registerPasskey({ name: 'Virtual' });
     });
     expect(passkey).toMatchObject({ id: expect.any(String), name: 'Virtual' });
     const [stored] = await credentials();
@@ -277,9 +277,9 @@ describe.runIf(run)('passkeys in Chromium with the virtual authenticator', () =>
   it('removal (aal2 session): the list is empty and the passkey signs no one in any more', async () => {
     const result = await page.evaluate(async () => {
       const w = window as unknown as Win;
-      const [first] = await w.passkeys.listPasskeys(w.auth);
-      await w.passkeys.removePasskey(w.auth, first!.id);
-      return (await w.passkeys.listPasskeys(w.auth)).length;
+      const [first] = await w.passkeys.listPasskeys();
+      await w.passkeys.removePasskey(first!.id);
+      return (await w.passkeys.listPasskeys()).length;
     });
     expect(result).toBe(0);
     await page.evaluate(() => (window as unknown as Win).auth.logout());

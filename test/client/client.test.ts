@@ -396,11 +396,38 @@ describe('a losing refresh', () => {
   });
 });
 
+describe('signInWith(provider): leaves the page for the provider sign-in', () => {
+  // Node has no `location`: a stand-in records where the page would go (Chromium runs the real
+  // navigation end to end in test/browser/oidc.test.ts).
+  const visited: string[] = [];
+  const place = { pathname: '/app/settings', search: '?tab=2', assign: (url: string) => visited.push(url) };
+  beforeAll(() => {
+    (globalThis as { location?: unknown }).location = place;
+  });
+  afterAll(() => {
+    delete (globalThis as { location?: unknown }).location;
+  });
+
+  it('to auth/oauth/<provider>/start of baseUrl, coming back to this path and query, or to the redirect given', () => {
+    const client = createAuthClient({ baseUrl: 'https://app.example.com/base', crossTab: false });
+    client.signInWith('google');
+    client.signInWith('github', { redirect: '/welcome?new=1&x=a b' });
+    client.close();
+    expect(visited).toEqual([
+      'https://app.example.com/base/auth/oauth/google/start?redirect=%2Fapp%2Fsettings%3Ftab%3D2',
+      'https://app.example.com/base/auth/oauth/github/start?redirect=%2Fwelcome%3Fnew%3D1%26x%3Da%20b',
+    ]);
+    expect(new URL(visited[1]!).searchParams.get('redirect')).toBe('/welcome?new=1&x=a b');
+  });
+});
+
 describe('options and listeners', () => {
-  it('rejects a malformed refreshBuffer at construction and accepts unit strings', () => {
-    expect(() => createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: -1 })).toThrow(/refreshBuffer/);
-    expect(() => createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: '5 minutes' as never })).toThrow(/refreshBuffer/);
-    const client = createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: '2m', crossTab: false });
+  it('takes refreshBuffer and requestTimeout in seconds and refuses anything else at construction', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '2m', '30']) {
+      expect(() => createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: bad as never })).toThrow(/refreshBuffer: seconds expected/);
+      expect(() => createAuthClient({ baseUrl: server.baseUrl, requestTimeout: bad as never })).toThrow(/requestTimeout: seconds expected/);
+    }
+    const client = createAuthClient({ baseUrl: server.baseUrl, refreshBuffer: 120, requestTimeout: 0.5, crossTab: false });
     client.close();
   });
 

@@ -80,7 +80,7 @@ describe('the published package', () => {
       console.log(JSON.stringify({
         main: await names('latchkey'), express: await names('latchkey/express'),
         fastify: await names('latchkey/fastify'), server: await names('latchkey/server'), client: await names('latchkey/client'),
-        clientDpop: await names('latchkey/client/dpop'), clientPasskeys: await names('latchkey/client/passkeys'), clientProviders: await names('latchkey/client/providers'),
+        clientDpop: await names('latchkey/client/dpop'), clientPasskeys: await names('latchkey/client/passkeys'),
         resolved: import.meta.resolve('latchkey/express'),
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
@@ -95,8 +95,7 @@ describe('the published package', () => {
     expect(api.main).not.toContain('buildServer');
     expect(api.client).toEqual(['AuthError', 'createAuthClient']);
     expect(api.clientDpop).toEqual(['AuthError', 'createAuthClient']);
-    expect(api.clientPasskeys).toEqual(['AuthError', 'listPasskeys', 'registerPasskey', 'removePasskey', 'signInWithPasskey']);
-    expect(api.clientProviders).toEqual(['signInWith']);
+    expect(api.clientPasskeys).toEqual(['AuthError', 'withPasskeys']);
   });
 
   it('the compiled bin runs: help, and decode with its exit code', async () => {

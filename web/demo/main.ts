@@ -9,9 +9,8 @@
  * browser tests; a script running in this page could reach the client anyway.
  */
 import { AuthError, createAuthClient, type AuthClient, type AuthErrorCode, type LoginResult } from '../../src/client/index.js';
-import { listPasskeys, registerPasskey, removePasskey, signInWithPasskey } from '../../src/client/passkeys.js';
+import { withPasskeys } from '../../src/client/passkeys.js';
 import { decodeToken } from '../../src/decoder/decode.js';
-import { signInWith } from '../../src/client/providers.js';
 
 declare global {
   interface Window {
@@ -20,7 +19,7 @@ declare global {
   }
 }
 
-const client = createAuthClient();
+const client = withPasskeys(createAuthClient());
 window.latchkeyClient = client;
 window.latchkeySdk = { createAuthClient, AuthError };
 
@@ -228,7 +227,7 @@ async function removeTotp(): Promise<void> {
 }
 
 async function showPasskeys(): Promise<void> {
-  const passkeys = await listPasskeys(client);
+  const passkeys = await client.listPasskeys();
   $('passkey-list').replaceChildren(
     ...passkeys.map((passkey) => {
       const item = document.createElement('li');
@@ -242,7 +241,7 @@ async function showPasskeys(): Promise<void> {
       remove.addEventListener(
         'click',
         action(async () => {
-          await removePasskey(client, passkey.id);
+          await client.removePasskey(passkey.id);
           logEvent(`removed passkey ${passkey.name}`);
           await showPasskeys();
         }),
@@ -254,7 +253,7 @@ async function showPasskeys(): Promise<void> {
 }
 
 async function addPasskey(): Promise<void> {
-  const passkey = await registerPasskey(client, { name: `Passkey ${new Date().toLocaleDateString()}` });
+  const passkey = await client.registerPasskey({ name: `Passkey ${new Date().toLocaleDateString()}` });
   logEvent(`added ${passkey.name}`);
   await showPasskeys();
 }
@@ -317,11 +316,11 @@ $('mfa-form').addEventListener('submit', (event) => {
 });
 $('mfa-passkey').addEventListener(
   'click',
-  action(() => signInWithPasskey(client)),
+  action(() => client.signInWithPasskey()),
 );
 $('passkey-login').addEventListener(
   'click',
-  action(() => signInWithPasskey(client)),
+  action(() => client.signInWithPasskey()),
 );
 $('totp-enroll').addEventListener('click', action(enrollTotp));
 $('totp-confirm-form').addEventListener('submit', (event) => {
@@ -351,7 +350,7 @@ async function showProviders(): Promise<void> {
     button.className = 'secondary';
     button.dataset.testid = `provider-${provider.id}`;
     button.textContent = `Sign in with ${provider.name}`;
-    button.addEventListener('click', () => signInWith(provider.id));
+    button.addEventListener('click', () => client.signInWith(provider.id));
     box.append(button);
   }
   box.hidden = providers.length === 0;
