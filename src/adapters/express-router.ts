@@ -15,6 +15,7 @@ import { nodeClientAddress } from '../http/client-address.js';
 import { errorAnswer, failureAnswer, type ErrorLogger } from '../http/errors.js';
 import { writeAnswer, type HttpRoute } from '../http/exchange.js';
 import { loggerOptions } from '../http/logger.js';
+import { adminRoutes } from '../http/routes/admin.js';
 import { authRoutes, dpopNonceOf } from '../http/routes/auth.js';
 
 /** What the router reads of an Express request (Express 4 and 5). */
@@ -88,7 +89,20 @@ function matcher(routes: readonly HttpRoute[]): (method: string, path: string) =
  * The client address follows `LATCHKEY_TRUST_PROXY` (Express's `trust proxy` is not consulted).
  */
 export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions = {}): ExpressAuthRouter {
-  const match = matcher(authRoutes(latchkey));
+  return routesRouter(latchkey, authRoutes(latchkey), options, 'expressRouter');
+}
+
+/**
+ * The admin API (docs/admin.md#http-api) as Express middleware, the same way:
+ * `app.use('/admin', expressAdminRouter(latchkey))`, before any body parser. Its routes answer
+ * only admins (role `admin` in the store, a live session, aal2 when the admin has a second factor).
+ */
+export function expressAdminRouter(latchkey: Latchkey, options: ExpressRouterOptions = {}): ExpressAuthRouter {
+  return routesRouter(latchkey, adminRoutes(latchkey), options, 'expressAdminRouter');
+}
+
+function routesRouter(latchkey: Latchkey, routes: readonly HttpRoute[], options: ExpressRouterOptions, name: string): ExpressAuthRouter {
+  const match = matcher(routes);
   const ipOf = nodeClientAddress(latchkey.config.trustProxy);
   const nonce = dpopNonceOf(latchkey);
   let log = options.logger;
@@ -100,7 +114,7 @@ export function expressRouter(latchkey: Latchkey, options: ExpressRouterOptions 
       next(
         new LatchkeyError(
           'CONFIG_INVALID',
-          'expressRouter: the request body was already read; mount the Latchkey router before body parsers such as express.json().',
+          `${name}: the request body was already read; mount the Latchkey router before body parsers such as express.json().`,
         ),
       );
       return;

@@ -24,7 +24,7 @@ import { createAuthenticator, requestHtu, type AuthOutcome, type AuthUser, type 
 import { hasRole } from './roles.js';
 
 export type { AuthUser, RequireAuthOptions, LocalAuthOptions, RemoteAuthOptions } from './authenticate.js';
-export { expressRouter } from './express-router.js';
+export { expressAdminRouter, expressRouter } from './express-router.js';
 export type { ExpressAuthRouter, ExpressRouterOptions } from './express-router.js';
 export { createRemoteJwks } from '../jwks/index.js';
 export type { RemoteJwks, RemoteJwksOptions } from '../jwks/index.js';

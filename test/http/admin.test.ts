@@ -8,11 +8,15 @@
  * admin; the audit query with its filters.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/http/server.js';
 import { latchkeyUser, requireAuth } from '../../src/adapters/fastify.js';
+import { expressAdminRouter, expressRouter, requireAuth as expressRequireAuth } from '../../src/adapters/express.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { TestResponse } from '../helpers/http-client.js';
@@ -31,7 +35,38 @@ interface Target {
 }
 
 async function startSqlite(): Promise<Target> {
-  const server = await startWithInstantRoute({});
+  return sqliteTarget(await startWithInstantRoute({}));
+}
+
+/** The same API inside an Express app: expressRouter at /auth, expressAdminRouter at /admin. */
+async function startExpress(): Promise<Target> {
+  return sqliteTarget(
+    await startTestServer({
+      buildApp: async (latchkey) => {
+        const app = express();
+        app.use('/auth', expressRouter(latchkey));
+        app.use('/admin', expressAdminRouter(latchkey));
+        app.get('/api/instant', expressRequireAuth({ latchkey, checkSession: true, sessionCacheMs: 0 }), (_req, res) => {
+          res.json({ ok: true });
+        });
+        const server = createServer(app);
+        return {
+          listen: () =>
+            new Promise<string>((resolve) =>
+              server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+            ),
+          close: () =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        };
+      },
+    }),
+  );
+}
+
+function sqliteTarget(server: TestServer): Target {
   return {
     server,
     async dump() {
@@ -379,4 +414,5 @@ function runAdminApi(label: string, start: () => Promise<Target>): void {
 }
 
 runAdminApi('SQLite', startSqlite);
+runAdminApi('Express routers, SQLite', startExpress);
 await describePostgres('admin API on PostgreSQL', () => runAdminApi('PostgreSQL', startPostgres));
