@@ -118,7 +118,7 @@ md.push(
 md.push(
   `Load average (1/5/15 min): at start ${la(load.start)}${load.beforeHttp ? `, before HTTP ${la(load.beforeHttp)}` : ''}, at end ${la(load.end)}`,
 );
-md.push('\n## Targets (issue 8; "met" judges the median)\n');
+md.push('\n## Targets (issues 8, 19 and 20; "met" judges the median)\n');
 md.push(targetsTable(results));
 
 const OPS = [
