@@ -152,6 +152,14 @@ export class RateLimiter {
     await this.#hit(`forgot:ip:${ipKey(ip)}`, this.#limits.forgotPerIp, { scope: 'forgot_ip', ip });
   }
 
+  /**
+   * Options of a passkey sign-in (docs/mfa.md#passkeys): they need no account but store a
+   * challenge, so they spend the IP's login budget like a password attempt.
+   */
+  async beforePasskeyOptions(ip: string | null): Promise<void> {
+    await this.#hit(`login:ip:${ipKey(ip)}`, this.#limits.loginPerIp, { scope: 'login_ip', ip });
+  }
+
   /** A start or callback of a sign-in with an identity provider (docs/oidc.md). */
   async beforeOAuth(ip: string | null): Promise<void> {
     await this.#hit(`oauth:ip:${ipKey(ip)}`, this.#limits.oauthPerIp, { scope: 'oauth_ip', ip });

@@ -442,7 +442,8 @@ export class AuthService {
   }
 
   /** Usernameless sign-in options, or (with the login's `mfaToken`) those of the second step. */
-  passkeyLoginOptions(mfaToken: string | undefined): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async passkeyLoginOptions(mfaToken: string | undefined, ctx: RequestContext): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    await this.rateLimiter?.beforePasskeyOptions(ctx.ip);
     return this.#passkeys.loginOptions(mfaToken);
   }
 

@@ -10,6 +10,8 @@
  * The Chromium test with a real (virtual) authenticator is test/browser/passkeys.test.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -264,6 +266,39 @@ describe('passkeys over HTTP (SQLite)', () => {
     expect(claimsOf(bound.res.body.accessToken).cnf).toEqual({ jkt: expect.any(String) });
     const wrong = await signIn(t.client, credential, {}, { ...BODY, dpop: makeProof(key, 'POST', `${ORIGIN}/elsewhere`, t.clock.now() / 1000) });
     expectError(wrong.res, 401, 'INVALID_DPOP_PROOF');
+  });
+});
+
+describe('attacks: usernameless options flood (rate limits on)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ rateLimits: { ...loadConfig({}).rateLimits, enabled: true, loginPerIp: 5 } });
+  });
+  afterAll(() => t?.close());
+
+  it('POST /auth/passkeys/login/options needs no account but writes a challenge: it counts against the login budget of the IP (429 once spent, nothing written)', async () => {
+    const challenges = async () => {
+      const raw = new BetterSqlite3(join(t.dir, 'latchkey.db'), { readonly: true });
+      try {
+        return raw.prepare('select count(*) from webauthn_challenges').pluck().get() as number;
+      } finally {
+        raw.close();
+      }
+    };
+    for (let i = 0; i < 5; i++) expect((await t.client.post('/auth/passkeys/login/options', { body: {} })).status).toBe(200);
+    expect(Number(await challenges())).toBe(5);
+    for (let i = 0; i < 20; i++) {
+      const res = await t.client.post('/auth/passkeys/login/options', { body: {} });
+      expectError(res, 429, 'RATE_LIMITED');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(Number(await challenges())).toBe(5);
+    // The same budget as password logins: this IP's next login attempt is refused too.
+    expectError(
+      await t.client.post('/auth/login', { body: { email: 'nobody@example.com', password: PASSWORD }, headers: BODY }),
+      429,
+      'RATE_LIMITED',
+    );
   });
 });
 

@@ -502,6 +502,7 @@ export const schemas = {
       200: passkeyOptions('PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3), userVerification "required"; valid 5 minutes, once'),
       401: failure('MFA_TOKEN_INVALID: the mfaToken is unknown, used, expired or dead', ['MFA_TOKEN_INVALID']),
       404: failure('the account of the mfaToken has no passkey', ['NOT_FOUND']),
+      429: rateLimited,
     },
   },
   passkeyLoginVerify: {

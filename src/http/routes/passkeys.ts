@@ -42,7 +42,7 @@ export function passkeyRoutes(latchkey: Latchkey, tools: MfaRouteTools) {
     }),
 
     route('POST', '/passkeys/login/options', schemas.passkeyLoginOptions, async (request) =>
-      jsonAnswer(200, await auth.passkeyLoginOptions(optionalString(request.body, 'mfaToken'))),
+      jsonAnswer(200, await auth.passkeyLoginOptions(optionalString(request.body, 'mfaToken'), context(request))),
     ),
 
     route('POST', '/passkeys/login/verify', schemas.passkeyLoginVerify, async (request) => {
