@@ -12,6 +12,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, openDemo, startBrowserServer, type BrowserServer, type PageProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
+import { base32Decode } from '../helpers/base32.js';
+import { totpCode } from '../../src/auth/totp.js';
 import { startRealProvider, type RealProvider } from '../oauth/oidc-provider.js';
 
 const run = chromiumAvailable('OIDC sign-in browser test');
@@ -83,6 +85,51 @@ describe.runIf(run)('sign-in with an OpenID Connect provider in Chromium', () =>
       expect(cookies.find((c) => c.name === '__Secure-refreshToken')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/auth' });
       expect(cookies.find((c) => c.name === '__Secure-latchkey-oauth')).toBeUndefined();
       expect(problems.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('an account with TOTP: the provider sign-in comes back to the demo page’s second step; a code finishes it (amr fed + otp, aal2)', async () => {
+    // A verified local account with TOTP, which the provider's verified address links to.
+    const email = 'ada@idp.example';
+    const registered = await server.client.post('/auth/register', { body: { email, password: 'correct horse battery staple' } });
+    expect(registered.status).toBe(201);
+    await server.latchkey.auth.admin.updateUser(registered.body.user.id, { emailVerified: true }, { actorId: 'cli', ip: null });
+    const login = await server.client.post('/auth/login', {
+      body: { email, password: 'correct horse battery staple' },
+      headers: { 'x-latchkey-transport': 'body' },
+    });
+    const bearer = login.body.accessToken as string;
+    const enroll = await server.client.post('/auth/mfa/totp/enroll', { bearer, body: { currentPassword: 'correct horse battery staple' } });
+    const secret = base32Decode(enroll.body.secret);
+    const step = Math.floor(Date.now() / 30_000);
+    expect((await server.client.post('/auth/mfa/totp/confirm', { bearer, body: { code: totpCode(secret, step) } })).status).toBe(200);
+    idp.accounts.set('ada', { email, email_verified: true });
+
+    const context = await browser.newContext();
+    try {
+      const demo = await openDemo(context, server.baseUrl);
+      await demo.getByTestId('provider-idp').click();
+      await demo.waitForURL((url) => url.origin === idp.issuer, { timeout: 15_000 });
+      await demo.locator('input[name="login"]').fill('ada');
+      await demo.locator('input[name="password"]').fill('any password');
+      await demo.locator('button[type="submit"]').click();
+      await demo.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached', timeout: 15_000 });
+      await demo.locator('button[type="submit"]').click();
+
+      // Back on the demo: not signed in yet, the second step shown, the token gone from the address bar.
+      await demo.waitForURL((url) => url.origin === server.baseUrl, { timeout: 15_000 });
+      await poll(() => demo.getByTestId('mfa-step').isVisible()).toBe(true);
+      expect(await demo.getByTestId('mfa-factors').textContent()).toBe('totp');
+      expect(await demo.getByTestId('status').textContent()).toBe('signed out');
+      expect(new URL(demo.url()).hash).toBe('');
+      // The confirmation used this time step; the next one (within the ±1 window) is still new.
+      await demo.getByTestId('mfa-code').fill(totpCode(secret, step + 1));
+      await demo.getByTestId('mfa-verify').click();
+      await poll(() => demo.getByTestId('status').textContent()).toBe('signed in');
+      const payload = JSON.parse((await demo.getByTestId('token-payload').textContent()) || '{}') as Record<string, unknown>;
+      expect(payload).toMatchObject({ amr: ['fed', 'otp'], acr: 'aal2' });
     } finally {
       await context.close();
     }

@@ -27,6 +27,7 @@ import type { FastifyInstance } from 'fastify';
 import * as jose from 'jose';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base32Decode } from '../helpers/base32.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildServer } from '../../src/http/server.js';
 import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
@@ -373,10 +374,7 @@ describe.runIf(run)('the demo page: TOTP with its QR code, the second step, pass
 
 /** RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) from the base32 secret the page showed, computed here. */
 function totpCodeOf(secret: string, nowMs: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of secret) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((byte) => Number.parseInt(byte, 2)));
+  const key = base32Decode(secret);
   const counter = Buffer.alloc(8);
   counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 30_000)));
   const mac = createHmac('sha1', key).update(counter).digest();

@@ -19,28 +19,10 @@ import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import type { TestClient, TestResponse } from '../helpers/http-client.js';
 import { cookieHeader, expectError, PASSWORD, refreshCookieOf, signUp } from '../http/contract.js';
 import { makeProof, proofKey } from '../dpop/helpers.js';
+import { base32Decode } from '../helpers/base32.js';
 
 const ISSUER = 'http://localhost:3000';
 const BODY = { 'x-latchkey-transport': 'body' };
-
-/** RFC 4648 base32 decoding, written here independently of the server's encoder. */
-function base32Decode(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const char of text.replace(/=+$/, '')) {
-    const index = alphabet.indexOf(char);
-    if (index < 0) throw new Error(`not base32: ${char}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
 
 /** RFC 6238 as the RFC's reference code computes it (HMAC-SHA-1, dynamic truncation), independent of src/. */
 function referenceTotp(secret: Buffer, unixSeconds: number, digits = 6): string {

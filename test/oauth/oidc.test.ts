@@ -12,23 +12,9 @@ import { startRealProvider, signInAt, type RealProvider } from './oidc-provider.
 import { callback, cookiePair, refreshCookieOf, sessionCount, start } from './helpers.js';
 import { localAccount, passwordLogin } from './accounts.js';
 import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { base32Decode } from '../helpers/base32.js';
 
 /** RFC 4648 base32 (the TOTP secret as enrolment shows it). */
-function base32Decode(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const char of text.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(char);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
 
 let idp: RealProvider;
 let t: TestServer;
