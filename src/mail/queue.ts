@@ -11,6 +11,7 @@ import { seal, unseal } from '../keys/sealing.js';
 import type { ClaimedMail, NewMail, Store } from '../store/types.js';
 import { renderMail, type MailKind, type TemplateSet } from './templates.js';
 import type { MailTransport } from './transport.js';
+import { Poller } from '../worker/poller.js';
 
 export interface MailLogger {
   info(obj: object, msg: string): void;
@@ -68,14 +69,12 @@ function reasonOf(error: unknown): { reason: string; permanent: boolean } {
 export class MailQueue {
   readonly #o: Required<Omit<MailQueueOptions, 'logger'>> & { logger: MailLogger | undefined };
   readonly #owner = `worker-${randomUUID()}`;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #poller: Poller;
   #lastProbe = 0;
 
   constructor(options: MailQueueOptions) {
     this.#o = { now: Date.now, pollMs: 1_000, leaseMs: 120_000, ...options, logger: options.logger };
+    this.#poller = new Poller(this.#o.pollMs, () => this.#loop());
   }
 
   get transport(): MailTransport {
@@ -105,31 +104,17 @@ export class MailQueue {
 
   /** Starts the worker: due mail is looked for every `pollMs`, and at once after `kick()`. */
   start(): void {
-    this.#stopped = false;
-    this.#timer ??= setInterval(() => this.kick(), this.#o.pollMs);
-    this.#timer.unref();
-    this.kick();
+    this.#poller.start();
   }
 
   /** Sends what is due now, without waiting for the next poll. */
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        this.kick();
-      }
-    });
+    this.#poller.kick();
   }
 
   async #loop(): Promise<void> {
     try {
-      while (!this.#stopped && (await this.runOnce()) === BATCH);
+      while (!this.#poller.stopped && (await this.runOnce()) === BATCH);
       await this.#probe();
     } catch (error) {
       // The store is down: the next poll tries again; nothing is lost (the mail is in the queue).
@@ -143,7 +128,7 @@ export class MailQueue {
    */
   async #probe(): Promise<void> {
     const now = this.#o.now();
-    if (this.#stopped || now - this.#lastProbe < PROBE_MS) return;
+    if (this.#poller.stopped || now - this.#lastProbe < PROBE_MS) return;
     this.#lastProbe = now;
     const [early] = await this.#o.store.claimMail(this.#owner, now, this.#o.leaseMs, 1, { dueBy: now + MAX_RETRY_MS });
     if (early && (await this.#attempt(early)) && (await this.#o.store.expediteMail(this.#o.now())) > 0) await this.runOnce();
@@ -195,10 +180,7 @@ export class MailQueue {
 
   /** Stops the worker and waits for the pass in progress. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#poller.stop();
     this.#o.transport.close();
   }
 }

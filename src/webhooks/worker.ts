@@ -10,6 +10,7 @@ import { webhookSigningKey } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { ClaimedWebhook, Store } from '../store/types.js';
 import { signedHeaders, webhookBody } from './payload.js';
+import { Poller } from '../worker/poller.js';
 
 export interface WebhookLogger {
   debug?(obj: object, msg: string): void;
@@ -72,10 +73,7 @@ export class WebhookWorker {
   readonly #owner = `webhooks-${randomUUID()}`;
   /** Aborts the attempts in flight when the worker stops. */
   #abort = new AbortController();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #poller: Poller;
 
   constructor(options: WebhookWorkerOptions) {
     const key = webhookSigningKey(options.secret);
@@ -83,6 +81,7 @@ export class WebhookWorker {
     this.#key = key;
     this.#o = { now: Date.now, retryDelay, pollMs: 1_000, timeoutMs: 15_000, leaseMs: 30_000, ...options };
     if (this.#o.leaseMs <= this.#o.timeoutMs) throw new ConfigError('leaseMs', 'must exceed timeoutMs: a lease must outlast any attempt', 'conflict');
+    this.#poller = new Poller(this.#o.pollMs, () => this.#loop());
   }
 
   /** Subscribes to the outcome of every attempt (metrics; the listener must not throw). Returns the unsubscribe function. */
@@ -101,33 +100,19 @@ export class WebhookWorker {
    * every `pollMs`.
    */
   async start(): Promise<void> {
-    this.#stopped = false;
     if (this.#abort.signal.aborted) this.#abort = new AbortController();
     await this.#o.store.expediteWebhooks(this.#o.now()).catch((error: unknown) => this.#storeDown(error));
-    this.#timer ??= setInterval(() => this.kick(), this.#o.pollMs);
-    this.#timer.unref();
-    this.kick();
+    this.#poller.start();
   }
 
   /** Looks for due deliveries now, without waiting for the next poll. */
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        this.kick();
-      }
-    });
+    this.#poller.kick();
   }
 
   async #loop(): Promise<void> {
     try {
-      while (!this.#stopped && (await this.runOnce()) === BATCH);
+      while (!this.#poller.stopped && (await this.runOnce()) === BATCH);
     } catch (error) {
       this.#storeDown(error);
     }
@@ -172,7 +157,7 @@ export class WebhookWorker {
     const at = now();
     const dead = delivery.attempts >= WEBHOOK_MAX_ATTEMPTS && at - delivery.queuedAt >= WEBHOOK_GIVE_UP_MS;
     // Stopping: due again at once, for this instance's next start or another instance.
-    const retryAt = dead ? null : this.#stopped ? at : at + this.#o.retryDelay(delivery.attempts);
+    const retryAt = dead ? null : this.#poller.stopped ? at : at + this.#o.retryDelay(delivery.attempts);
     if (!(await store.webhookFailed(delivery.eventId, this.#owner, retryAt, failure))) return;
     this.#tell(dead ? 'dead' : 'retry');
     const fields = { webhook: id, type: delivery.type, attempts: delivery.attempts, reason: failure };
@@ -182,10 +167,8 @@ export class WebhookWorker {
 
   /** Stops the worker: attempts in flight are cut short and left due; waits for the pass in progress. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    const stopped = this.#poller.stop(); // no pass starts from here on
     this.#abort.abort();
-    await this.#running;
+    await stopped;
   }
 }
