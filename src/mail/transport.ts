@@ -74,6 +74,8 @@ function lazyTransporter(make: (nodemailer: typeof import('nodemailer')['default
 
 export function createMailTransport(options: TransportOptions): MailTransport {
   const timeout = options.timeoutMs ?? 10_000;
+  // The outbox whenever no SMTP URL is set, whatever NODE_ENV: production is not guessed from the
+  // environment (a warning at start says where the mails go; docs/email.md).
   if (!options.smtpUrl) return outboxTransport(resolve(options.outboxDir), options.from);
   const url = parseSmtpUrl(options.smtpUrl);
   const secure = url.protocol === 'smtps:';
